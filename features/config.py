@@ -1,0 +1,207 @@
+"""Typed configuration: one frozen dataclass per stage, read from one TOML file.
+
+``baoxue.toml`` has sections ``[data] [rules] [features] [train] [risk] [job]``.
+Every default is written once, on a dataclass field. An unknown key is an error
+that suggests the nearest name.
+
+Examples
+--------
+>>> cfg = load_config(None)
+>>> cfg.rules.suspected_dropout_days
+3
+>>> parse_config({"rules": {"suspected_dropout_dayz": 4}})
+Traceback (most recent call last):
+...
+features.errors.ConfigError: [rules] unknown key 'suspected_dropout_dayz'; did you mean 'suspected_dropout_days'?
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import tomllib
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from features.errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "RulesConfig",
+    "FeaturesConfig",
+    "TrainConfig",
+    "RiskConfig",
+    "JobConfig",
+    "BaoxueConfig",
+    "load_config",
+    "parse_config",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Where the input tables come from and how a county's export is mapped onto the contract."""
+
+    source: str = "data"  # folder of Parquet/CSV/XLSX files, or a SQLAlchemy URL
+    mappings: tuple[str, ...] = ()  # built-in mapping names (e.g. "national_registry") or TOML paths
+    # county header -> contract column; a nested table maps one table only: {"students": {...}}
+    columns: dict[str, Any] = field(default_factory=dict)
+    # column (or "table.column") -> {county code: contract code}
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    max_reject_share: float = 0.05  # a required table losing more rows than this stops the run
+    rejects_file: str = "rejects.csv"
+    id_salt: str = ""  # secret salt for the keyed hash of registry numbers / national IDs
+    id_salt_env: str = "BAOXUE_ID_SALT"  # environment variable read when id_salt is empty
+    sql_schema: str | None = None  # database schema when source is a SQLAlchemy URL
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_reject_share <= 1:
+            raise ConfigError(f"[data] max_reject_share must be in [0, 1], got {self.max_reject_share}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RulesConfig:
+    """The deterministic policy rules of DOMAIN.md; every day count is a county choice."""
+
+    report_48h_days: int = 2  # 48 hours absent without approved leave -> report (2 school days)
+    suspected_dropout_days: int = 3  # MORE THAN this many consecutive unexcused days -> 疑似辍学
+    registry_update_days: int = 5  # this many consecutive days -> registry 疑似辍学 mark (some: 7)
+    registry_dropout_days: int = 30  # still out after this many calendar days -> registry 辍学
+    principal_leave_days: int = 5  # leave longer than this needs the principal's approval
+    head_teacher_leave_days: int = 2  # leave up to this the head teacher approves
+    chronic_absence_share: float = 0.10  # baseline rule: absent >= 10% of school days
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if v <= 0:
+                raise ConfigError(f"[rules] {f.name} must be > 0, got {v}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FeaturesConfig:
+    """Feature building."""
+
+    recent_windows: tuple[int, ...] = (10, 20)  # school-day windows for recent absence
+    recent_change_days: int = 90  # 'recent' family/hardship/left-behind changes
+    bottom_share: float = 0.20  # 学困生: bottom 20% of the class on the composite
+    fail_share: float = 0.60  # a subject is failed below 60% of full marks (or level D)
+    use_restricted: tuple[str, ...] = ()  # restricted fields allowed as features (audit only otherwise)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    """Labels, temporal validation and model fitting."""
+
+    horizon_days: int = 90  # label window after as_of (DATA_CONTRACT "The label")
+    suspected_resolution_days: int = 30  # a suspected mark not resolved by a return within this
+    streak_days: int = 20  # or this many consecutive unexcused school days -> positive
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    n_estimators: int = 300
+    num_leaves: int = 15
+    max_depth: int = 6
+    learning_rate: float = 0.05
+    seed: int = 0
+    tracking_uri: str = "sqlite:///mlruns.db"
+    experiment: str = "baoxue"
+
+    def __post_init__(self) -> None:
+        if self.horizon_days < 1:
+            raise ConfigError(f"[train] horizon_days must be >= 1, got {self.horizon_days}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiskConfig:
+    """Scoring, tiers and ranking."""
+
+    red_risk: float = 0.25  # calibrated 90-day risk at or above this -> red
+    red_top_share: float = 0.01  # or the county's top 1%
+    yellow_risk: float = 0.10
+    capacity_per_school: int = 10  # used when staff.max_open_cases is missing
+    language: Literal["zh", "en"] = "zh"
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobConfig:
+    """The nightly job."""
+
+    db_url: str = "sqlite:///baoxue.db"
+    model_uri: str = ""
+    out_dir: str = "out"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaoxueConfig:
+    """The whole configuration."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    features: FeaturesConfig = field(default_factory=FeaturesConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    risk: RiskConfig = field(default_factory=RiskConfig)
+    job: JobConfig = field(default_factory=JobConfig)
+
+    def digest(self) -> str:
+        """A short hash of the configuration, recorded with every run."""
+        blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+
+_SECTIONS = {f.name: f.type for f in fields(BaoxueConfig)}
+_CLASSES = {
+    "data": DataConfig, "rules": RulesConfig, "features": FeaturesConfig,
+    "train": TrainConfig, "risk": RiskConfig, "job": JobConfig,
+}
+
+
+def _unknown(where: str, key: str, known: list[str]) -> ConfigError:
+    near = difflib.get_close_matches(key, known, n=1)
+    hint = f"; did you mean {near[0]!r}?" if near else f"; known keys: {', '.join(known)}"
+    return ConfigError(f"{where} unknown key {key!r}{hint}")
+
+
+def _coerce(section: str, cls: type, raw: dict[str, Any]) -> Any:
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise _unknown(f"[{section}]", key, list(known))
+        ftype = str(known[key].type)
+        if ftype.startswith("tuple") and isinstance(value, list | tuple):
+            value = tuple(value)
+        elif ftype.startswith("tuple") and isinstance(value, str):
+            value = (value,)
+        if ftype.startswith("Literal"):
+            allowed = get_args(eval(ftype, {"Literal": Literal}))  # noqa: S307 - our own annotation
+            if value not in allowed:
+                raise ConfigError(f"[{section}] {key} must be one of {list(allowed)}, got {value!r}")
+        kwargs[key] = value
+    return cls(**kwargs)
+
+
+def parse_config(raw: dict[str, Any]) -> BaoxueConfig:
+    """Build a :class:`BaoxueConfig` from a parsed TOML mapping."""
+    sections: dict[str, Any] = {}
+    for name, body in raw.items():
+        if name not in _CLASSES:
+            raise _unknown("baoxue.toml:", name, list(_CLASSES))
+        if not isinstance(body, dict):
+            raise ConfigError(f"[{name}] must be a table, got {type(body).__name__}")
+        sections[name] = _coerce(name, _CLASSES[name], body)
+    return BaoxueConfig(**sections)
+
+
+def load_config(path: str | Path | None) -> BaoxueConfig:
+    """Read ``baoxue.toml`` (``None``: all defaults)."""
+    if path is None:
+        return BaoxueConfig()
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return parse_config(raw)
