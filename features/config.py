@@ -151,8 +151,12 @@ class BaoxueConfig:
 
 _SECTIONS = {f.name: f.type for f in fields(BaoxueConfig)}
 _CLASSES = {
-    "data": DataConfig, "rules": RulesConfig, "features": FeaturesConfig,
-    "train": TrainConfig, "risk": RiskConfig, "job": JobConfig,
+    "data": DataConfig,
+    "rules": RulesConfig,
+    "features": FeaturesConfig,
+    "train": TrainConfig,
+    "risk": RiskConfig,
+    "job": JobConfig,
 }
 
 

@@ -180,9 +180,13 @@ def coerce_table(
             continue
         s, bad = _coerce_column(frame[col.name], col)
         if bad.any():
-            what = {"int": "an integer", "float": "a number", "bool": "yes/no (是/否, 1/0, true/false)",
-                    "date": "a date (YYYY-MM-DD) between 1950 and 2100",
-                    "month": "a month (YYYY-MM) between 1950 and 2100"}[col.kind]
+            what = {
+                "int": "an integer",
+                "float": "a number",
+                "bool": "yes/no (是/否, 1/0, true/false)",
+                "date": "a date (YYYY-MM-DD) between 1950 and 2100",
+                "month": "a month (YYYY-MM) between 1950 and 2100",
+            }[col.kind]
             bad_parts.append(_rejects(table, rows[bad], col.name, frame[col.name][bad], f"not {what}"))
             bad_any |= bad
         out[col.name] = s
@@ -201,8 +205,15 @@ def coerce_table(
             reason = "missing value" if str(check) == "not_nullable" else f"value must be {check}"
             if column in t.names and t.column(column).values is not None and reason != "missing value":
                 reason = f"unknown code; must be one of {list(t.column(column).values)} (map county codes in [data.values])"
-            bad_parts.append(_rejects(table, rows[idx], str(column), frame.loc[idx, column]
-                                      if column in frame.columns else [None] * len(idx), reason))
+            bad_parts.append(
+                _rejects(
+                    table,
+                    rows[idx],
+                    str(column),
+                    frame.loc[idx, column] if column in frame.columns else [None] * len(idx),
+                    reason,
+                )
+            )
             bad_any[idx] = True
     clean = clean.loc[~bad_any].copy()
     for col in t.columns:
@@ -225,16 +236,28 @@ def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Data
     data_cols = list(t.names)
     exact = frame.duplicated(subset=data_cols, keep="first")
     if exact.any():
-        parts.append(_rejects(table, frame.loc[exact, "_file_row"].to_numpy(), "*",
-                              frame.loc[exact, list(t.key)].astype("str").agg("|".join, axis=1),
-                              "exact duplicate of an earlier row (kept the first)"))
+        parts.append(
+            _rejects(
+                table,
+                frame.loc[exact, "_file_row"].to_numpy(),
+                "*",
+                frame.loc[exact, list(t.key)].astype("str").agg("|".join, axis=1),
+                "exact duplicate of an earlier row (kept the first)",
+            )
+        )
         frame = frame.loc[~exact]
     key = [k for k in t.key if k in frame.columns]
     clash = frame.duplicated(subset=key, keep=False) if key else pd.Series(False, index=frame.index)
     if clash.any():
-        parts.append(_rejects(table, frame.loc[clash, "_file_row"].to_numpy(), "+".join(key),
-                              frame.loc[clash, key].astype("str").agg("|".join, axis=1),
-                              f"conflicting rows share the key ({', '.join(key)}); fix the source"))
+        parts.append(
+            _rejects(
+                table,
+                frame.loc[clash, "_file_row"].to_numpy(),
+                "+".join(key),
+                frame.loc[clash, key].astype("str").agg("|".join, axis=1),
+                f"conflicting rows share the key ({', '.join(key)}); fix the source",
+            )
+        )
         frame = frame.loc[~clash]
     return frame, parts
 
@@ -279,14 +302,23 @@ def tables_from_frames(
         cat = pd.Categorical(frame["student_id"], categories=ids)
         unknown_id = cat.codes == -1
         if unknown_id.any() and name != "students":
-            parts.append(_rejects(name, frame.loc[unknown_id, "_file_row"].to_numpy(), "student_id",
-                                  frame.loc[unknown_id, "student_id"],
-                                  "student_id not in the students table"))
+            parts.append(
+                _rejects(
+                    name,
+                    frame.loc[unknown_id, "_file_row"].to_numpy(),
+                    "student_id",
+                    frame.loc[unknown_id, "student_id"],
+                    "student_id not in the students table",
+                )
+            )
         frame = frame.loc[~unknown_id].copy()
         frame["student_id"] = pd.Categorical(frame["student_id"], categories=ids)
         clean[name] = frame
-    rejects = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
+    rejects = (
+        pd.concat([p for p in parts if len(p)], ignore_index=True)
+        if any(len(p) for p in parts)
         else _empty_rejects()
+    )
     result_tables = {n: f.drop(columns="_file_row").reset_index(drop=True) for n, f in clean.items()}
     result = LoadResult(tables=Tables(**result_tables), rejects=rejects, rows_read=rows_read)
     lost = result.rows_rejected()

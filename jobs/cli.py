@@ -25,7 +25,9 @@ ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="baoxue.t
 
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 # --- commands are added below; keep each one thin -------------------------------------------------
