@@ -1,0 +1,376 @@
+"""Labels and cohort: who is in school on the as-of date, and who drops out within the horizon.
+
+The rule is DATA_CONTRACT.md "The label". For as-of date ``D`` and horizon ``H``
+(``TrainConfig.horizon_days``):
+
+- **cohort**: students with a ``students`` row in force on ``D`` whose registry status on
+  ``D`` (the latest ``registry_events`` row dated on or before ``D``) is not an exit. An
+  open 疑似辍学 mark (no return yet) counts as out: that child is already a case for the
+  rules, not a prediction.
+- **positive** (``label = 1``) if, in ``(D, D + H]``, the student gets a ``dropout_mark``,
+  or a ``suspected_mark`` not resolved by a return within
+  ``suspected_resolution_days``, or a run of ``streak_days`` consecutive unexcused school
+  days (days counted inside the window).
+- **censored** (left out, neither positive nor negative) if, in ``(D, D + H]`` and before
+  any positive event, the student has a verified ``transfer_out``, a ``suspend`` (休学),
+  ``deceased``, ``abroad``, a home-teaching placement (送教上门: ``cases.placement``,
+  ``case_events`` or ``interventions`` of type ``home_teaching``), or a registry mark
+  whose reason says it is not a dropout (``enrolled_elsewhere``, ``deferred``,
+  ``abroad``, ``identity_issue``, ``deceased``).
+- **negative** otherwise.
+
+Consecutive school days are the student's own recorded attendance days in date order; a
+day counts as unexcused when every session recorded that day is ``unexcused``. Days with
+no row (unknown) neither count nor break a run.
+
+A label for ``D`` needs data up to ``D + H + suspected_resolution_days``
+(:func:`label_lag_days`); :func:`make_labels` refuses dates whose window is not yet
+observed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from features.config import TrainConfig
+from features.contract import Tables
+from features.errors import PointInTimeError
+
+__all__ = [
+    "IN_EVENTS",
+    "OUT_EVENTS",
+    "NOT_DROPOUT_REASONS",
+    "cohort",
+    "label_lag_days",
+    "observed_until",
+    "observable_as_of_dates",
+    "make_labels",
+    "label_panel",
+]
+
+#: registry events after which a student is in school
+IN_EVENTS = frozenset({"enrol", "transfer_in", "resume", "return_mark", "promote"})
+#: registry events after which a student is not in school (not in the cohort)
+OUT_EVENTS = frozenset(
+    {
+        "transfer_out",
+        "suspend",
+        "dropout_mark",
+        "suspected_mark",
+        "graduate",
+        "deceased",
+        "abroad",
+        "other_left",
+    }
+)
+#: dropout-reason codes that say a registry mark is *not* a dropout (DATA_CONTRACT "Codes")
+NOT_DROPOUT_REASONS = frozenset({"enrolled_elsewhere", "deferred", "abroad", "identity_issue", "deceased"})
+_RESOLVING = frozenset({"return_mark", "resume", "transfer_in", "enrol"})
+_CENSORING = frozenset({"suspend", "deceased", "abroad"})
+
+
+def _day(as_of: dt.date | pd.Timestamp | str) -> pd.Timestamp:
+    return pd.Timestamp(as_of).normalize()
+
+
+def label_lag_days(config: TrainConfig) -> int:
+    """Days after ``D`` until the label of ``D`` is fully known: horizon + resolution window.
+
+    A model used on date ``T`` can only have been trained on as-of dates at least this
+    many days before ``T``; it is the splitters' default gap.
+
+    >>> label_lag_days(TrainConfig())
+    120
+    """
+    return config.horizon_days + config.suspected_resolution_days
+
+
+def observed_until(tables: Tables) -> pd.Timestamp:
+    """The last day the tables describe: the latest attendance or registry date."""
+    last = [tables.attendance["date"].max(), tables.registry_events["event_date"].max()]
+    last = [d for d in last if pd.notna(d)]
+    if not last:
+        raise PointInTimeError("attendance and registry_events are both empty: no day is observed")
+    return pd.Timestamp(max(last))
+
+
+def observable_as_of_dates(
+    as_of_dates: Iterable[dt.date | pd.Timestamp],
+    config: TrainConfig,
+    *,
+    until: dt.date | pd.Timestamp,
+) -> list[pd.Timestamp]:
+    """The as-of dates whose whole label window (:func:`label_lag_days`) ends by ``until``.
+
+    >>> observable_as_of_dates(["2024-01-01", "2024-03-01"], TrainConfig(), until="2024-05-15")
+    [Timestamp('2024-01-01 00:00:00')]
+    """
+    lag = pd.Timedelta(days=label_lag_days(config))
+    end = _day(until)
+    return [_day(d) for d in as_of_dates if _day(d) + lag <= end]
+
+
+def _codes(s: pd.Series) -> np.ndarray:
+    return s.cat.codes.to_numpy() if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
+
+
+def cohort(tables: Tables, as_of: dt.date | pd.Timestamp) -> pd.Index:
+    """Students enrolled and in school on ``as_of``.
+
+    Returns
+    -------
+    Index
+        ``student_id`` values (sorted, same categories as the tables), named ``student_id``.
+    """
+    day = _day(as_of)
+    st = tables.students
+    valid = (st["valid_from"] <= day) & (st["valid_to"].isna() | (st["valid_to"] > day))
+    ids = st.loc[valid, "student_id"]
+    ev = tables.registry_events
+    ev = ev.loc[(ev["event_date"] <= day) & ev["event_type"].isin(IN_EVENTS | OUT_EVENTS)]
+    # on a tie the exit wins (the conservative choice: the student is not counted as in school)
+    ev = ev.assign(_out=ev["event_type"].isin(OUT_EVENTS)).sort_values(["event_date", "_out"], kind="stable")
+    last = ev.drop_duplicates("student_id", keep="last")
+    out_ids = last.loc[last["_out"], "student_id"]
+    keep = ids[~ids.isin(out_ids)].drop_duplicates()
+    categories = tables.student_ids
+    return pd.CategoricalIndex(pd.Categorical(keep, categories=categories).sort_values(), name="student_id")
+
+
+def _events(tables: Tables, config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every registry positive event, every censoring event and every long unexcused run.
+
+    Returns ``(positives, censors, streaks)``: columns ``sid`` (student code) and ``date``;
+    ``streaks`` also has ``run``.
+    """
+    ev = tables.registry_events
+    sid = _codes(ev["student_id"])
+    etype = ev["event_type"].astype("str").to_numpy()
+    reason = ev["reason"].astype("str").to_numpy() if "reason" in ev else np.full(len(ev), "nan")
+    date = ev["event_date"].to_numpy()
+    not_dropout = np.isin(reason, list(NOT_DROPOUT_REASONS))
+    verified = ev["verified"].fillna(False).to_numpy(bool) if "verified" in ev else np.zeros(len(ev), bool)
+    is_mark = np.isin(etype, ["dropout_mark", "suspected_mark"])
+
+    cens = [
+        pd.DataFrame(
+            {
+                "sid": sid[
+                    np.isin(etype, list(_CENSORING))
+                    | ((etype == "transfer_out") & verified)
+                    | (is_mark & not_dropout)
+                ],
+                "date": date[
+                    np.isin(etype, list(_CENSORING))
+                    | ((etype == "transfer_out") & verified)
+                    | (is_mark & not_dropout)
+                ],
+            }
+        )
+    ]
+    for frame, col, mask in _home_teaching(tables):
+        cens.append(
+            pd.DataFrame({"sid": _codes(frame.loc[mask, "student_id"]), "date": frame.loc[mask, col]})
+        )
+    censors = pd.concat(cens, ignore_index=True)
+
+    pos = [
+        pd.DataFrame(
+            {
+                "sid": sid[(etype == "dropout_mark") & ~not_dropout],
+                "date": date[(etype == "dropout_mark") & ~not_dropout],
+            }
+        )
+    ]
+
+    # suspected marks: positive unless resolved (return or a censoring event) within the window
+    sus_mask = (etype == "suspected_mark") & ~not_dropout
+    sus = pd.DataFrame({"sid": sid[sus_mask], "date": date[sus_mask]})
+    if len(sus):
+        res_mask = np.isin(etype, list(_RESOLVING))
+        resolvers = pd.concat(
+            [
+                pd.DataFrame({"sid": sid[res_mask], "rdate": date[res_mask]}),
+                censors.rename(columns={"date": "rdate"}),
+            ],
+            ignore_index=True,
+        )
+        resolvers["rdate"] = resolvers["rdate"].astype("datetime64[s]")
+        sus = sus.assign(date=sus["date"].astype("datetime64[s]")).reset_index(names="_k")
+        hits = sus.merge(resolvers, on="sid", how="inner")
+        window = pd.Timedelta(days=config.suspected_resolution_days)
+        resolved_k = hits.loc[(hits["rdate"] > hits["date"]) & (hits["rdate"] <= hits["date"] + window), "_k"]
+        pos.append(sus.loc[~sus["_k"].isin(resolved_k), ["sid", "date"]])
+
+    positives = pd.concat(pos, ignore_index=True)
+    streaks = _streak_days(tables, config)
+    for f in (positives, censors, streaks):
+        f["sid"] = f["sid"].astype("int64")
+        f["date"] = f["date"].astype("datetime64[s]")
+    return positives, censors, streaks
+
+
+def _home_teaching(tables: Tables) -> list[tuple[pd.DataFrame, str, pd.Series]]:
+    out: list[tuple[pd.DataFrame, str, pd.Series]] = []
+    if tables.interventions is not None:
+        iv = tables.interventions
+        out.append((iv, "start_date", iv["type"].eq("home_teaching").fillna(False).astype(bool)))
+    if tables.cases is not None:
+        cs = tables.cases.assign(_d=tables.cases["closed_at"].fillna(tables.cases["opened_at"]))
+        out.append((cs, "_d", cs["placement"].eq("home_teaching").fillna(False).astype(bool)))
+    if tables.case_events is not None and tables.cases is not None:
+        ce = tables.case_events.merge(tables.cases[["case_id", "student_id"]], on="case_id", how="inner")
+        out.append((ce, "ts", ce["event_type"].eq("home_teaching").fillna(False).astype(bool)))
+    return out
+
+
+def _streak_days(tables: Tables, config: TrainConfig) -> pd.DataFrame:
+    """Every day of every run of unexcused days at least ``streak_days`` long.
+
+    Columns ``sid``, ``date`` and ``run`` (a run id); the window check happens later.
+    """
+    att = tables.attendance
+    frame = pd.DataFrame(
+        {
+            "sid": _codes(att["student_id"]),
+            "date": att["date"].to_numpy(),
+            "unx": att["status"].eq("unexcused").to_numpy(bool),
+        }
+    )
+    day = frame.groupby(["sid", "date"], sort=True)["unx"].min().reset_index()
+    sid = day["sid"].to_numpy()
+    unx = day["unx"].to_numpy()
+    new_run = np.r_[True, (sid[1:] != sid[:-1]) | (unx[1:] != unx[:-1])]
+    run = np.cumsum(new_run)
+    size = np.bincount(run)[run]
+    long = unx & (size >= config.streak_days)
+    return pd.DataFrame({"sid": sid[long], "date": day["date"].to_numpy()[long], "run": run[long]})
+
+
+def _labels_from_events(
+    members: np.ndarray,
+    day: pd.Timestamp,
+    positives: pd.DataFrame,
+    censors: pd.DataFrame,
+    streaks: pd.DataFrame,
+    config: TrainConfig,
+) -> pd.DataFrame:
+    """Label the cohort ``members`` (student codes) for ``day``."""
+    end = day + pd.Timedelta(days=config.horizon_days)
+    first_pos = []
+    p = positives.loc[(positives["date"] > day) & (positives["date"] <= end)]
+    first_pos.append(p.groupby("sid")["date"].min())
+    s = streaks.loc[(streaks["date"] > day) & (streaks["date"] <= end)]
+    if len(s):
+        s = s.sort_values(["sid", "date"])
+        nth = s.groupby("run").cumcount() + 1
+        hit = s.loc[nth == config.streak_days]
+        first_pos.append(hit.groupby("sid")["date"].min())
+    pos = pd.concat(first_pos).groupby(level=0).min() if first_pos else pd.Series(dtype="datetime64[s]")
+    c = censors.loc[(censors["date"] > day) & (censors["date"] <= end)]
+    cens = c.groupby("sid")["date"].min()
+
+    out = pd.DataFrame(index=pd.Index(members, name="sid"))
+    out["event_date"] = pos.reindex(out.index).astype("datetime64[s]")
+    cdate = cens.reindex(out.index)
+    censored = cdate.notna() & (out["event_date"].isna() | (cdate < out["event_date"]))
+    out = out.loc[~censored.to_numpy()]
+    out.insert(0, "label", out["event_date"].notna().astype("int8"))
+    return out
+
+
+def _check_observed(day: pd.Timestamp, config: TrainConfig, until: pd.Timestamp) -> None:
+    need = day + pd.Timedelta(days=label_lag_days(config))
+    if need > until:
+        raise PointInTimeError(
+            f"label for as_of={day.date()} needs data up to {need.date()} (horizon "
+            f"{config.horizon_days} + resolution {config.suspected_resolution_days} days) but the "
+            f"tables end on {until.date()}; use observable_as_of_dates() to pick labelled dates"
+        )
+
+
+def make_labels(
+    tables: Tables,
+    as_of: dt.date | pd.Timestamp,
+    config: TrainConfig,
+    *,
+    until: dt.date | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Label every student in the cohort of ``as_of``; censored students are left out.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated tables (only events dated after ``as_of`` decide the label).
+    as_of : date
+        The as-of date ``D``.
+    config : TrainConfig
+        ``horizon_days``, ``suspected_resolution_days`` and ``streak_days``.
+    until : date, optional
+        Last observed day; default :func:`observed_until`. Raises
+        :class:`~features.errors.PointInTimeError` when the label window is not yet observed.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``student_id``: ``label`` (int8, 1 = drops out within the horizon) and
+        ``event_date`` (the first positive event in the window; NaT when ``label`` is 0).
+    """
+    day = _day(as_of)
+    _check_observed(day, config, _day(until) if until is not None else observed_until(tables))
+    positives, censors, streaks = _events(tables, config)
+    members = cohort(tables, day).codes
+    out = _labels_from_events(members, day, positives, censors, streaks, config)
+    return _to_student_index(out, tables)
+
+
+def _to_student_index(out: pd.DataFrame, tables: Tables) -> pd.DataFrame:
+    cats = tables.student_ids
+    idx = pd.CategoricalIndex(
+        pd.Categorical.from_codes(out.index.to_numpy(), categories=cats), name="student_id"
+    )
+    return out.set_axis(idx, axis=0)
+
+
+def label_panel(
+    tables: Tables,
+    as_of_dates: Iterable[dt.date | pd.Timestamp],
+    config: TrainConfig,
+    *,
+    until: dt.date | pd.Timestamp | None = None,
+) -> pd.DataFrame:
+    """Labels for many as-of dates, in the panel layout of ``features.build.build_panel``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``student_id`` (category), ``as_of`` (datetime64[s]), ``label`` (int8) and
+        ``event_date``; one row per (student, as-of date) in the cohort and not censored.
+    """
+    stop = _day(until) if until is not None else observed_until(tables)
+    days = sorted({_day(d) for d in as_of_dates})
+    for day in days:
+        _check_observed(day, config, stop)
+    positives, censors, streaks = _events(tables, config)
+    parts = []
+    for day in days:
+        lab = _labels_from_events(cohort(tables, day).codes, day, positives, censors, streaks, config)
+        lab = _to_student_index(lab, tables).reset_index()
+        lab.insert(1, "as_of", np.datetime64(day.date(), "s"))
+        parts.append(lab)
+    if not parts:
+        return pd.DataFrame(
+            {
+                "student_id": pd.Categorical([], categories=tables.student_ids),
+                "as_of": pd.Series(dtype="datetime64[s]"),
+                "label": pd.Series(dtype="int8"),
+                "event_date": pd.Series(dtype="datetime64[s]"),
+            }
+        )
+    panel = pd.concat(parts, ignore_index=True)
+    panel["as_of"] = panel["as_of"].astype("datetime64[s]")
+    return panel
