@@ -99,17 +99,40 @@ class TrainConfig:
     suspected_resolution_days: int = 30  # a suspected mark not resolved by a return within this
     streak_days: int = 20  # or this many consecutive unexcused school days -> positive
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    # as-of dates: the first day of these months (school terms; July/August are holidays)
+    as_of_months: tuple[int, ...] = (9, 10, 11, 12, 1, 2, 3, 4, 5, 6)
+    valid_months: int = 3  # as-of months of the later period used for early stopping + calibration
+    early_stopping_share: float = 0.5  # share of that period's students for early stopping; rest calibrate
+    early_stopping_rounds: int = 30  # stop when validation log loss has not improved for this many trees
+    # LightGBM: explanation (TreeSHAP) cost grows with depth squared, so depth and trees stay bounded
     n_estimators: int = 300
     num_leaves: int = 15
     max_depth: int = 6
+    min_child_samples: int = 50
     learning_rate: float = 0.05
+    n_jobs: int = 1  # LightGBM threads (deterministic either way)
     seed: int = 0
+    top_shares: tuple[float, ...] = (0.01, 0.05, 0.10)  # list sizes evaluated, as shares of the cohort
+    n_bins: int = 10  # bins of the expected calibration error and the reliability table
+    min_group_size: int = 20  # fairness cells with fewer students are suppressed (NaN)
     tracking_uri: str = "sqlite:///mlruns.db"
     experiment: str = "baoxue"
+    registered_model: str = "baoxue"  # MLflow registered model; the new version gets alias 'champion'
 
     def __post_init__(self) -> None:
         if self.horizon_days < 1:
             raise ConfigError(f"[train] horizon_days must be >= 1, got {self.horizon_days}")
+        for name in ("suspected_resolution_days", "streak_days", "valid_months", "n_estimators", "n_bins"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[train] {name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.early_stopping_share < 1:
+            raise ConfigError(
+                f"[train] early_stopping_share must be in (0, 1), got {self.early_stopping_share}"
+            )
+        if not self.as_of_months or any(not 1 <= m <= 12 for m in self.as_of_months):
+            raise ConfigError(f"[train] as_of_months must be months 1-12, got {self.as_of_months}")
+        if any(not 0 < s <= 1 for s in self.top_shares):
+            raise ConfigError(f"[train] top_shares must be in (0, 1], got {self.top_shares}")
 
 
 @dataclass(frozen=True, kw_only=True)
