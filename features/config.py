@@ -89,6 +89,16 @@ class FeaturesConfig:
     bottom_share: float = 0.20  # 学困生: bottom 20% of the class on the composite
     fail_share: float = 0.60  # a subject is failed below 60% of full marks (or level D)
     use_restricted: tuple[str, ...] = ()  # restricted fields allowed as features (audit only otherwise)
+    # DOMAIN.md "Periods": start of autumn term (September) and spring term (March, after
+    # Spring Festival); the window is the first this-many calendar days of the term
+    phase_window_days: int = 28
+    # DOMAIN.md "Stages": grade 9 pushed out before 中考; usual exam date (MM-DD) and the
+    # "month before" window in calendar days
+    zhongkao_date: str = "06-15"
+    zhongkao_window_days: int = 30
+    # DOMAIN.md "Who is watched most": restricted fields usable as features only when listed
+    # in use_restricted: ethnicity_code, disability_type, health_status, prisoner_child,
+    # incarceration
 
 
 @dataclass(frozen=True, kw_only=True)

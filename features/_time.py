@@ -1,0 +1,338 @@
+"""The point-in-time gatekeeper: every feature builder reads its tables through here.
+
+A row counts on ``as_of`` only if it was *known* on that day: its knowledge date
+(``TableSpec.known_date``: an event date, ``valid_from``, an exam date) is on or
+before ``as_of``. Interval rows are in force when ``valid_from <= as_of`` and
+``valid_to`` is empty or later than ``as_of``.
+
+School days come from the ``calendar`` table; for a school without calendar rows
+(or on dates outside the range its calendar covers) the contract's default applies:
+Monday to Friday, autumn term 1 September to 15 January, spring term 1 March to
+10 July, fixed-date public holidays off (New Year 1 Jan, Labour Day 1–5 May,
+National Day 1–7 Oct; lunar holidays need a real calendar).
+
+Examples
+--------
+>>> import pandas as pd
+>>> f = pd.DataFrame({"date": pd.to_datetime(["2024-09-02", "2024-09-09"])})
+>>> len(known_as_of(f, dt.date(2024, 9, 5), date_col="date"))
+1
+>>> school_year_of(dt.date(2025, 3, 3))
+2024
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "known_as_of",
+    "known_mask",
+    "valid_at",
+    "latest_known",
+    "day_numbers",
+    "school_year_of",
+    "school_year_start",
+    "default_calendar",
+    "SchoolDays",
+    "school_days",
+    "HISTORY_DAYS",
+]
+
+#: how far back (calendar days) attendance-type history is read: a school year plus the
+#: July before it, so that the "last N school days" windows work on 1 September.
+HISTORY_DAYS = 400
+
+_EPOCH = np.datetime64("1970-01-01", "D")
+
+
+def _ts(as_of: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(as_of).normalize()
+
+
+def day_numbers(dates: pd.Series | np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 as ``int64`` (NaT becomes a very negative number).
+
+    >>> day_numbers(pd.Series(pd.to_datetime(["1970-01-02"]))).tolist()
+    [1]
+    """
+    values = np.asarray(dates, dtype="datetime64[s]")
+    out = values.astype("datetime64[D]").astype("int64")
+    return out
+
+
+def _day(as_of: dt.date) -> int:
+    return int((np.datetime64(_ts(as_of).date(), "D") - _EPOCH).astype("int64"))
+
+
+def known_mask(
+    frame: pd.DataFrame, as_of: dt.date, *, date_col: str, since: dt.date | None = None
+) -> np.ndarray:
+    """Boolean mask of the rows of ``frame`` known on ``as_of`` (``date_col <= as_of``),
+    optionally also dated on or after ``since``. The array form of :func:`known_as_of`.
+
+    >>> f = pd.DataFrame({"d": pd.to_datetime(["2024-01-01", "2024-02-01", None])})
+    >>> known_mask(f, dt.date(2024, 1, 15), date_col="d").tolist()
+    [True, False, False]
+    """
+    days = day_numbers(frame[date_col].to_numpy())
+    valid = ~np.isnat(np.asarray(frame[date_col].to_numpy(), dtype="datetime64[s]"))
+    mask = valid & (days <= _day(as_of))
+    if since is not None:
+        mask &= days >= _day(since)
+    return mask
+
+
+def known_as_of(frame: pd.DataFrame, as_of: dt.date, *, date_col: str) -> pd.DataFrame:
+    """Rows whose ``date_col`` is on or before ``as_of`` (rows with no date are never known)."""
+    return frame.loc[known_mask(frame, as_of, date_col=date_col)]
+
+
+def valid_at(
+    frame: pd.DataFrame, as_of: dt.date, *, from_col: str = "valid_from", to_col: str = "valid_to"
+) -> pd.DataFrame:
+    """Interval rows in force on ``as_of``: ``from_col <= as_of`` and ``to_col`` empty or later.
+
+    >>> f = pd.DataFrame({"valid_from": pd.to_datetime(["2024-01-01", "2024-01-01"]),
+    ...                   "valid_to": pd.to_datetime([None, "2024-03-01"])})
+    >>> len(valid_at(f, dt.date(2024, 3, 1)))
+    1
+    """
+    day = _ts(as_of)
+    start = frame[from_col]
+    end = frame[to_col]
+    return frame.loc[(start <= day) & (end.isna() | (end > day))]
+
+
+def latest_known(
+    frame: pd.DataFrame, as_of: dt.date, *, date_col: str, by: str = "student_id"
+) -> pd.DataFrame:
+    """The latest row per ``by`` among the rows known on ``as_of``, indexed by ``by``.
+
+    Ties on the date keep the row that comes last in the frame.
+
+    >>> f = pd.DataFrame({"student_id": ["a", "a", "b"], "d": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-01-05"]),
+    ...                   "x": [1, 2, 3]})
+    >>> latest_known(f, dt.date(2024, 1, 20), date_col="d")["x"].to_dict()
+    {'a': 1, 'b': 3}
+    """
+    known = known_as_of(frame, as_of, date_col=date_col)
+    known = known.sort_values(date_col, kind="stable")
+    last = known.drop_duplicates(by, keep="last")
+    out = last.set_index(by)
+    if isinstance(out.index, pd.CategoricalIndex):
+        out.index = pd.Index(out.index.astype("str"), name=by)
+    return out.sort_index()
+
+
+def school_year_of(day: dt.date) -> int:
+    """The school year (starting year) a date belongs to: 1 August starts the next one."""
+    return day.year if day.month >= 8 else day.year - 1
+
+
+def school_year_start(day: dt.date) -> dt.date:
+    """1 September of the school year ``day`` belongs to.
+
+    >>> school_year_start(dt.date(2025, 1, 10))
+    datetime.date(2024, 9, 1)
+    """
+    return dt.date(school_year_of(day), 9, 1)
+
+
+_FIXED_HOLIDAYS = {(1, 1), (5, 1), (5, 2), (5, 3), (5, 4), (5, 5)} | {(10, d) for d in range(1, 8)}
+
+
+def default_calendar(start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The contract's default school days between ``start`` and ``end`` (inclusive).
+
+    Columns ``date`` and ``term_id`` (``"2024-autumn"``, ``"2024-spring"``: the school
+    year's starting year); school days only.
+
+    >>> cal = default_calendar(dt.date(2024, 9, 27), dt.date(2024, 10, 9))
+    >>> cal["date"].dt.strftime("%m-%d").tolist()
+    ['09-27', '09-30', '10-08', '10-09']
+    """
+    dates = pd.date_range(_ts(start), _ts(end), freq="D")
+    m, d = dates.month, dates.day
+    md = m * 100 + d
+    autumn = (md >= 901) | (md <= 115)
+    spring = (md >= 301) & (md <= 710)
+    weekday = dates.day_of_week < 5
+    holiday = np.array([(a, b) in _FIXED_HOLIDAYS for a, b in zip(m, d, strict=True)], dtype=bool)
+    keep = (autumn | spring) & weekday & ~holiday
+    dates = dates[keep]
+    sy = np.where(dates.month >= 8, dates.year, dates.year - 1)
+    kind = np.where((dates.month >= 8) | (dates.month == 1), "autumn", "spring")
+    term = pd.Series(sy.astype(str), dtype="str") + "-" + pd.Series(kind, dtype="str")
+    return pd.DataFrame({"date": dates.astype("datetime64[s]"), "term_id": term.to_numpy()})
+
+
+@dataclass(frozen=True)
+class SchoolDays:
+    """School days up to ``as_of`` for a set of schools, as dense ordinals.
+
+    ``ordinal(school, day)`` is the number of the school day within that school's
+    calendar window (0 = first school day on or after ``d0``), or -1 on a day without
+    school. Weekends and holidays therefore never break a run of consecutive school
+    days. Per-school arrays (index = school code, the position in ``schools``):
+
+    ``last``: ordinal of the last school day on or before ``as_of`` (-1: none);
+    ``term_start``: ordinal of the first day of that day's term;
+    ``autumn_start`` / ``spring_start``: first school day of the autumn / spring term of
+    ``as_of``'s school year (-1 when not begun by ``as_of``); the ``*_date`` arrays are
+    the same as day numbers (``int64``, -1 when missing).
+    """
+
+    as_of: dt.date
+    d0: int  # day number of the first day of the window
+    schools: pd.Index
+    table: np.ndarray  # (n_schools, n_days) int32 ordinals, -1 = no school
+    last: np.ndarray
+    term_start: np.ndarray
+    term_start_date: np.ndarray
+    autumn_start: np.ndarray
+    autumn_start_date: np.ndarray
+    spring_start: np.ndarray
+    spring_start_date: np.ndarray
+
+    @property
+    def n_days(self) -> int:
+        return self.table.shape[1]
+
+    def ordinal(self, school_code: np.ndarray, day: np.ndarray) -> np.ndarray:
+        """School-day ordinals of (school code, day number) pairs; -1 outside the window or
+        on a day without school. ``school_code`` -1 gives -1."""
+        offset = day - self.d0
+        ok = (offset >= 0) & (offset < self.n_days) & (school_code >= 0)
+        flat = np.where(ok, school_code.astype("int64") * self.n_days + offset, 0)
+        out = self.table.reshape(-1)[flat]
+        return np.where(ok, out, -1).astype("int32")
+
+    def code_of(self, school_ids: pd.Series | pd.Index | np.ndarray) -> np.ndarray:
+        """School codes (positions in ``schools``) of school ids; -1 for unknown ids."""
+        return np.asarray(
+            self.schools.get_indexer(pd.Index(np.asarray(school_ids, dtype=object))), dtype="int64"
+        )
+
+
+def school_days(
+    calendar: pd.DataFrame | None,
+    school_ids: pd.Index | np.ndarray | list[str],
+    as_of: dt.date,
+    *,
+    history_days: int = HISTORY_DAYS,
+) -> SchoolDays:
+    """Build :class:`SchoolDays` for ``school_ids`` from the ``calendar`` table (known rows
+    only: dated on or before ``as_of``), falling back on :func:`default_calendar` for
+    schools or dates the table does not cover.
+
+    >>> sd = school_days(None, ["s1"], dt.date(2024, 9, 9))
+    >>> int(sd.last[0]) - int(sd.term_start[0])   # Sep 2-6 and Sep 9: six school days
+    5
+    """
+    schools = pd.Index(pd.unique(np.asarray(school_ids, dtype=object)), dtype="str").sort_values()
+    end = _ts(as_of).date()
+    start = end - dt.timedelta(days=history_days)
+    d0 = _day(start)
+    n_days = _day(end) - d0 + 1
+    n_s = len(schools)
+
+    default = default_calendar(start, end)
+    parts = []
+    covered = pd.DataFrame({"school_id": pd.Series([], dtype="str"), "lo": [], "hi": []})
+    if calendar is not None and len(calendar):
+        cal = calendar.loc[known_mask(calendar, as_of, date_col="date", since=start)]
+        cal = cal.loc[cal["school_id"].isin(schools)]
+        if len(cal):
+            grp = cal.groupby("school_id", observed=True)["date"]
+            covered = pd.DataFrame({"lo": grp.min(), "hi": grp.max()}).reset_index()
+            days = cal.loc[cal["is_school_day"].astype(bool)]
+            term = days["term_id"].astype("str") if "term_id" in days else pd.Series(pd.NA, index=days.index)
+            fallback = _default_term(days["date"])
+            term = term.where(term.notna(), fallback)
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "school": schools.get_indexer(days["school_id"].astype("str")),
+                        "day": day_numbers(days["date"].to_numpy()),
+                        "term_id": term.astype("str").to_numpy(),
+                    }
+                )
+            )
+    # default days for every school, outside the range its own calendar covers
+    dflt_day = day_numbers(default["date"].to_numpy())
+    cov = covered.set_index("school_id").reindex(schools)
+    lo = day_numbers(cov["lo"].to_numpy()) if len(cov) else np.array([], dtype="int64")
+    hi = day_numbers(cov["hi"].to_numpy()) if len(cov) else np.array([], dtype="int64")
+    has = cov["lo"].notna().to_numpy()
+    sch = np.repeat(np.arange(n_s), len(dflt_day))
+    dd = np.tile(dflt_day, n_s)
+    inside = has[sch] & (dd >= lo[sch]) & (dd <= hi[sch]) if n_s else np.zeros(0, bool)
+    parts.append(
+        pd.DataFrame(
+            {
+                "school": sch[~inside],
+                "day": dd[~inside],
+                "term_id": np.tile(default["term_id"].to_numpy(dtype=object), n_s)[~inside],
+            }
+        )
+    )
+    allp = pd.concat(parts, ignore_index=True).sort_values(["school", "day"], kind="stable")
+    allp = allp.drop_duplicates(["school", "day"], keep="first")
+    school = allp["school"].to_numpy()
+    day = allp["day"].to_numpy()
+    ordinal = allp.groupby("school").cumcount().to_numpy().astype("int32")
+    table = np.full((n_s, n_days), -1, dtype="int32")
+    table[school, day - d0] = ordinal
+
+    last = np.full(n_s, -1, dtype="int64")
+    term_start = np.full(n_s, -1, dtype="int64")
+    term_start_date = np.full(n_s, -1, dtype="int64")
+    autumn = np.full(n_s, -1, dtype="int64")
+    autumn_date = np.full(n_s, -1, dtype="int64")
+    spring = np.full(n_s, -1, dtype="int64")
+    spring_date = np.full(n_s, -1, dtype="int64")
+    if len(allp):
+        terms = allp.assign(ordinal=ordinal)
+        first = terms.groupby(["school", "term_id"], sort=False).agg(
+            start=("ordinal", "min"), start_day=("day", "min")
+        )
+        first = first.reset_index()
+        last_row = terms.groupby("school").tail(1)
+        last[last_row["school"].to_numpy()] = last_row["ordinal"].to_numpy()
+        cur = last_row.merge(first, on=["school", "term_id"])
+        term_start[cur["school"].to_numpy()] = cur["start"].to_numpy()
+        term_start_date[cur["school"].to_numpy()] = cur["start_day"].to_numpy()
+        # autumn / spring term of as_of's school year, by the month the term starts
+        starts = pd.to_datetime(first["start_day"].to_numpy(), unit="D")
+        sy = np.where(starts.month >= 8, starts.year, starts.year - 1)
+        is_autumn = (starts.month >= 8) | (starts.month == 1)
+        this_year = sy == school_year_of(end)
+        for mask, o_arr, d_arr in ((is_autumn, autumn, autumn_date), (~is_autumn, spring, spring_date)):
+            sel = first.loc[this_year & mask].sort_values("start").drop_duplicates("school")
+            o_arr[sel["school"].to_numpy()] = sel["start"].to_numpy()
+            d_arr[sel["school"].to_numpy()] = sel["start_day"].to_numpy()
+    return SchoolDays(
+        as_of=end,
+        d0=d0,
+        schools=schools,
+        table=table,
+        last=last,
+        term_start=term_start,
+        term_start_date=term_start_date,
+        autumn_start=autumn,
+        autumn_start_date=autumn_date,
+        spring_start=spring,
+        spring_start_date=spring_date,
+    )
+
+
+def _default_term(dates: pd.Series) -> pd.Series:
+    d = pd.DatetimeIndex(dates)
+    sy = np.where(d.month >= 8, d.year, d.year - 1)
+    kind = np.where((d.month >= 8) | (d.month == 1), "autumn", "spring")
+    return pd.Series([f"{a}-{b}" for a, b in zip(sy, kind, strict=True)], index=dates.index, dtype="str")

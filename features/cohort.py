@@ -1,0 +1,128 @@
+"""The cohort on a date: students enrolled and in school on ``as_of``.
+
+A student is in the cohort when a ``students`` row is in force on ``as_of``
+(``valid_from <= as_of`` and ``valid_to`` empty or later) and the registry events
+known on ``as_of`` do not leave them out of school. The last of these events
+decides: ``dropout_mark``, ``transfer_out``, ``graduate``, ``abroad``,
+``other_left`` and ``suspend`` take a student out; ``return_mark``, ``resume``,
+``enrol`` and ``transfer_in`` bring them back (a return on the same day as a
+mark wins). ``deceased`` is final. ``suspected_mark`` and ``promote`` change
+nothing: a suspected dropout is still enrolled, and is exactly who the list is for.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from features.load import tables_from_frames
+>>> frames = {
+...     "students": pd.DataFrame({"student_id": ["a", "b", "c"], "valid_from": ["2024-09-01"] * 3,
+...         "school_id": ["s1"] * 3, "class_id": ["k1"] * 3, "grade": [7] * 3, "sex": ["M", "F", "M"],
+...         "birth_ym": ["2011-03"] * 3}),
+...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
+...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
+...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
+...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
+...                                   "score": [88.0], "full_marks": [100.0]}),
+...     "registry_events": pd.DataFrame({"student_id": ["b", "c", "c"],
+...         "event_date": ["2024-10-08", "2024-10-08", "2024-11-04"],
+...         "event_type": ["dropout_mark", "dropout_mark", "return_mark"]}),
+... }
+>>> tables = tables_from_frames(frames).tables
+>>> cohort_index(tables, dt.date(2024, 10, 20)).tolist()
+['a']
+>>> cohort_index(tables, dt.date(2024, 11, 4)).tolist()
+['a', 'c']
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from features._time import known_mask, valid_at
+from features.config import BaoxueConfig, FeaturesConfig, RulesConfig
+from features.contract import Tables
+
+__all__ = ["cohort", "cohort_index", "OUT_EVENTS", "IN_EVENTS"]
+
+#: registry events that take a student out of school (until an ``IN_EVENTS`` event)
+OUT_EVENTS = ("dropout_mark", "transfer_out", "graduate", "abroad", "other_left", "suspend", "deceased")
+#: registry events that bring a student back
+IN_EVENTS = ("return_mark", "resume", "enrol", "transfer_in")
+
+
+def cohort(tables: Tables, as_of: dt.date) -> pd.DataFrame:
+    """The students in school on ``as_of`` with their ``students`` row in force that day.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``student_id`` (``str``, sorted), the columns of the ``students`` table
+        (``student_id`` excluded) plus ``code``: the student's position in
+        ``tables.student_ids`` (the ``student_id`` category code shared by every table).
+    """
+    st = tables.students
+    rows = valid_at(st, as_of)
+    # one row per student: the latest valid_from wins if intervals overlap
+    rows = rows.sort_values("valid_from", kind="stable").drop_duplicates("student_id", keep="last")
+    codes = rows["student_id"].cat.codes.to_numpy().astype("int64")
+    out_now = _out_of_school(tables.registry_events, as_of, len(tables.student_ids))
+    keep = ~out_now[codes]
+    rows = rows.loc[keep]
+    codes = codes[keep]
+    order = np.argsort(codes, kind="stable")
+    rows = rows.iloc[order]
+    codes = codes[order]
+    frame = rows.drop(columns=["student_id"]).copy()
+    frame.index = pd.Index(tables.student_ids[codes], dtype="str", name="student_id")
+    frame["code"] = codes
+    return frame
+
+
+def cohort_index(tables: Tables, as_of: dt.date) -> pd.Index:
+    """The ``student_id`` index of :func:`cohort`."""
+    return cohort(tables, as_of).index
+
+
+_RANK = {e: i for i, e in enumerate(OUT_EVENTS)} | {e: 10 + i for i, e in enumerate(IN_EVENTS)}
+
+
+def _out_of_school(events: pd.DataFrame, as_of: dt.date, n_students: int) -> np.ndarray:
+    """Boolean per student code: out of school on ``as_of`` according to known registry events."""
+    ev = events.loc[known_mask(events, as_of, date_col="event_date")]
+    types = ev["event_type"].astype("str")
+    state = types.isin(OUT_EVENTS + IN_EVENTS).to_numpy()
+    ev = ev.loc[state]
+    types = types.loc[state]
+    out = np.zeros(n_students, dtype=bool)
+    if not len(ev):
+        return out
+    frame = pd.DataFrame(
+        {
+            "code": ev["student_id"].cat.codes.to_numpy().astype("int64"),
+            "date": ev["event_date"].to_numpy(),
+            "rank": types.map(_RANK).to_numpy(),  # same day: in-events after out-events
+            "out": types.isin(OUT_EVENTS).to_numpy(),
+        }
+    )
+    last = frame.sort_values(["code", "date", "rank"], kind="stable").drop_duplicates("code", keep="last")
+    out[last["code"].to_numpy()] = last["out"].to_numpy()
+    dead = frame.loc[types.eq("deceased").to_numpy(), "code"].to_numpy()
+    out[dead] = True
+    return out
+
+
+def _settings(config: BaoxueConfig | FeaturesConfig | None) -> tuple[FeaturesConfig, RulesConfig]:
+    """The feature and rule settings of ``config`` (defaults for ``None``; a bare
+    :class:`FeaturesConfig` uses the default rules)."""
+    if config is None:
+        return FeaturesConfig(), RulesConfig()
+    if isinstance(config, FeaturesConfig):
+        return config, RulesConfig()
+    return config.features, config.rules
+
+
+def _spine(tables: Tables, as_of: dt.date, frame: pd.DataFrame | None) -> pd.DataFrame:
+    """The cohort frame a builder works on: the one given by :func:`build_features`, or its own."""
+    return cohort(tables, as_of) if frame is None else frame
