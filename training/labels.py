@@ -3,10 +3,10 @@
 The rule is DATA_CONTRACT.md "The label". For as-of date ``D`` and horizon ``H``
 (``TrainConfig.horizon_days``):
 
-- **cohort**: students with a ``students`` row in force on ``D`` whose registry status on
-  ``D`` (the latest ``registry_events`` row dated on or before ``D``) is not an exit. An
-  open 疑似辍学 mark (no return yet) counts as out: that child is already a case for the
-  rules, not a prediction.
+- **cohort**: students enrolled and in school on ``D``, as :mod:`features.cohort` defines
+  it (one definition for features and labels): a ``students`` row in force on ``D`` and
+  no registry exit known on ``D``. A student with an open 疑似辍学 mark is still in the
+  cohort: a suspected dropout is exactly who the list is for.
 - **positive** (``label = 1``) if, in ``(D, D + H]``, the student gets a ``dropout_mark``,
   or a ``suspected_mark`` not resolved by a return within
   ``suspected_resolution_days``, or a run of ``streak_days`` consecutive unexcused school
@@ -36,13 +36,12 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from features.cohort import cohort_index
 from features.config import TrainConfig
 from features.contract import Tables
 from features.errors import PointInTimeError
 
 __all__ = [
-    "IN_EVENTS",
-    "OUT_EVENTS",
     "NOT_DROPOUT_REASONS",
     "cohort",
     "label_lag_days",
@@ -52,21 +51,6 @@ __all__ = [
     "label_panel",
 ]
 
-#: registry events after which a student is in school
-IN_EVENTS = frozenset({"enrol", "transfer_in", "resume", "return_mark", "promote"})
-#: registry events after which a student is not in school (not in the cohort)
-OUT_EVENTS = frozenset(
-    {
-        "transfer_out",
-        "suspend",
-        "dropout_mark",
-        "suspected_mark",
-        "graduate",
-        "deceased",
-        "abroad",
-        "other_left",
-    }
-)
 #: dropout-reason codes that say a registry mark is *not* a dropout (DATA_CONTRACT "Codes")
 NOT_DROPOUT_REASONS = frozenset({"enrolled_elsewhere", "deferred", "abroad", "identity_issue", "deceased"})
 _RESOLVING = frozenset({"return_mark", "resume", "transfer_in", "enrol"})
@@ -118,27 +102,17 @@ def _codes(s: pd.Series) -> np.ndarray:
     return s.cat.codes.to_numpy() if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
 
 
-def cohort(tables: Tables, as_of: dt.date | pd.Timestamp) -> pd.Index:
-    """Students enrolled and in school on ``as_of``.
+def cohort(tables: Tables, as_of: dt.date | pd.Timestamp) -> pd.CategoricalIndex:
+    """Students enrolled and in school on ``as_of`` (:func:`features.cohort.cohort_index`).
 
-    Returns
-    -------
-    Index
-        ``student_id`` values (sorted, same categories as the tables), named ``student_id``.
+    One definition serves features and labels. Returns a ``student_id`` index with the
+    tables' categories (sorted).
     """
-    day = _day(as_of)
-    st = tables.students
-    valid = (st["valid_from"] <= day) & (st["valid_to"].isna() | (st["valid_to"] > day))
-    ids = st.loc[valid, "student_id"]
-    ev = tables.registry_events
-    ev = ev.loc[(ev["event_date"] <= day) & ev["event_type"].isin(IN_EVENTS | OUT_EVENTS)]
-    # on a tie the exit wins (the conservative choice: the student is not counted as in school)
-    ev = ev.assign(_out=ev["event_type"].isin(OUT_EVENTS)).sort_values(["event_date", "_out"], kind="stable")
-    last = ev.drop_duplicates("student_id", keep="last")
-    out_ids = last.loc[last["_out"], "student_id"]
-    keep = ids[~ids.isin(out_ids)].drop_duplicates()
-    categories = tables.student_ids
-    return pd.CategoricalIndex(pd.Categorical(keep, categories=categories).sort_values(), name="student_id")
+    ids = cohort_index(tables, _day(as_of).date())
+    codes = np.sort(tables.student_ids.get_indexer(ids))
+    return pd.CategoricalIndex(
+        pd.Categorical.from_codes(codes, categories=tables.student_ids), name="student_id"
+    )
 
 
 def _events(tables: Tables, config: TrainConfig) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
