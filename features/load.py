@@ -6,19 +6,7 @@ reason``) and loading goes on.
 
 Examples
 --------
->>> import pandas as pd
->>> frames = {
-...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-...                               "school_id": ["s1"] * 2, "grade": [7, 7], "sex": ["M", "X"],
-...                               "birth_ym": ["2011-03", "2011-05"]}),
-...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-...                                   "score": [88.0], "full_marks": [100.0]}),
-...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-...                                      "event_type": ["enrol"]}),
-... }
+>>> frames = _example_frames()   # students a (sex M) and b (sex 'X'), one row elsewhere
 >>> result = tables_from_frames(frames, max_reject_share=1.0)
 >>> result.tables.students["student_id"].tolist()
 ['a']
@@ -29,17 +17,29 @@ Examples
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from features.config import DataConfig
 from features.contract import SCHEMAS, TABLES, ColumnSpec, Tables, TableSpec
 from features.errors import DataContractError
 
-__all__ = ["LoadResult", "REJECT_COLUMNS", "tables_from_frames", "coerce_table"]
+__all__ = [
+    "LoadResult",
+    "REJECT_COLUMNS",
+    "coerce_table",
+    "load_tables",
+    "read_source",
+    "summarize",
+    "tables_from_frames",
+    "write_rejects",
+]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,44 @@ _FIRST_FILE_ROW = 2
 
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有", "√"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无", "×"}
+
+
+def _example_frames() -> dict[str, pd.DataFrame]:
+    """The smallest valid county (two students, one with an unknown sex code) for examples."""
+    return {
+        "students": pd.DataFrame(
+            {
+                "student_id": ["a", "b"],
+                "valid_from": ["2024-09-01"] * 2,
+                "school_id": ["s1"] * 2,
+                "grade": [7, 7],
+                "sex": ["M", "X"],
+                "birth_ym": ["2011-03", "2011-05"],
+            }
+        ),
+        "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
+        "exams": pd.DataFrame(
+            {
+                "exam_id": ["e1"],
+                "school_id": ["s1"],
+                "grade": [7],
+                "exam_type": ["final"],
+                "exam_date": ["2025-01-10"],
+            }
+        ),
+        "exam_results": pd.DataFrame(
+            {
+                "student_id": ["a"],
+                "exam_id": ["e1"],
+                "subject": ["math"],
+                "score": [88.0],
+                "full_marks": [100.0],
+            }
+        ),
+        "registry_events": pd.DataFrame(
+            {"student_id": ["a"], "event_date": ["2024-09-01"], "event_type": ["enrol"]}
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -84,7 +122,7 @@ def _empty_rejects() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series(dtype="int64" if c == "file_row" else "str") for c in REJECT_COLUMNS})
 
 
-def _coerce_column(s: pd.Series, col: ColumnSpec) -> tuple[pd.Series, np.ndarray]:
+def _coerce_values(s: pd.Series, col: ColumnSpec) -> tuple[pd.Series, np.ndarray]:
     """Coerce one column to its contract dtype; returns the new column and a mask of values
     that were present but could not be read (they become rejects, not silent NaN)."""
     present = s.notna().to_numpy().copy()
@@ -131,6 +169,8 @@ def _coerce_column(s: pd.Series, col: ColumnSpec) -> tuple[pd.Series, np.ndarray
             d = s
         else:
             text = s.astype("str").where(pd.Series(present, index=s.index))
+            # 2011年3月 / 2011年03月15日 (Chinese exports)
+            text = text.str.replace(r"^(\d{4})年(\d{1,2})月(?:(\d{1,2})日)?$", _zh_date, regex=True)
             if kind == "month":
                 # accept 2011-03, 2011/03, 201103, 2011-03-15, 2011.03
                 norm = text.str.replace(r"^(\d{4})[-/.]?(\d{1,2})$", r"\1-\2-01", regex=True)
@@ -151,23 +191,78 @@ def _coerce_column(s: pd.Series, col: ColumnSpec) -> tuple[pd.Series, np.ndarray
     raise AssertionError(kind)
 
 
+def _zh_date(m: re.Match[str]) -> str:
+    y, mo, d = m.group(1), int(m.group(2)), m.group(3)
+    return f"{y}-{mo:02d}-{int(d):02d}" if d else f"{y}-{mo:02d}"
+
+
+#: string columns at least this long are coerced through their distinct values
+_FACTORIZE_MIN_ROWS = 10_000
+
+
+def _categorical_from(codes: np.ndarray, values: pd.Series, index: pd.Index) -> pd.Series:
+    """A category column whose row ``i`` is ``values[codes[i]]`` (code -1 or a missing value: NaN)."""
+    v = values.to_numpy(dtype=object)
+    ok = values.notna().to_numpy()
+    cats, inverse = np.unique(v[ok].astype(str), return_inverse=True)
+    remap = np.full(len(v) + 1, -1, dtype="int64")  # last slot serves code -1
+    remap[np.flatnonzero(ok)] = inverse
+    return pd.Series(
+        pd.Categorical.from_codes(remap[codes], categories=pd.Index(cats, dtype="str")), index=index
+    )
+
+
+def _coerce_column(s: pd.Series, col: ColumnSpec) -> tuple[pd.Series, np.ndarray]:
+    """:func:`_coerce_values` on the distinct values of ``s`` when that is cheaper.
+
+    Dictionary-encoded (category) columns and long text columns (18M attendance rows have a
+    few hundred distinct dates and six status codes) are coerced once per distinct value and
+    expanded by their codes; id, text and code columns stay ``category`` until the end.
+    """
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniques = s.cat.codes.to_numpy(), pd.Series(s.cat.categories)
+    elif (s.dtype == "str" or s.dtype == object) and len(s) >= _FACTORIZE_MIN_ROWS:
+        codes, u = pd.factorize(s, use_na_sentinel=True)
+        if len(u) > len(s) // 2:
+            return _coerce_values(s, col)
+        uniques = pd.Series(u)
+    else:
+        return _coerce_values(s, col)
+    vals, bad_u = _coerce_values(uniques, col)
+    bad = np.append(bad_u, False)[codes]
+    if col.kind in ("id", "str", "category"):
+        return _categorical_from(codes, vals, s.index), bad
+    return pd.Series(vals.array.take(codes, allow_fill=True), index=s.index), bad
+
+
+def _missing_columns_message(table: str, missing: list[str], have: pd.Index, origin: str | None) -> str:
+    where = f" (file {origin})" if origin else ""
+    found = ", ".join(map(str, have[:12])) + (", …" if len(have) > 12 else "")
+    msg = (
+        f"{table}{where}: required column(s) {', '.join(missing)} missing; found: {found or 'no columns'}. "
+        f"Rename them in the file or map the county's headers in [data.columns]"
+    )
+    from features.mapping import read_mapping_file
+
+    known = read_mapping_file("national_registry").headers_for(table)
+    if any(str(h).strip() in known for h in have):
+        msg += ', or use the built-in mapping: [data] mappings = ["national_registry"]'
+    return msg + "."
+
+
 def coerce_table(
-    table: str, frame: pd.DataFrame, *, file_rows: np.ndarray | None = None
+    table: str, frame: pd.DataFrame, *, file_rows: np.ndarray | None = None, origin: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Coerce ``frame`` to ``table``'s contract and validate it row by row.
 
     Returns the clean frame (contract columns only, contract dtypes, extra columns
-    dropped) and the rejects. Raises :class:`DataContractError` when a required
-    column is missing.
+    dropped, plus ``_file_row``) and the rejects. Raises :class:`DataContractError` when
+    a required column is missing; ``origin`` (a file name) is quoted in that message.
     """
     t: TableSpec = TABLES[table]
     missing = [c.name for c in t.columns if c.required and c.name not in frame.columns]
     if missing:
-        have = ", ".join(map(str, frame.columns[:12]))
-        raise DataContractError(
-            f"{table}: required column(s) {', '.join(missing)} missing; found: {have}. "
-            f"Rename them in the file or map the county's headers in [data.columns]."
-        )
+        raise DataContractError(_missing_columns_message(table, missing, frame.columns, origin))
     rows = np.arange(len(frame)) + _FIRST_FILE_ROW if file_rows is None else np.asarray(file_rows)
     frame = frame.reset_index(drop=True)
     out: dict[str, pd.Series] = {}
@@ -191,9 +286,8 @@ def coerce_table(
             bad_any |= bad
         out[col.name] = s
     clean = pd.DataFrame(out, index=frame.index)
-    keep = ~bad_any
     # pandera: null rules, code lists and ranges, collected lazily into failure cases
-    sub = clean.loc[keep]
+    sub = clean.loc[~bad_any] if bad_any.any() else clean
     try:
         SCHEMAS[table].validate(sub, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -215,10 +309,16 @@ def coerce_table(
                 )
             )
             bad_any[idx] = True
-    clean = clean.loc[~bad_any].copy()
+    clean = clean.loc[~bad_any].copy() if bad_any.any() else clean
     for col in t.columns:
-        if col.kind == "category":
+        is_cat = isinstance(clean[col.name].dtype, pd.CategoricalDtype)
+        if col.kind == "category" and is_cat:
+            # codes outside the list were rejected above; this only reorders (cheap)
+            clean[col.name] = clean[col.name].cat.set_categories(list(col.values or ()))
+        elif col.kind == "category":
             clean[col.name] = pd.Categorical(clean[col.name], categories=list(col.values or ()))
+        elif col.kind in ("id", "str") and is_cat and col.name != "student_id":
+            clean[col.name] = clean[col.name].astype("str")
         elif col.kind == "bool" and not col.nullable:
             clean[col.name] = clean[col.name].astype("bool")
         elif col.kind == "int" and not col.nullable:
@@ -228,13 +328,56 @@ def coerce_table(
     return clean.reset_index(drop=True), rejects
 
 
+def _row_key(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """One int64 per row that is equal exactly when the rows agree on ``cols`` (missing == missing).
+
+    Built from category codes and factorized columns, so 18M attendance rows need no
+    per-row Python and no string hashing.
+    """
+    key = np.zeros(len(frame), dtype="int64")
+    for c in cols:
+        s = frame[c]
+        if isinstance(s.dtype, pd.CategoricalDtype):
+            codes, size = s.cat.codes.to_numpy().astype("int64") + 1, len(s.cat.categories) + 1
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype) and s.notna().any():
+            # dates are midnight: whole days since the first one (0 = missing)
+            nat = s.isna().to_numpy()
+            days = s.to_numpy().astype("datetime64[D]").astype("int64")
+            lo = days[~nat].min()
+            codes = np.where(nat, 0, days - lo + 1)
+            size = int(days[~nat].max() - lo) + 2
+        else:
+            f, uniq = pd.factorize(s, use_na_sentinel=True)
+            codes, size = f.astype("int64") + 1, len(uniq) + 1
+        if key.max(initial=0) >= (2**62) // size:
+            key = pd.factorize(key)[0].astype("int64")
+        key = key * size + codes
+    return key
+
+
 def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Exact duplicates are repaired (the copy is listed as rejected); rows that share a key
     but differ are all rejected: baoxue cannot know which one is right."""
     t = TABLES[table]
     parts: list[pd.DataFrame] = []
-    data_cols = list(t.names)
-    exact = frame.duplicated(subset=data_cols, keep="first")
+    key = [k for k in t.key if k in frame.columns]
+    if not key or frame.empty:
+        return frame, parts
+    rk = _row_key(frame, key)
+    top = int(rk.max(initial=0))
+    if top < 4 * len(rk) + 1024:  # dense keys: counting beats hashing 18M rows
+        same_key = np.bincount(rk, minlength=top + 1)[rk] > 1
+    else:  # sorting beats hashing too
+        srt = np.sort(rk)
+        shared = np.unique(srt[1:][srt[1:] == srt[:-1]])
+        same_key = np.isin(rk, shared) if len(shared) else np.zeros(len(rk), bool)
+    if not same_key.any():
+        return frame, parts
+    # exact duplicates can only be among the rows that share a key
+    sub = frame.loc[same_key]
+    exact_sub = sub.duplicated(subset=list(t.names), keep="first")
+    exact = np.zeros(len(frame), bool)
+    exact[np.flatnonzero(same_key)[exact_sub.to_numpy()]] = True
     if exact.any():
         parts.append(
             _rejects(
@@ -246,8 +389,11 @@ def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Data
             )
         )
         frame = frame.loc[~exact]
-    key = [k for k in t.key if k in frame.columns]
-    clash = frame.duplicated(subset=key, keep=False) if key else pd.Series(False, index=frame.index)
+    # after removing exact copies, a key still shared by rows that differ is a clash
+    same_key = same_key[~exact]
+    clash = np.zeros(len(frame), bool)
+    if same_key.any():
+        clash[same_key] = frame.loc[same_key].duplicated(subset=key, keep=False).to_numpy()
     if clash.any():
         parts.append(
             _rejects(
@@ -262,17 +408,118 @@ def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Data
     return frame, parts
 
 
+def _reject_mask(
+    table: str, frame: pd.DataFrame, mask: np.ndarray, column: str, values: pd.Series, reason: str
+) -> pd.DataFrame:
+    return _rejects(table, frame.loc[mask, "_file_row"].to_numpy(), column, values[mask], reason)
+
+
+def _months(d: pd.Series) -> pd.Series:
+    return d.dt.year * 12 + d.dt.month
+
+
+#: a child starts compulsory school at 6; a roster row for a child under 4 is a typo
+_MIN_AGE_YEARS = 4
+
+
+def _row_rules(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    """Rules between columns of one row (intervals, score vs full marks, age)."""
+    parts: list[pd.DataFrame] = []
+    bad = np.zeros(len(frame), bool)
+
+    def add(mask: pd.Series, column: str, reason: str, values: pd.Series | None = None) -> None:
+        m = mask.fillna(False).to_numpy(dtype=bool) & ~bad
+        if m.any():
+            v = frame[column] if values is None else values
+            parts.append(_reject_mask(table, frame, m, column, v.astype("str"), reason))
+            bad[m] = True
+
+    cols = frame.columns
+    if "valid_from" in cols and "valid_to" in cols:
+        add(frame["valid_to"] < frame["valid_from"], "valid_to", "valid_to is before valid_from")
+    if table == "leave_requests":
+        add(frame["end_date"] < frame["start_date"], "end_date", "end_date is before start_date")
+    if table == "students":
+        vf, born = frame["valid_from"], frame["birth_ym"]
+        add(born > vf, "birth_ym", "birth_ym is after valid_from")
+        add(
+            _months(vf) - _months(born) < 12 * _MIN_AGE_YEARS,
+            "birth_ym",
+            f"birth_ym is fewer than {_MIN_AGE_YEARS} years before valid_from",
+        )
+    if table == "exam_results":
+        absent = frame["absent"].fillna(False).astype(bool)
+        add(
+            frame["score"].isna() & frame["level"].isna() & ~absent,
+            "score",
+            "neither score nor level, and not marked absent",
+        )
+        add(
+            frame["score"] > frame["full_marks"],
+            "score",
+            "score is above full_marks",
+            frame["score"].astype("str") + " > " + frame["full_marks"].astype("str"),
+        )
+    return (frame.loc[~bad] if bad.any() else frame), parts
+
+
+_LEAVE_STATUSES = ("leave_sick", "leave_personal")
+
+
+def _cross_rules(clean: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    """Rules between tables: results of unknown exams, leave days outside their leave."""
+    parts: list[pd.DataFrame] = []
+    er, exams = clean["exam_results"], clean["exams"]
+    orphan = ~er["exam_id"].isin(exams["exam_id"]).to_numpy()
+    if orphan.any():
+        parts.append(
+            _reject_mask(
+                "exam_results", er, orphan, "exam_id", er["exam_id"], "exam_id not in the exams table"
+            )
+        )
+        clean["exam_results"] = er.loc[~orphan]
+    leaves = clean.get("leave_requests")
+    att = clean["attendance"]
+    if leaves is not None and len(leaves) and att["leave_id"].notna().any():
+        is_leave = att["status"].isin(_LEAVE_STATUSES).to_numpy() & att["leave_id"].notna().to_numpy()
+        idx = np.flatnonzero(is_leave)
+        lv = leaves.set_index("leave_id")[["start_date", "end_date"]]
+        pos = lv.index.get_indexer(att["leave_id"].to_numpy()[idx])
+        found = pos >= 0
+        idx, pos = idx[found], pos[found]
+        day = att["date"].to_numpy()[idx]
+        outside = (day < lv["start_date"].to_numpy()[pos]) | (day > lv["end_date"].to_numpy()[pos])
+        if outside.any():
+            mask = np.zeros(len(att), bool)
+            mask[idx[outside]] = True
+            parts.append(
+                _reject_mask(
+                    "attendance",
+                    att,
+                    mask,
+                    "date",
+                    att["date"].dt.strftime("%Y-%m-%d"),
+                    "a leave status on a date outside its leave request (start_date..end_date)",
+                )
+            )
+            clean["attendance"] = att.loc[~mask]
+    return parts
+
+
 def tables_from_frames(
     frames: Mapping[str, pd.DataFrame],
     *,
     max_reject_share: float = 0.05,
     file_rows: Mapping[str, np.ndarray] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> LoadResult:
     """Validate raw frames (already in contract column names) into a :class:`LoadResult`.
 
-    Unknown ``student_id`` values (not in ``students``) are rejected in every other
-    table. A required table that loses more than ``max_reject_share`` of its rows
-    raises :class:`DataContractError`.
+    Row rules (see :func:`load_tables`) move rows to the rejects. Unknown ``student_id``
+    values (not in ``students``) are rejected in every other table. A required table that
+    loses more than ``max_reject_share`` of its rows raises :class:`DataContractError`.
+    ``file_rows`` gives each table's spreadsheet row numbers (default: header = row 1,
+    first data row = 2); ``origins`` the file each table came from, for messages.
     """
     unknown = sorted(set(frames) - set(TABLES))
     if unknown:
@@ -281,44 +528,62 @@ def tables_from_frames(
     if missing:
         raise DataContractError(
             f"required table(s) {', '.join(missing)} missing; every data folder needs "
-            f"students, attendance, exams, exam_results and registry_events"
+            f"students, attendance, exams, exam_results and registry_events "
+            f"(files <table>.parquet, .csv or .xlsx, or tables of that name in the database)"
         )
     file_rows = file_rows or {}
+    origins = origins or {}
     clean: dict[str, pd.DataFrame] = {}
     parts: list[pd.DataFrame] = []
     rows_read: dict[str, int] = {}
     for name, frame in frames.items():
         rows_read[name] = len(frame)
-        c, r = coerce_table(name, frame, file_rows=file_rows.get(name))
+        c, r = coerce_table(name, frame, file_rows=file_rows.get(name), origin=origins.get(name))
         parts.append(r)
         c, dup = _dedupe(name, c)
         parts.extend(dup)
+        c, bad = _row_rules(name, c)
+        parts.extend(bad)
         clean[name] = c
+    parts.extend(_cross_rules(clean))
     # one student index for every table
-    ids = pd.Index(clean["students"]["student_id"].unique()).sort_values()
+    sid = clean["students"]["student_id"]
+    ids = pd.Index(
+        sid.cat.categories[np.unique(sid.cat.codes)]
+        if isinstance(sid.dtype, pd.CategoricalDtype)
+        else sid.unique(),
+        dtype="str",
+    ).sort_values()
     for name, frame in clean.items():
         if "student_id" not in frame.columns:
             continue
-        cat = pd.Categorical(frame["student_id"], categories=ids)
-        unknown_id = cat.codes == -1
+        s = frame["student_id"]
+        cat = (
+            s.cat.set_categories(ids)
+            if isinstance(s.dtype, pd.CategoricalDtype)
+            else pd.Series(pd.Categorical(s, categories=ids), index=s.index)
+        )
+        unknown_id = (cat.cat.codes == -1).to_numpy()
         if unknown_id.any() and name != "students":
             parts.append(
                 _rejects(
                     name,
                     frame.loc[unknown_id, "_file_row"].to_numpy(),
                     "student_id",
-                    frame.loc[unknown_id, "student_id"],
+                    s[unknown_id].astype("str"),
                     "student_id not in the students table",
                 )
             )
-        frame = frame.loc[~unknown_id].copy()
-        frame["student_id"] = pd.Categorical(frame["student_id"], categories=ids)
-        clean[name] = frame
+        frame = frame.assign(student_id=cat)
+        clean[name] = frame.loc[~unknown_id] if unknown_id.any() else frame
     rejects = (
         pd.concat([p for p in parts if len(p)], ignore_index=True)
         if any(len(p) for p in parts)
         else _empty_rejects()
     )
+    # names are for reports only: never copied into the rejects file
+    withheld = (rejects["table"] == "student_names") & (rejects["column"] == "name")
+    rejects.loc[withheld, "value"] = "(withheld)"
     result_tables = {n: f.drop(columns="_file_row").reset_index(drop=True) for n, f in clean.items()}
     result = LoadResult(tables=Tables(**result_tables), rejects=rejects, rows_read=rows_read)
     lost = result.rows_rejected()
@@ -334,3 +599,252 @@ def tables_from_frames(
             )
     log.info("loaded %s", {n: len(f) for n, f in result_tables.items()})
     return result
+
+
+# --- reading a data folder or a database --------------------------------------------------------
+
+_SUFFIXES = (".parquet", ".csv", ".xlsx")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+
+
+def _safe(exc: BaseException) -> str:
+    """An exception's message without data: first line, long digit runs masked, kept short."""
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = re.sub(r"\d{6,}", "…", text)
+    return f"{type(exc).__name__}: {text[:160]}"
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """All columns as text; UTF-8 (with or without BOM), else GBK/GB18030."""
+    error: BaseException | None = None
+    for engine, encoding in (
+        ("pyarrow", "utf-8"),
+        ("pyarrow", "gb18030"),
+        ("c", "utf-8-sig"),
+        ("c", "gb18030"),
+    ):
+        try:
+            frame = pd.read_csv(path, dtype="str", engine=engine, encoding=encoding)
+        except (UnicodeDecodeError, ValueError, pd.errors.ParserError) as exc:
+            # pyarrow's parse errors quote the offending line; report the C parser's instead
+            if engine == "c" and (error is None or isinstance(error, UnicodeDecodeError)):
+                error = exc
+            continue
+        if encoding == "gb18030":
+            log.info("%s read as GBK", path.name)
+        return frame
+    assert error is not None
+    raise error
+
+
+def _read_file(table: str, path: Path) -> pd.DataFrame:
+    try:
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        elif suffix == ".csv":
+            frame = _read_csv(path)
+        else:
+            frame = pd.read_excel(path, dtype="str", engine="openpyxl")
+    except Exception as exc:  # noqa: BLE001 - any reader failure is one contract error
+        raise DataContractError(
+            f"{table}: cannot read {path.name} ({_safe(exc)}). Export it again as "
+            f"{path.suffix[1:].upper()} with one header row, or use another format (Parquet, CSV, XLSX)."
+        ) from None
+    frame.columns = [str(c).strip().lstrip("\ufeff") for c in frame.columns]
+    return frame
+
+
+def read_source(
+    source: str | Path, *, sql_schema: str | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read the raw tables of a data folder or a SQLAlchemy URL, before any mapping.
+
+    Parameters
+    ----------
+    source : str or Path
+        A folder of ``<table>.parquet|.csv|.xlsx`` files (other files are ignored with a
+        log line) or a SQLAlchemy URL (``sqlite:///county.db``), one table per name.
+    sql_schema : str, optional
+        The database schema to read from.
+
+    Returns
+    -------
+    frames : dict of table name -> DataFrame
+        Raw frames with the source's headers; CSV and XLSX columns are text.
+    origins : dict of table name -> str
+        The file (or ``database table``) each frame came from.
+    """
+    text = str(source)
+    if _URL.match(text):
+        return _read_sql(text, sql_schema)
+    folder = Path(source)
+    if not folder.is_dir():
+        raise DataContractError(
+            f"data folder {folder} does not exist; set [data] source or pass the folder "
+            f"(or a SQLAlchemy URL such as sqlite:///county.db)"
+        )
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "~$")) or not path.is_file():
+            continue
+        if path.suffix.lower() in _SUFFIXES and path.stem in TABLES:
+            found.setdefault(path.stem, []).append(path)
+        else:
+            log.info("ignoring %s: not <table>.parquet|.csv|.xlsx of a contract table", path.name)
+    frames: dict[str, pd.DataFrame] = {}
+    origins: dict[str, str] = {}
+    for table, paths in found.items():
+        if len(paths) > 1:
+            raise DataContractError(
+                f"{table}: {len(paths)} files ({', '.join(p.name for p in paths)}); keep exactly one per table"
+            )
+        path = paths[0]
+        frames[table] = _read_file(table, path)
+        origins[table] = path.name
+    return frames, origins
+
+
+def _read_sql(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url)
+    except Exception as exc:  # noqa: BLE001
+        raise DataContractError(f"[data] source is not a usable SQLAlchemy URL ({_safe(exc)})") from None
+    shown = engine.url.render_as_string(hide_password=True)
+    frames: dict[str, pd.DataFrame] = {}
+    origins: dict[str, str] = {}
+    try:
+        with engine.connect() as conn:
+            insp = sa.inspect(conn)
+            names = [*insp.get_table_names(schema=schema), *insp.get_view_names(schema=schema)]
+            for name in names:
+                if name not in TABLES:
+                    log.info("ignoring database table %s: not a contract table", name)
+                    continue
+                frames[name] = pd.read_sql_table(name, conn, schema=schema)
+                origins[name] = f"database table {schema + '.' if schema else ''}{name}"
+    except sa.exc.SQLAlchemyError as exc:
+        raise DataContractError(f"cannot read the database {shown} ({_safe(exc)})") from None
+    finally:
+        engine.dispose()
+    return frames, origins
+
+
+def load_tables(cfg: DataConfig, source: str | Path | None = None) -> LoadResult:
+    r"""Read, map, pseudonymise and validate a county's tables.
+
+    The steps: read ``source`` (or ``cfg.source``; see :func:`read_source`); rename headers
+    and recode values (built-in ``cfg.mappings``, then ``[data.columns]``/``[data.values]``,
+    see :mod:`features.mapping`); hash registry numbers and national IDs and move names to
+    ``student_names`` (:mod:`features.identity`); coerce and validate every table.
+
+    Row problems go to ``LoadResult.rejects`` with a reason: values that cannot be read,
+    codes outside the contract, nulls and ranges, duplicates (exact copies keep the first;
+    rows that share a key but differ are all rejected), ``valid_to`` before ``valid_from``,
+    a leave's ``end_date`` before its ``start_date``, a birth month after (or fewer than 4
+    years before) the row's ``valid_from``, exam results of unknown exams, with neither
+    score nor level (and not absent) or above full marks, leave statuses on dates outside
+    their leave, and rows of unknown students. ``file_row`` is the row a spreadsheet shows
+    (header = 1); rows of ``student_names`` and of a ``left_behind`` table derived from the
+    roster point at the roster's row.
+
+    Raises
+    ------
+    DataContractError
+        A missing required table or column, an unreadable file (named), or a required
+        table losing more than ``cfg.max_reject_share`` of its rows.
+    ConfigError
+        A mapping names a column the contract does not have, or identifiers need hashing
+        and no salt is set.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from features.config import DataConfig
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "students.csv").write_text(
+    ...     "学籍号,性别,出生年月,年级,学校标识码,生效日期\nx1,男,2012-03,7,s1,2024-09-01\n", "utf-8")
+    >>> _ = (d / "attendance.csv").write_text("学籍号,日期,出勤状态\nx1,2024-09-02,旷课\n", "utf-8")
+    >>> _ = (d / "exams.csv").write_text("exam_id,school_id,grade,exam_type,exam_date\ne1,s1,7,final,2025-01-10\n")
+    >>> _ = (d / "exam_results.csv").write_text("student_id,exam_id,subject,level\nx1,e1,math,B\n")
+    >>> _ = (d / "registry_events.csv").write_text("student_id,event_date,event_type\nx1,2024-09-01,enrol\n")
+    >>> res = load_tables(DataConfig(mappings=("national_registry",)), d)
+    >>> res.tables.attendance["status"].tolist(), res.rejects.empty
+    (['unexcused'], True)
+    """
+    from features.identity import pseudonymize_tables
+    from features.mapping import apply_mapping, mapping_from_config, split_derived
+
+    mapping = mapping_from_config(cfg.mappings, cfg.columns, cfg.values)
+    raw, origins = read_source(cfg.source if source is None else source, sql_schema=cfg.sql_schema)
+    frames = {name: apply_mapping(name, f.reset_index(drop=True), mapping) for name, f in raw.items()}
+    frames = pseudonymize_tables(split_derived(frames), cfg)
+    # each frame's index is its row in the file (derived tables keep the roster's)
+    file_rows = {name: f.index.to_numpy() + _FIRST_FILE_ROW for name, f in frames.items()}
+    return tables_from_frames(
+        frames, max_reject_share=cfg.max_reject_share, file_rows=file_rows, origins=origins
+    )
+
+
+# --- what was loaded ------------------------------------------------------------------------------
+
+
+def summarize(result: LoadResult) -> pd.DataFrame:
+    """One row per table: rows read, loaded and rejected (by reason), date range, students.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``table``, with ``rows_read``, ``rows_loaded``, ``rows_rejected``,
+        ``rejected_by_reason`` (dict reason -> rows), ``date_column``, ``first_date``,
+        ``last_date`` (of the table's known-date column; ``exam_results`` use their exam's
+        date) and ``students`` (distinct students with a row).
+
+    Examples
+    --------
+    >>> row = summarize(tables_from_frames(_example_frames(), max_reject_share=1.0)).loc["students"]
+    >>> int(row.rows_read), int(row.rows_loaded), int(row.rows_rejected), int(row.students)
+    (2, 1, 1, 1)
+    >>> row.first_date
+    Timestamp('2024-09-01 00:00:00')
+    """
+    rej = result.rejects.drop_duplicates(["table", "file_row", "reason"])
+    records = []
+    for name in result.tables.present():
+        frame: pd.DataFrame = getattr(result.tables, name)
+        t = TABLES[name]
+        date_col = t.known_date
+        dates = frame[date_col] if date_col else None
+        if name == "exam_results" and result.tables.exams is not None:
+            date_col = "exam_date"
+            dates = frame["exam_id"].map(result.tables.exams.set_index("exam_id")["exam_date"])
+        mine = rej[rej["table"] == name]
+        records.append(
+            {
+                "table": name,
+                "rows_read": result.rows_read.get(name, len(frame)),
+                "rows_loaded": len(frame),
+                "rows_rejected": mine["file_row"].nunique(),
+                "rejected_by_reason": mine["reason"].value_counts().to_dict(),
+                "date_column": date_col,
+                "first_date": dates.min() if dates is not None and len(dates) else pd.NaT,
+                "last_date": dates.max() if dates is not None and len(dates) else pd.NaT,
+                "students": frame["student_id"].nunique() if "student_id" in frame.columns else pd.NA,
+            }
+        )
+    return pd.DataFrame.from_records(records).set_index("table")
+
+
+def write_rejects(rejects: pd.DataFrame, path: str | Path) -> Path:
+    """Write the rejects (``table, file_row, column, value, reason``) as a CSV that Excel opens.
+
+    UTF-8 with a byte-order mark (so Excel shows Chinese correctly), sorted by table and
+    row; an empty file with the header when nothing was rejected. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out = rejects.reindex(columns=REJECT_COLUMNS).sort_values(["table", "file_row"], kind="stable")
+    out.to_csv(path, index=False, encoding="utf-8-sig")
+    return path
