@@ -1,0 +1,303 @@
+"""The evaluation report: the model and its baselines side by side on a later test period.
+
+:func:`evaluation_data` joins the feature panel, the labels and the audit groups;
+:func:`evaluate` fits the LightGBM model and the baselines on the design's ``fit`` dates,
+calibrates each on the same later ``valid`` rows, and scores every one on the ``test``
+dates (default: every month of the last school year). :func:`train_bundle` is the
+deployment path: no test period, the latest labelled months validate and calibrate.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from features.config import TrainConfig
+from features.contract import Tables
+from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
+from training.bundle import ModelBundle, code_version, feature_schema
+from training.fairness import AUDIT_ATTRIBUTES, FairnessAudit, audit_groups, fairness_audit
+from training.fit import FittedModel, explain_speed, feature_columns, fit_model, prepare_features
+from training.labels import label_panel, observable_as_of_dates, observed_until
+from training.metrics import per_month_metrics, reliability_table, score_metrics
+from training.splits import TemporalDesign, deployment_design, last_year_design, monthly_as_of_dates
+
+__all__ = [
+    "RULE_COLUMNS",
+    "labelled_as_of_dates",
+    "evaluation_data",
+    "EvaluationReport",
+    "evaluate",
+    "train_bundle",
+]
+
+log = logging.getLogger(__name__)
+
+#: feature columns the county rule reads: absence share of school days this term, failed
+#: subjects in the latest exam, bottom 20% of the class (features.attendance / academic)
+RULE_COLUMNS = ("att_absence_rate_term", "acad_failed_subjects_last", "acad_bottom20_class")
+_KEY = ["student_id", "as_of"]
+
+
+def labelled_as_of_dates(tables: Tables, config: TrainConfig) -> list[pd.Timestamp]:
+    """Monthly as-of dates from the first attendance day whose label window is observed."""
+    until = observed_until(tables)
+    start = tables.attendance["date"].min()
+    return observable_as_of_dates(monthly_as_of_dates(start, until, config), config, until=until)
+
+
+def evaluation_data(tables: Tables, features: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """Join a feature panel with labels and audit groups, on (``student_id``, ``as_of``).
+
+    Parameters
+    ----------
+    tables : Tables
+        The county's tables (labels and audit groups are read from them).
+    features : DataFrame
+        ``features.build.build_panel`` output: feature columns, with ``as_of`` and
+        ``student_id`` as columns or as index levels.
+
+    Returns
+    -------
+    DataFrame
+        One row per labelled, uncensored (student, as-of date) that has features:
+        ``student_id``, ``as_of``, ``label``, ``event_date``, ``school_id`` (category),
+        ``grade``, the audit attributes, and the feature columns.
+    """
+    if not {"as_of", "student_id"} <= set(features.columns):
+        features = features.reset_index()
+    dates = sorted(pd.to_datetime(features["as_of"]).dt.normalize().unique())
+    labels = label_panel(tables, dates, config)
+    groups = audit_groups(tables, dates)
+    feats = features.assign(
+        student_id=features["student_id"].astype("str"),
+        as_of=pd.to_datetime(features["as_of"]).astype("datetime64[s]"),
+    )
+    lab = labels.assign(student_id=labels["student_id"].astype("str"))
+    grp = groups.assign(student_id=groups["student_id"].astype("str"))
+    data = lab.merge(grp, on=_KEY, how="inner", validate="one_to_one")
+    data = data.merge(feats, on=_KEY, how="inner", validate="one_to_one", suffixes=("", "_feature"))
+    data["student_id"] = pd.Categorical(data["student_id"], categories=tables.student_ids.astype("str"))
+    data["school_id"] = data["school_id"].astype("category")
+    return data.sort_values(_KEY, kind="stable").reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """Model and baselines on the test period.
+
+    Attributes
+    ----------
+    metrics : DataFrame
+        One row per model (``lightgbm``, ``rule``, ``logistic``, ``school_context``, and
+        ``oracle`` on simulated data); columns from :func:`training.metrics.score_metrics`,
+        plus the champion's explanation speed.
+    reliability : DataFrame
+        Reliability tables of every model (column ``model``).
+    per_month : DataFrame
+        Per test month, every model (column ``model``).
+    fairness : FairnessAudit
+        The model's list audited across groups.
+    rule_list : dict
+        The county rule's own list (any flag): share listed, precision, recall.
+    counts : dict
+        Rows and positives in each part of the design.
+    """
+
+    metrics: pd.DataFrame
+    reliability: pd.DataFrame
+    per_month: pd.DataFrame
+    fairness: FairnessAudit
+    rule_list: dict[str, float]
+    counts: dict[str, float]
+    design: TemporalDesign
+    bundle: ModelBundle
+    explain: dict[str, float] = field(default_factory=dict)
+
+    def headline(self) -> pd.DataFrame:
+        """The columns that matter most, one row per model."""
+        cols = [
+            "roc_auc",
+            "pr_auc",
+            "precision_at_5pct",
+            "precision_at_10pct",
+            "recall_at_10pct",
+            "lift_at_10pct",
+            "brier",
+            "ece",
+        ]
+        cap = [c for c in self.metrics.columns if c.startswith("precision_at_cap")]
+        return self.metrics[[c for c in cols + cap if c in self.metrics.columns]]
+
+    def to_markdown(self) -> str:
+        """A short report for people (no student ids, no names)."""
+        w = self.design.window()
+        lines = [
+            "# baoxue evaluation",
+            "",
+            f"Fit {w['fit']}, validation/calibration {w['valid']}, test {w['test']} (gap {self.design.gap_days} days).",
+            f"Rows: {', '.join(f'{k} {v:g}' for k, v in self.counts.items())}.",
+            "",
+            "## Model and baselines",
+            "",
+            self.headline().round(4).to_markdown(),
+            "",
+            f"County rule's own list (any flag): {self.rule_list}",
+            "",
+            "## Champion explanation cost",
+            "",
+            ", ".join(f"{k} {v:,.1f}" for k, v in self.explain.items()),
+            "",
+            "## Fairness gaps (max - min over groups, top list)",
+            "",
+            self.fairness.gaps.round(4).to_markdown(),
+            "",
+            "## Per test month (lightgbm)",
+            "",
+            self.per_month.loc[self.per_month["model"] == "lightgbm"]
+            .drop(columns="model")
+            .round(4)
+            .to_markdown(index=False),
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _bundle(
+    fitted: FittedModel, data: pd.DataFrame, config: TrainConfig, design: TemporalDesign
+) -> ModelBundle:
+    dtypes, cats = feature_schema(prepare_features(data, fitted.features))
+    return ModelBundle(
+        model=fitted.estimator,
+        calibrator=fitted.calibrator,
+        features=fitted.features,
+        dtypes=dtypes,
+        categories=cats,
+        config=asdict(config),
+        window=design.window(),
+        code_version=code_version(),
+    )
+
+
+def train_bundle(
+    data: pd.DataFrame, config: TrainConfig, *, design: TemporalDesign | None = None
+) -> ModelBundle:
+    """Fit and calibrate the model to deploy (:func:`~training.splits.deployment_design`)."""
+    design = design or deployment_design(data["as_of"].unique(), config)
+    fitted = fit_model(data, design, config)
+    return _bundle(fitted, data, config, design)
+
+
+def _numeric_and_categorical(data: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]]:
+    cat = [c for c in cols if isinstance(data[c].dtype, pd.CategoricalDtype)]
+    return [c for c in cols if c not in cat], cat
+
+
+def evaluate(
+    data: pd.DataFrame,
+    config: TrainConfig,
+    *,
+    design: TemporalDesign | None = None,
+    truth: pd.DataFrame | None = None,
+    capacity: int = 10,
+    absence_share: float = 0.10,
+    rule_columns: Sequence[str] = RULE_COLUMNS,
+    attributes: Sequence[str] = AUDIT_ATTRIBUTES,
+    explain_rows: int = 2000,
+) -> EvaluationReport:
+    """Fit the model and the baselines, and measure them on the test period.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`evaluation_data` output.
+    config : TrainConfig
+        Model, calibration, list sizes and bins.
+    design : TemporalDesign, optional
+        Default :func:`~training.splits.last_year_design`.
+    truth : DataFrame, optional
+        The simulator's ``truth/risk_monthly``: adds the oracle row.
+    capacity : int
+        Students per school and as-of date that staff can visit (``RiskConfig.capacity_per_school``).
+    absence_share : float
+        The rule's chronic-absence threshold (``RulesConfig.chronic_absence_share``).
+    rule_columns : sequence of str
+        Absence share, failed subjects, bottom-20% columns the rule reads; the rule is
+        left out (with a log line) when the panel lacks them.
+    """
+    design = design or last_year_design(data["as_of"].unique(), config)
+    feats = feature_columns(data)
+    test = design.part(data["as_of"], "test")
+    if not test.any():
+        raise ValueError("the design has no test rows in data")
+    test_rows = data.loc[test].reset_index(drop=True)
+    counts: dict[str, float] = {}
+    for part in ("fit", "valid", "test"):
+        m = design.part(data["as_of"], part)
+        counts[f"{part}_rows"] = float(m.sum())
+        counts[f"{part}_positives"] = float(data.loc[m, "label"].sum())
+
+    fitted = fit_model(data, design, config)
+    X_test = prepare_features(test_rows, feats)
+    scores: dict[str, np.ndarray] = {"lightgbm": fitted.predict_proba(X_test)}
+    explain = explain_speed(fitted.estimator, X_test, max_rows=explain_rows)
+
+    rule_list: dict[str, float] = {}
+    if all(c in data.columns for c in rule_columns):
+        rule = RuleBaseline(*rule_columns, absence_share=absence_share)
+        fitted_rule = fit_model(data, design, config, features=list(rule_columns), estimator=rule)
+        scores["rule"] = fitted_rule.predict_proba(prepare_features(test_rows, list(rule_columns)))
+        flagged = rule.predict(test_rows)
+        y = test_rows["label"].to_numpy()
+        rule_list = {
+            "listed_share": float(flagged.mean()),
+            "precision": float(y[flagged == 1].mean()) if flagged.any() else float("nan"),
+            "recall": float(flagged[y == 1].mean()) if y.any() else float("nan"),
+        }
+    else:
+        log.warning("rule baseline left out: the panel lacks %s", [c for c in rule_columns if c not in data])
+
+    num, cat = _numeric_and_categorical(data, feats)
+    lr = fit_model(data, design, config, estimator=logistic_baseline(num, cat, seed=config.seed))
+    scores["logistic"] = lr.predict_proba(X_test)
+    ctx_cols = ["school_id", "grade"]
+    ctx = fit_model(data, design, config, features=ctx_cols, estimator=SchoolContextBaseline())
+    scores["school_context"] = ctx.predict_proba(prepare_features(test_rows, ctx_cols))
+    if truth is not None:
+        scores["oracle"] = oracle_scores(test_rows, truth)
+
+    rows, rel, months = {}, [], []
+    for name, p in scores.items():
+        rows[name] = score_metrics(
+            test_rows, p, shares=config.top_shares, capacity=capacity, n_bins=config.n_bins, seed=config.seed
+        )
+        rel.append(reliability_table(test_rows["label"], p, n_bins=config.n_bins).assign(model=name))
+        months.append(per_month_metrics(test_rows, p).assign(model=name))
+    metrics = pd.DataFrame.from_dict(rows, orient="index")
+    metrics.index.name = "model"
+    for k, v in explain.items():
+        metrics.loc["lightgbm", k] = v
+    audit = fairness_audit(
+        test_rows,
+        scores["lightgbm"],
+        share=max(config.top_shares),
+        attributes=[a for a in attributes if a in test_rows.columns],
+        min_group_size=config.min_group_size,
+    )
+    bundle = _bundle(fitted, data, config, design)
+    headline = {k: float(v) for k, v in metrics.loc["lightgbm"].items() if pd.notna(v)}
+    bundle = replace(bundle, metrics=headline)
+    return EvaluationReport(
+        metrics=metrics,
+        reliability=pd.concat(rel, ignore_index=True),
+        per_month=pd.concat(months, ignore_index=True),
+        fairness=audit,
+        rule_list=rule_list,
+        counts=counts,
+        design=design,
+        bundle=bundle,
+        explain=explain,
+    )
