@@ -250,6 +250,23 @@ def _missing_columns_message(table: str, missing: list[str], have: pd.Index, ori
     return msg + "."
 
 
+def _check_reason(col: ColumnSpec | None, check: str) -> str:
+    """The rejects file's words for a failed pandera check."""
+    if check == "not_nullable":
+        return "missing value"
+    if col is None:
+        return f"failed check {check}"
+    if check.startswith("isin") and col.values is not None:
+        return f"unknown code; must be one of {list(col.values)} (map county codes in [data.values])"
+    if check.startswith("greater_than_or_equal_to") and col.ge is not None:
+        return f"value must be >= {col.ge:g}"
+    if check.startswith("less_than_or_equal_to") and col.le is not None:
+        return f"value must be <= {col.le:g}"
+    if check.startswith("str_length"):
+        return "missing value"
+    return f"failed check {check}"
+
+
 def coerce_table(
     table: str, frame: pd.DataFrame, *, file_rows: np.ndarray | None = None, origin: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -296,9 +313,7 @@ def coerce_table(
         for (column, check), grp in fc.groupby(["column", "check"], sort=False):
             idx = grp["index"].astype("int64").to_numpy()
             idx = np.unique(idx)
-            reason = "missing value" if str(check) == "not_nullable" else f"value must be {check}"
-            if column in t.names and t.column(column).values is not None and reason != "missing value":
-                reason = f"unknown code; must be one of {list(t.column(column).values)} (map county codes in [data.values])"
+            reason = _check_reason(t.column(str(column)) if column in t.names else None, str(check))
             bad_parts.append(
                 _rejects(
                     table,
@@ -355,6 +370,17 @@ def _row_key(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
     return key
 
 
+def _key_text(frame: pd.DataFrame, cols: list[str]) -> pd.Series:
+    """``a|2024-09-02|day`` for each row (vectorised; missing parts are empty)."""
+    parts = []
+    for c in cols:
+        v = frame[c]
+        if pd.api.types.is_datetime64_any_dtype(v.dtype):
+            v = v.dt.strftime("%Y-%m-%d")
+        parts.append(v.astype("str").fillna(""))
+    return parts[0].str.cat(parts[1:], sep="|") if len(parts) > 1 else parts[0]
+
+
 def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
     """Exact duplicates are repaired (the copy is listed as rejected); rows that share a key
     but differ are all rejected: baoxue cannot know which one is right."""
@@ -384,7 +410,7 @@ def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Data
                 table,
                 frame.loc[exact, "_file_row"].to_numpy(),
                 "*",
-                frame.loc[exact, list(t.key)].astype("str").agg("|".join, axis=1),
+                _key_text(frame.loc[exact], list(t.key)),
                 "exact duplicate of an earlier row (kept the first)",
             )
         )
@@ -400,7 +426,7 @@ def _dedupe(table: str, frame: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.Data
                 table,
                 frame.loc[clash, "_file_row"].to_numpy(),
                 "+".join(key),
-                frame.loc[clash, key].astype("str").agg("|".join, axis=1),
+                _key_text(frame.loc[clash], key),
                 f"conflicting rows share the key ({', '.join(key)}); fix the source",
             )
         )

@@ -89,3 +89,54 @@ def demo(
     console.print(f"rejects file: {result.rejects_file}")
     for name, path in result.artefacts.items():
         console.print(f"{name}: {path}")
+
+
+@app.command()
+def validate(
+    data_dir: Annotated[
+        str, typer.Argument(help="data folder of <table>.parquet|.csv|.xlsx, or a SQLAlchemy URL")
+    ],
+    config: ConfigOpt = None,
+    rejects: Annotated[
+        Path | None, typer.Option(help="rejects CSV to write (default DATA_DIR/rejects.csv)")
+    ] = None,
+) -> None:
+    """Load and validate a county's tables: print a summary per table and write the rejects file."""
+    from rich.table import Table
+
+    from features.config import load_config
+    from features.errors import ConfigError, DataContractError
+    from features.load import load_tables, summarize, write_rejects
+
+    try:
+        cfg = load_config(config)
+        result = load_tables(cfg.data, data_dir)
+    except (DataContractError, ConfigError) as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    table = Table(title=f"data contract check: {data_dir}")
+    for col in ("table", "read", "loaded", "rejected", "by reason", "dates", "students"):
+        table.add_column(col)
+    for name, row in summarize(result).iterrows():
+        dates = "" if _isna(row.first_date) else f"{row.first_date:%Y-%m-%d} … {row.last_date:%Y-%m-%d}"
+        reasons = "\n".join(f"{n} × {r}" for r, n in row.rejected_by_reason.items())
+        students = "" if _isna(row.students) else f"{int(row.students):,}"
+        table.add_row(
+            str(name),
+            f"{row.rows_read:,}",
+            f"{row.rows_loaded:,}",
+            f"{row.rows_rejected:,}",
+            reasons,
+            dates,
+            students,
+        )
+    console.print(table)
+    default_dir = Path(data_dir) if Path(data_dir).is_dir() else Path(".")
+    path = write_rejects(result.rejects, rejects or default_dir / cfg.data.rejects_file)
+    console.print(f"rejects file: {path} ({len(result.rejects):,} rows)")
+
+
+def _isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
