@@ -86,6 +86,23 @@ def evaluation_data(tables: Tables, features: pd.DataFrame, config: TrainConfig)
     return data.sort_values(_KEY, kind="stable").reset_index(drop=True)
 
 
+def _md(table: pd.DataFrame, *, index: bool = True, digits: int = 4) -> str:
+    """A GitHub markdown table (no extra dependency)."""
+    t = table.reset_index() if index else table
+
+    def cell(v) -> str:
+        if isinstance(v, float):
+            return "" if np.isnan(v) else f"{v:.{digits}g}" if abs(v) >= 1000 else f"{round(v, digits)}"
+        if isinstance(v, pd.Timestamp):
+            return v.strftime("%Y-%m-%d")
+        return str(v)
+
+    head = "| " + " | ".join(map(str, t.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in t.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in t.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
 @dataclass(frozen=True)
 class EvaluationReport:
     """Model and baselines on the test period.
@@ -144,7 +161,7 @@ class EvaluationReport:
             "",
             "## Model and baselines",
             "",
-            self.headline().round(4).to_markdown(),
+            _md(self.headline()),
             "",
             f"County rule's own list (any flag): {self.rule_list}",
             "",
@@ -154,14 +171,11 @@ class EvaluationReport:
             "",
             "## Fairness gaps (max - min over groups, top list)",
             "",
-            self.fairness.gaps.round(4).to_markdown(),
+            _md(self.fairness.gaps),
             "",
             "## Per test month (lightgbm)",
             "",
-            self.per_month.loc[self.per_month["model"] == "lightgbm"]
-            .drop(columns="model")
-            .round(4)
-            .to_markdown(index=False),
+            _md(self.per_month.loc[self.per_month["model"] == "lightgbm"].drop(columns="model"), index=False),
         ]
         return "\n".join(lines) + "\n"
 
