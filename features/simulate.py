@@ -576,11 +576,14 @@ class _Simulator:
                     int(gr): float(alpha[pop.grade[in_term] == gr][0]) for gr in np.unique(pop.grade[in_term])
                 }
                 self._alpha_by_grade = alpha_by_grade
-                parts0 = dict(self._parts)
+                parts0 = dict(self._parts, alpha=alpha, grade=pop.grade[in_term].copy())
                 bottom_year = np.zeros(pop.n, bool)
                 bottom_year[in_term] = parts0["bottom20"]
                 lh_year[in_term] = base
-            alpha = np.array([self._alpha_by_grade.get(int(gr), -10.0) for gr in pop.grade[in_term]])
+            lookup = np.full(10, -10.0)
+            for gr, a in self._alpha_by_grade.items():
+                lookup[gr] = a
+            alpha = lookup[pop.grade[in_term]]
             lam = np.exp(alpha + base)
             gr9 = pop.grade[in_term] == 9
             w_term = np.where(gr9, dens[True][sy.term == term].sum(), dens[False][sy.term == term].sum())
@@ -1068,8 +1071,10 @@ class _Simulator:
 
     def _var_parts(self, parts: dict) -> None:
         self._var = getattr(self, "_var", [])
-        obs = parts["observed"] + parts["school"]
-        self._var.append((float(np.var(parts["unobserved"])), float(np.var(obs + parts["unobserved"]))))
+        u = parts["unobserved"]
+        total = parts["alpha"] + parts["observed"] + parts["school"] + u
+        within = total - parts["alpha"]
+        self._var.append((float(np.var(u)), float(np.var(total)), float(np.var(within))))
 
     def _exams(self, idx, sy, start_idx, end_idx, run_s, run_e, out_from, out_to) -> None:
         pop, rng = self.pop, self.rng
@@ -1387,6 +1392,28 @@ def _iter_attendance(sim: _Simulator, chunk: int) -> Iterator[tuple[pd.DataFrame
 # public API
 
 
+def _window_shares(sim: _Simulator, fatal: pd.DataFrame) -> dict[str, float | None]:
+    """Shares of dropout episodes (no-shows included) starting in the SIMULATOR.md windows."""
+    if not len(fatal):
+        return {"share_fatal_autumn_start": None, "share_fatal_after_festival": None, "share_fatal_pre_zhongkao_g9": None}
+    p = sim.p
+    start = pd.to_datetime(fatal["start_date"]).to_numpy()
+    aut = np.zeros(len(fatal), bool)
+    fest = np.zeros(len(fatal), bool)
+    pre = np.zeros(len(fatal), bool)
+    for sy in sim.calendars:
+        a0, f0, z = np.datetime64(sy.autumn_start), np.datetime64(sy.spring_start), np.datetime64(sy.zhongkao)
+        aut |= (start >= a0) & (start < a0 + np.timedelta64(p.autumn_window_days, "D"))
+        fest |= (start >= f0) & (start < f0 + np.timedelta64(p.festival_window_days, "D"))
+        pre |= (start < z) & (start >= z - np.timedelta64(p.zhongkao_window_days, "D"))
+    g9 = fatal["grade"].to_numpy() == 9
+    return {
+        "share_fatal_autumn_start": float(aut.mean()),
+        "share_fatal_after_festival": float(fest.mean()),
+        "share_fatal_pre_zhongkao_g9": float(pre[g9].mean()) if g9.any() else None,
+    }
+
+
 def _meta(
     sim: _Simulator, frames: dict[str, pd.DataFrame], truth: dict[str, pd.DataFrame], preset: Preset
 ) -> dict:
@@ -1422,10 +1449,12 @@ def _meta(
         / max(len(junior), 1),
         "share_fatal_in_september": float((start.dt.month == 9).mean()) if len(start) else None,
         "share_fatal_in_march": float((start.dt.month == 3).mean()) if len(start) else None,
+        **_window_shares(sim, fatal),
         "left_behind_share_junior": float((lb > 0).mean()),
         "left_behind_both_share_junior": float((lb == 3).mean()),
         "poverty_share": float(sy["poor"].mean()),
         "unobserved_share": float(var_u / var_t) if var_t else None,
+        "unobserved_share_within_grade": float(var_u / np.mean([v[2] for v in sim._var])),
         "unobserved_sd": float(math.sqrt(var_u)),
         "horizon_days": HORIZON_DAYS,
         "levels_only_schools": int(sim.levels_only.sum()),
