@@ -1,0 +1,50 @@
+"""The cohort on a date: who is enrolled and in school."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+from _handmade import students, tables
+
+from features.cohort import cohort, cohort_index
+
+
+def _county():
+    ev = [
+        ("a", "2024-09-01", "enrol"),
+        ("b", "2024-10-08", "dropout_mark"),  # b: out from 8 Oct, back 4 Nov
+        ("b", "2024-11-04", "return_mark"),
+        ("c", "2024-10-08", "suspected_mark"),  # c: suspected dropouts stay in the cohort
+        ("d", "2024-10-08", "suspend"),  # d: suspended, resumes 1 Dec
+        ("d", "2024-12-01", "resume"),
+        ("e", "2024-10-08", "transfer_out"),
+        ("f", "2024-10-08", "deceased"),  # f: final, even with a later event
+        ("f", "2024-11-01", "enrol"),
+        ("g", "2024-10-08", "dropout_mark"),  # g: mark and return on the same day: in
+        ("g", "2024-10-08", "return_mark"),
+    ]
+    reg = pd.DataFrame(ev, columns=["student_id", "event_date", "event_type"])
+    st = students(list("abcdefgh"))
+    # h: left the students table on 1 Oct (valid_to), a: changed class on 1 Nov
+    st.loc[st.student_id == "h", "valid_to"] = "2024-10-01"
+    st = pd.concat([st, students(["a"], valid_from="2024-11-01", class_id="k2")], ignore_index=True)
+    st.loc[(st.student_id == "a") & (st.valid_from == "2024-09-01"), "valid_to"] = "2024-11-01"
+    return tables(list("abcdefgh"), students=st, registry_events=reg)
+
+
+def test_cohort_follows_registry_events():
+    t = _county()
+    assert cohort_index(t, dt.date(2024, 9, 30)).tolist() == list("abcdefgh")
+    assert cohort_index(t, dt.date(2024, 10, 1)).tolist() == list("abcdefg")  # h's row ended
+    assert cohort_index(t, dt.date(2024, 10, 8)).tolist() == ["a", "c", "g"]
+    assert cohort_index(t, dt.date(2024, 11, 4)).tolist() == ["a", "b", "c", "g"]
+    assert cohort_index(t, dt.date(2024, 12, 1)).tolist() == ["a", "b", "c", "d", "g"]
+
+
+def test_cohort_row_in_force_and_codes():
+    t = _county()
+    c = cohort(t, dt.date(2024, 11, 4))
+    assert c.loc["a", "class_id"] == "k2"
+    assert cohort(t, dt.date(2024, 10, 31)).loc["a", "class_id"] == "k1"
+    assert (t.student_ids[c["code"].to_numpy()] == c.index).all()
