@@ -587,7 +587,7 @@ def tables_from_frames(
         cat = (
             s.cat.set_categories(ids)
             if isinstance(s.dtype, pd.CategoricalDtype)
-            else pd.Series(pd.Categorical(s, categories=ids), index=s.index)
+            else pd.Series(pd.Categorical.from_codes(ids.get_indexer(s), categories=ids), index=s.index)
         )
         unknown_id = (cat.cat.codes == -1).to_numpy()
         if unknown_id.any() and name != "students":
