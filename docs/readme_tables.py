@@ -1,0 +1,33 @@
+"""Regenerate the README's generated blocks (data contract, feature catalogue).
+
+    .venv/bin/python docs/readme_tables.py        # rewrite README.md in place
+A test fails when README.md is out of date with the code.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def blocks() -> dict[str, str]:
+    from features.catalog import catalog_markdown
+    from features.contract import contract_markdown
+
+    return {"contract": contract_markdown(), "catalog": catalog_markdown()}
+
+
+def render(text: str) -> str:
+    for name, body in blocks().items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n).*?(<!-- END {name} -->)", re.S)
+        text = pattern.sub(lambda m, b=body: m.group(1) + b.rstrip() + "\n" + m.group(2), text)
+    return text
+
+
+if __name__ == "__main__":
+    new = render(README.read_text(encoding="utf-8"))
+    README.write_text(new, encoding="utf-8")
+    sys.exit(0)
