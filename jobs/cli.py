@@ -75,16 +75,23 @@ def demo(
     seed: Annotated[int, typer.Option(help="simulation seed")] = 0,
 ) -> None:
     """The main job on the built-in simulated county (what `make demo` runs)."""
+    import pandas as pd
     from rich.table import Table
 
     from jobs.demo import run_demo
 
     result = run_demo(out, students=students, seed=seed)
     table = Table(title=f"simulated county, loaded through the data contract ({result.data_dir})")
-    for col in result.summary.columns:
-        table.add_column(str(col))
-    for row in result.summary.itertuples(index=False):
-        table.add_row(*[str(v) for v in row])
+    for col in ("table", "rows read", "rejected", "first date", "last date", "students"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for name, row in result.summary.iterrows():
+        first, last = row.get("first_date"), row.get("last_date")
+        table.add_row(
+            str(name), f"{row['rows_read']:,}", f"{row['rows_rejected']:,}",
+            "" if pd.isna(first) else str(pd.Timestamp(first).date()),
+            "" if pd.isna(last) else str(pd.Timestamp(last).date()),
+            "" if pd.isna(row.get("students")) else f"{int(row['students']):,}",
+        )  # fmt: skip
     console.print(table)
     console.print(f"rejects file: {result.rejects_file}")
     for name, path in result.artefacts.items():
@@ -102,6 +109,7 @@ def validate(
     ] = None,
 ) -> None:
     """Load and validate a county's tables: print a summary per table and write the rejects file."""
+    from rich.markup import escape
     from rich.table import Table
 
     from features.config import load_config
@@ -119,7 +127,7 @@ def validate(
         table.add_column(col)
     for name, row in summarize(result).iterrows():
         dates = "" if _isna(row.first_date) else f"{row.first_date:%Y-%m-%d} … {row.last_date:%Y-%m-%d}"
-        reasons = "\n".join(f"{n} × {r}" for r, n in row.rejected_by_reason.items())
+        reasons = escape("\n".join(f"{n} × {r}" for r, n in row.rejected_by_reason.items()))
         students = "" if _isna(row.students) else f"{int(row.students):,}"
         table.add_row(
             str(name),
@@ -140,3 +148,72 @@ def _isna(value: object) -> bool:
     import pandas as pd
 
     return bool(pd.isna(value))
+
+
+def _load_for_training(data_dir: str, config: Path | None):
+    from features.config import load_config
+    from features.errors import ConfigError, DataContractError
+    from features.load import load_tables
+
+    try:
+        cfg = load_config(config)
+        return cfg, load_tables(cfg.data, data_dir).tables
+    except (DataContractError, ConfigError) as exc:
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+
+
+def _truth(data_dir: str):
+    import pandas as pd
+
+    path = Path(data_dir) / "truth" / "risk_monthly.parquet"
+    return pd.read_parquet(path) if path.is_file() else None
+
+
+@app.command()
+def train(
+    data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
+    config: ConfigOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="model bundle to write")] = Path(
+        "model/bundle.joblib"
+    ),
+    evaluate_first: Annotated[
+        bool, typer.Option(help="evaluate the recipe on the last school year first")
+    ] = True,
+    track: Annotated[bool, typer.Option(help="log to MLflow and alias the model 'champion'")] = True,
+) -> None:
+    """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
+    from training.bundle import save_bundle
+    from training.evaluate import train_tables
+    from training.tracking import log_run
+
+    cfg, tables = _load_for_training(data_dir, config)
+    bundle, report = train_tables(tables, cfg, truth=_truth(data_dir), evaluate_first=evaluate_first)
+    console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
+    if report is not None:
+        console.print(report.headline().round(3).to_string())
+    if track:
+        console.print(f"MLflow run {log_run(bundle, cfg.train, report=report)} -> alias 'champion'")
+
+
+@app.command()
+def evaluate(
+    data_dir: Annotated[
+        str, typer.Argument(help="data folder (or SQLAlchemy URL); truth/ is used when present")
+    ],
+    config: ConfigOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.md and tables")] = Path(
+        "evaluation"
+    ),
+    track: Annotated[bool, typer.Option(help="log the evaluation run to MLflow")] = True,
+) -> None:
+    """Model against the county rule, logistic regression, school context (and the oracle)."""
+    from training.evaluate import evaluate_tables, write_report
+    from training.tracking import log_run
+
+    cfg, tables = _load_for_training(data_dir, config)
+    report = evaluate_tables(tables, cfg, truth=_truth(data_dir))
+    console.print(report.headline().round(3).to_string())
+    console.print(f"report: {write_report(report, out) / 'report.md'}")
+    if track:
+        console.print(f"MLflow run {log_run(report.bundle, cfg.train, report=report, register=False)}")

@@ -1,4 +1,83 @@
 """baoxue.training: labels, temporal splits, model fitting, calibration, evaluation,
 fairness audit, MLflow tracking and the model bundle."""
 
-__all__: list[str] = []
+from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
+from training.bundle import ModelBundle, code_version, load_bundle, save_bundle
+from training.calibrate import calibrate
+from training.evaluate import (
+    EvaluationReport,
+    evaluate,
+    evaluate_tables,
+    evaluation_data,
+    labelled_as_of_dates,
+    train_bundle,
+    train_tables,
+    write_report,
+)
+from training.fairness import FairnessAudit, audit_groups, fairness_audit
+from training.fit import FittedModel, explain_speed, feature_columns, fit_lightgbm, fit_model
+from training.labels import cohort, label_lag_days, label_panel, make_labels, observable_as_of_dates
+from training.metrics import (
+    at_capacity,
+    at_share,
+    expected_calibration_error,
+    lead_time,
+    per_month_metrics,
+    reliability_table,
+    score_metrics,
+)
+from training.splits import (
+    AsOfSplit,
+    TemporalDesign,
+    deployment_design,
+    last_year_design,
+    monthly_as_of_dates,
+)
+from training.tracking import load_champion, log_run
+
+__all__ = [
+    "AsOfSplit",
+    "EvaluationReport",
+    "FairnessAudit",
+    "FittedModel",
+    "ModelBundle",
+    "RuleBaseline",
+    "SchoolContextBaseline",
+    "TemporalDesign",
+    "at_capacity",
+    "at_share",
+    "audit_groups",
+    "calibrate",
+    "code_version",
+    "cohort",
+    "deployment_design",
+    "evaluate",
+    "evaluate_tables",
+    "evaluation_data",
+    "expected_calibration_error",
+    "explain_speed",
+    "fairness_audit",
+    "feature_columns",
+    "fit_lightgbm",
+    "fit_model",
+    "label_lag_days",
+    "label_panel",
+    "labelled_as_of_dates",
+    "last_year_design",
+    "lead_time",
+    "load_bundle",
+    "load_champion",
+    "log_run",
+    "logistic_baseline",
+    "make_labels",
+    "monthly_as_of_dates",
+    "observable_as_of_dates",
+    "oracle_scores",
+    "per_month_metrics",
+    "reliability_table",
+    "save_bundle",
+    "score_metrics",
+    "train_bundle",
+    "train_tables",
+    "write_report",
+]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from features.config import TrainConfig
+from features.config import BaoxueConfig, TrainConfig
 from features.contract import Tables
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
 from training.bundle import ModelBundle, code_version, feature_schema
@@ -33,6 +34,9 @@ __all__ = [
     "EvaluationReport",
     "evaluate",
     "train_bundle",
+    "evaluate_tables",
+    "train_tables",
+    "write_report",
 ]
 
 log = logging.getLogger(__name__)
@@ -315,3 +319,60 @@ def evaluate(
         bundle=bundle,
         explain=explain,
     )
+
+
+def _panel(tables: Tables, config: BaoxueConfig) -> pd.DataFrame:
+    from features.build import build_panel
+
+    dates = labelled_as_of_dates(tables, config.train)
+    return evaluation_data(tables, build_panel(tables, [d.date() for d in dates], config), config.train)
+
+
+def evaluate_tables(
+    tables: Tables, config: BaoxueConfig, *, truth: pd.DataFrame | None = None
+) -> EvaluationReport:
+    """Features, labels and the evaluation report of one county, straight from its tables.
+
+    Uses ``config.risk.capacity_per_school`` and ``config.rules.chronic_absence_share``.
+    """
+    return evaluate(
+        _panel(tables, config),
+        config.train,
+        truth=truth,
+        capacity=config.risk.capacity_per_school,
+        absence_share=config.rules.chronic_absence_share,
+    )
+
+
+def train_tables(
+    tables: Tables, config: BaoxueConfig, *, truth: pd.DataFrame | None = None, evaluate_first: bool = True
+) -> tuple[ModelBundle, EvaluationReport | None]:
+    """The model to deploy, fitted on every labelled month; with ``evaluate_first`` the same
+    recipe is first evaluated on the last school year and its test metrics go in the bundle."""
+    data = _panel(tables, config)
+    report = None
+    if evaluate_first:
+        report = evaluate(
+            data,
+            config.train,
+            truth=truth,
+            capacity=config.risk.capacity_per_school,
+            absence_share=config.rules.chronic_absence_share,
+        )
+    bundle = train_bundle(data, config.train)
+    if report is not None:
+        bundle = replace(bundle, metrics=report.bundle.metrics)
+    return bundle, report
+
+
+def write_report(report: EvaluationReport, out: str | Path) -> Path:
+    """Write ``report.md`` and the report tables (CSV) to the folder ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.md").write_text(report.to_markdown(), encoding="utf-8")
+    report.metrics.to_csv(out / "metrics.csv")
+    report.reliability.to_csv(out / "reliability.csv", index=False)
+    report.per_month.to_csv(out / "per_month.csv", index=False)
+    report.fairness.by_group.to_csv(out / "fairness_by_group.csv", index=False)
+    report.fairness.gaps.to_csv(out / "fairness_gaps.csv")
+    return out
