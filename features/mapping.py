@@ -37,7 +37,6 @@ import logging
 import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +65,9 @@ IDENTITY_COLUMNS = ("national_id", "registry_no")
 #: columns that leave the table they arrive in: students.name -> student_names,
 #: students.left_behind.status -> left_behind events
 DERIVED_COLUMNS = ("name", "left_behind.status")
+
+#: the mappings shipped with the package (package data, next to this module)
+_BUILTIN = Path(__file__).parent / "mappings"
 
 _ALL_COLUMNS = sorted({c for t in TABLES.values() for c in t.names})
 
@@ -200,8 +202,7 @@ def builtin_mappings() -> tuple[str, ...]:
     >>> "national_registry" in builtin_mappings()
     True
     """
-    root = resources.files("features") / "mappings"
-    return tuple(sorted(p.name[: -len(".toml")] for p in root.iterdir() if p.name.endswith(".toml")))
+    return tuple(sorted(p.stem for p in _BUILTIN.glob("*.toml")))
 
 
 def read_mapping_file(name_or_path: str | Path) -> ColumnMapping:
@@ -217,7 +218,7 @@ def read_mapping_file(name_or_path: str | Path) -> ColumnMapping:
     text: str
     label = str(name_or_path)
     if isinstance(name_or_path, str) and name_or_path in builtin_mappings():
-        text = (resources.files("features") / "mappings" / f"{name_or_path}.toml").read_text("utf-8")
+        text = (_BUILTIN / f"{name_or_path}.toml").read_text("utf-8")
     else:
         path = Path(name_or_path)
         if not path.is_file():
