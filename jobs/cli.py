@@ -217,3 +217,30 @@ def evaluate(
     console.print(f"report: {write_report(report, out) / 'report.md'}")
     if track:
         console.print(f"MLflow run {log_run(report.bundle, cfg.train, report=report, register=False)}")
+
+
+@app.command()
+def features(
+    data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
+    as_of: Annotated[str, typer.Option("--as-of", help="the date the features describe (YYYY-MM-DD)")],
+    out: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
+    config: ConfigOpt = None,
+) -> None:
+    """Write the feature matrix of one as-of date: one row per cohort student, student_id a column."""
+    import datetime as dt
+
+    from features.build import build_features
+    from features.config import load_config
+    from features.load import load_tables
+
+    try:
+        day = dt.date.fromisoformat(as_of)
+        cfg = load_config(config)
+        tables = load_tables(cfg.data, data_dir).tables
+    except ValueError as exc:  # DataContractError and ConfigError are ValueErrors too
+        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from exc
+    frame = build_features(tables, day, cfg).reset_index()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(out, index=False)
+    console.print(f"{out}: {len(frame):,} students × {frame.shape[1] - 1} features on {day}")

@@ -165,3 +165,24 @@ def test_future_dropouts_differ_in_the_simulated_directions():
     strong = {"att_unexcused_rate_20d", "acad_composite_pct_grade_last", "acad_bottom20_class"}
     assert not [f for f in failures if f.split(":")[0] in strong], failures
     assert len(failures) <= 1, failures
+
+
+def test_cli_features_writes_one_row_per_cohort_student(tmp_path):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+
+    runner = CliRunner()
+    data = tmp_path / "county"
+    r = runner.invoke(
+        app, ["simulate", "--out", str(data), "--students", "200", "--years", "2", "--start-year", "2023"]
+    )
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "X.parquet"
+    r = runner.invoke(app, ["features", str(data), "--as-of", "2024-11-20", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    X = pd.read_parquet(out)
+    assert X.columns[0] == "student_id" and X["student_id"].is_unique
+    assert list(X.columns[1:]) == feature_columns()
+    r = runner.invoke(app, ["features", str(data), "--as-of", "20-11-2024", "--out", str(out)])
+    assert r.exit_code == 2
