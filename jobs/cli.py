@@ -94,6 +94,9 @@ def demo(
         )  # fmt: skip
     console.print(table)
     console.print(f"rejects file: {result.rejects_file}")
+    if result.headline is not None:
+        console.print("model against the baselines on the last school year (test months):")
+        console.print(result.headline.round(3).to_string(), markup=False, highlight=False)
     for name, path in result.artefacts.items():
         console.print(f"{name}: {path}")
 
