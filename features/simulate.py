@@ -1395,7 +1395,11 @@ def _iter_attendance(sim: _Simulator, chunk: int) -> Iterator[tuple[pd.DataFrame
 def _window_shares(sim: _Simulator, fatal: pd.DataFrame) -> dict[str, float | None]:
     """Shares of dropout episodes (no-shows included) starting in the SIMULATOR.md windows."""
     if not len(fatal):
-        return {"share_fatal_autumn_start": None, "share_fatal_after_festival": None, "share_fatal_pre_zhongkao_g9": None}
+        return {
+            "share_fatal_autumn_start": None,
+            "share_fatal_after_festival": None,
+            "share_fatal_pre_zhongkao_g9": None,
+        }
     p = sim.p
     start = pd.to_datetime(fatal["start_date"]).to_numpy()
     aut = np.zeros(len(fatal), bool)
