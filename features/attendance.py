@@ -78,6 +78,13 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.maximum(den, 1), np.nan)
 
 
+def _group_ends(keys: np.ndarray) -> np.ndarray:
+    """Positions of the last element of each run of equal values in sorted ``keys``."""
+    if not len(keys):
+        return np.zeros(0, dtype="int64")
+    return np.flatnonzero(np.append(keys[1:] != keys[:-1], True))
+
+
 def _runs(stu: np.ndarray, ordn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of consecutive school days in arrays sorted by (student, ordinal).
 
@@ -90,7 +97,7 @@ def _runs(stu: np.ndarray, ordn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np
     brk[1:] = (stu[1:] != stu[:-1]) | (ordn[1:] != ordn[:-1] + 1)
     starts = np.flatnonzero(brk)
     ends = np.append(starts[1:], len(stu)) - 1
-    return stu[ends], ordn[ends], ends - starts + 1
+    return stu[ends].astype("int64"), ordn[ends].astype("int64"), (ends - starts + 1).astype("float64")
 
 
 def attendance_features(
@@ -151,84 +158,116 @@ def attendance_features(
     stu_school = np.full(n_all, -1, dtype="int64")
     spine_codes = spine["code"].to_numpy()
     stu_school[spine_codes] = sd.code_of(spine["school_id"].astype("str").to_numpy())
+    stu_school32 = stu_school.astype("int32")
 
     att = tables.attendance
     since = dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + sd.d0)
     keep = known_mask(att, as_of, date_col="date", since=since)
     codes = att["student_id"].cat.codes.to_numpy()
     status = att["status"].cat.codes.to_numpy()
-    session = att["session"].cat.codes.to_numpy() if "session" in att else None
     keep &= status >= 0
-    if session is not None:
-        keep &= session != _EVENING
-    idx = np.flatnonzero(keep)
-    r_code = codes[idx].astype("int64")
-    r_school = stu_school[r_code]
-    r_ord = sd.ordinal(r_school, day_numbers(att["date"].to_numpy()[idx]))
+    if "session" in att:
+        keep &= att["session"].cat.codes.to_numpy() != _EVENING
+    if keep.all():
+        r_code, r_status, r_sec = codes, status, att["date"].to_numpy()
+    else:
+        idx = np.flatnonzero(keep)
+        r_code, r_status, r_sec = codes[idx], status[idx], att["date"].to_numpy()[idx]
+    del keep
+    r_school = stu_school32[r_code]
+    r_ord = sd.ordinal(r_school, day_numbers(r_sec))
     ok = r_ord >= 0  # cohort student, on a school day of their school
-    r_code, r_school, r_ord = r_code[ok], r_school[ok], r_ord[ok].astype("int64")
-    r_status = status[idx][ok].astype("int64")
+    if not ok.all():
+        r_code, r_school, r_ord, r_status = r_code[ok], r_school[ok], r_ord[ok], r_status[ok]
+    del ok
 
     n_ord = int(sd.n_days)
     term_start = sd.term_start  # per school
     last = sd.last
+    stu_term_start = np.where(stu_school >= 0, term_start[stu_school], 0).astype("int32")
+    stu_last = np.where(stu_school >= 0, last[stu_school], -1).astype("int32")
 
     # session-level lateness in the term
-    in_term_row = r_ord >= term_start[r_school]
-    late = np.bincount(r_code[in_term_row & (r_status == _LATE)], minlength=n_all).astype("float64")
-    left_early = np.bincount(r_code[in_term_row & (r_status == _LEFT_EARLY)], minlength=n_all).astype(
-        "float64"
-    )
+    lateish = np.flatnonzero((r_status == _LATE) | (r_status == _LEFT_EARLY))
+    lc = r_code[lateish].astype("int64")
+    in_term_late = r_ord[lateish] >= stu_term_start[lc]
+    lk = lc[in_term_late] * 2 + (r_status[lateish][in_term_late] == _LEFT_EARLY)
+    lcount = np.bincount(lk, minlength=2 * n_all).reshape(n_all, 2).astype("float64")
+    late, left_early = lcount[:, 0], lcount[:, 1]
+    del r_school
 
-    # one value per (student, school day): the worst session; packed key sort
-    packed = (r_code * n_ord + r_ord) * 8 + r_status
-    if len(packed) > 1 and not bool(np.all(packed[1:] >= packed[:-1])):
-        packed = np.sort(packed)
+    # one value per (student, school day): the worst session; one sort of packed keys
+    packed = (r_code.astype("int64") * n_ord + r_ord) * 8 + r_status
+    was_unsorted = len(packed) > 1 and not bool(np.all(packed[1:] >= packed[:-1]))
+    if was_unsorted:
+        packed.sort()
     day_key = packed >> 3
-    is_last = np.ones(len(packed), dtype=bool)
-    is_last[:-1] = day_key[1:] != day_key[:-1]
-    day_key = day_key[is_last]
-    st = packed[is_last] & 7
-    s = day_key // n_ord
-    o = day_key - s * n_ord
+    dup = day_key[1:] == day_key[:-1]
+    if dup.any() or was_unsorted:
+        if dup.any():
+            keep_last = np.append(~dup, True)
+            packed, day_key = packed[keep_last], day_key[keep_last]
+        st = (packed & 7).astype("int8")
+        s = (day_key // n_ord).astype("int32")
+        o = (day_key - s.astype("int64") * n_ord).astype("int32")
+    else:  # the common case: rows already one per school day, in order
+        st = r_status.astype("int8", copy=True)
+        s = r_code.astype("int32", copy=False)
+        o = r_ord.astype("int32", copy=False)
+    del packed, dup, r_code, r_ord, r_status, r_sec
 
     # approved leave known on as_of turns covered unexcused days into leave
     covered = _approved_leave_keys(tables.leave_requests, as_of, sd, stu_school, n_ord)
     if len(covered):
         unex = np.flatnonzero(st == _UNEXCUSED)
         hit = np.isin(day_key[unex], covered)
-        st = st.copy()
         st[unex[hit]] = _PERSONAL
 
-    sch = stu_school[s]
-    lo = last[sch]
-    in_term = o >= term_start[sch]
+    # one bincount over (student, window bucket, in term, status): every count is a sum of it
+    wins = sorted(fc.recent_windows)
+    nb = len(wins) + 1
+    rel = stu_last[s] - o  # 0 = the last school day
+    wb = np.zeros(len(s), dtype="int8")
+    for w in wins:
+        wb += rel >= w
+    del rel
+    in_term = o >= stu_term_start[s]
+    key = ((s.astype("int64") * nb + wb) * 2 + in_term) * 6 + st
+    del wb
+    cube = np.bincount(key, minlength=n_all * nb * 12).reshape(n_all, nb, 2, 6).astype("float64")
+    del key
+    absent_c = cube[..., _SICK:].sum(-1)  # (n_all, nb, 2)
+    unex_c = cube[..., _UNEXCUSED]
+    leave_c = cube[..., _SICK] + cube[..., _PERSONAL]
+    rec_c = cube.sum(-1)
+
+    def within(arr: np.ndarray, w_index: int | None = None, term: bool | None = None) -> np.ndarray:
+        """Sum over window buckets < w_index (None: all) and the term half (None: both)."""
+        a = arr if w_index is None else arr[:, :w_index]
+        a = a if term is None else a[:, :, 1 if term else 0]
+        return a.reshape(n_all, -1).sum(1)
+
     absent = st >= _SICK
     unexcused = st == _UNEXCUSED
     leave = absent & ~unexcused
     present = ~absent
 
-    def count(mask: np.ndarray) -> np.ndarray:
-        return np.bincount(s[mask], minlength=n_all).astype("float64")
-
-    rec_term = count(in_term)
+    rec_term = within(rec_c, term=True)
     out: dict[str, np.ndarray] = {}
     out["att_recorded_days_term"] = rec_term
-    out["att_absence_rate_term"] = _ratio(count(in_term & absent), rec_term)
-    out["att_unexcused_rate_term"] = _ratio(count(in_term & unexcused), rec_term)
-    wins = sorted(fc.recent_windows)
-    for w in wins:
-        in_w = o > lo - w
-        rec = count(in_w)
-        unex_w = count(in_w & unexcused)
-        out[f"att_absence_rate_{w}d"] = _ratio(count(in_w & absent), rec)
+    out["att_absence_rate_term"] = _ratio(within(absent_c, term=True), rec_term)
+    out["att_unexcused_rate_term"] = _ratio(within(unex_c, term=True), rec_term)
+    for i, w in enumerate(wins):
+        rec = within(rec_c, i + 1)
+        unex_w = within(unex_c, i + 1)
+        out[f"att_absence_rate_{w}d"] = _ratio(within(absent_c, i + 1), rec)
         out[f"att_unexcused_rate_{w}d"] = _ratio(unex_w, rec)
         out[f"att_unexcused_days_{w}d"] = np.where(rec > 0, unex_w, np.nan)
     w = wins[-1]
-    before = in_term & (o <= lo - w)
-    out[f"att_absence_trend_{w}d"] = out[f"att_absence_rate_{w}d"] - _ratio(
-        count(before & absent), count(before)
-    )
+    before_abs = absent_c[:, len(wins), 1]
+    before_rec = rec_c[:, len(wins), 1]
+    out[f"att_absence_trend_{w}d"] = out[f"att_absence_rate_{w}d"] - _ratio(before_abs, before_rec)
+    leave_term = within(leave_c, term=True)
 
     # streaks of consecutive unexcused school days
     rs, rend, rlen = _runs(s[unexcused], o[unexcused])
@@ -246,13 +285,14 @@ def attendance_features(
     # school days since the last day present (late and left early count as present)
     last_present = np.full(n_all, -1, dtype="int64")
     ps, po = s[present], o[present]
-    np.maximum.at(last_present, ps, po)
+    tail = _group_ends(ps)
+    last_present[ps[tail]] = po[tail]
     gap = (last[stu_school] - last_present).astype("float64")
     out["att_days_since_present"] = np.where(last_present >= 0, gap, np.nan)
 
     out["att_late_count_term"] = np.where(has_term, late, np.nan)
     out["att_left_early_count_term"] = np.where(has_term, left_early, np.nan)
-    out["att_leave_days_term"] = np.where(has_term, count(in_term & leave), np.nan)
+    out["att_leave_days_term"] = np.where(has_term, leave_term, np.nan)
     sel = leave & in_term
     rs, _, rlen = _runs(s[sel], o[sel])
     longest_leave = np.zeros(n_all)
@@ -262,19 +302,21 @@ def attendance_features(
     )
 
     # return lateness: school days from a term's first day to the first day present
+    present_key = day_key[present]
     for name, start in (
         ("att_return_late_spring", sd.spring_start),
         ("att_return_late_autumn", sd.autumn_start),
     ):
-        st_ord = start[sch]
-        after = (st_ord >= 0) & (o >= st_ord)
-        first_present = np.full(n_all, np.iinfo("int64").max, dtype="int64")
-        np.minimum.at(first_present, s[after & present], o[after & present])
-        any_rec = count(after) > 0
-        s_start = start[stu_school]
-        back = first_present < np.iinfo("int64").max
-        lateness = np.where(back, first_present - s_start, last[stu_school] - s_start + 1).astype("float64")
-        out[name] = np.where(any_rec & (s_start >= 0), lateness, np.nan)
+        stu_start = np.where(stu_school >= 0, start[np.maximum(stu_school, 0)], -1)
+        query = np.arange(n_all, dtype="int64") * n_ord + np.maximum(stu_start, 0)
+        limit = np.arange(1, n_all + 1, dtype="int64") * n_ord  # first key of the next student
+        any_rec = np.searchsorted(day_key, query) < np.searchsorted(day_key, limit)
+        pos = np.searchsorted(present_key, query)
+        found = present_key[np.minimum(pos, len(present_key) - 1)] if len(present_key) else query - 1
+        back = (pos < len(present_key)) & (found < limit)
+        first_present = found - np.arange(n_all, dtype="int64") * n_ord
+        lateness = np.where(back, first_present - stu_start, stu_last - stu_start + 1).astype("float64")
+        out[name] = np.where(any_rec & (stu_start >= 0), lateness, np.nan)
 
     streak = out["att_unexcused_streak_current"]
     flag = lambda m: np.where(np.isnan(streak), np.nan, m.astype("float64"))  # noqa: E731
