@@ -1,7 +1,7 @@
 """Model vs baselines vs oracle on a simulated county, and the depth / SHAP-cost trade-off.
 
 Not part of the test run. Usage:
-    .venv/bin/python benchmarks/training_quality.py --students 2000 --years 4 --seed 1 --preset reap_2010
+    .venv/bin/python -m benchmarks.training_quality --students 2000 --years 4 --seed 1 --preset reap_2010
 Prints one markdown table per section (paste into benchmarks/RESULTS.md).
 """
 
