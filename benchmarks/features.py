@@ -154,7 +154,9 @@ print(json.dumps(res))
 def run(n: int, panel: bool, as_of: str) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        subprocess.run([sys.executable, "-c", GENERATE, str(n), tmp], check=True, capture_output=True, text=True)
+        subprocess.run(
+            [sys.executable, "-c", GENERATE, str(n), tmp], check=True, capture_output=True, text=True
+        )
         gen = time.perf_counter() - t0
         disk = sum(p.stat().st_size for p in Path(tmp).iterdir()) / 2**20
         proc = subprocess.run(
@@ -171,7 +173,13 @@ def run(n: int, panel: bool, as_of: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
-    ap.add_argument("--panel", nargs="*", type=int, default=[10_000, 100_000], help="sizes that also build a 12-date panel")
+    ap.add_argument(
+        "--panel",
+        nargs="*",
+        type=int,
+        default=[10_000, 100_000],
+        help="sizes that also build a 12-date panel",
+    )
     ap.add_argument("--as-of", default="2025-06-20")
     args = ap.parse_args()
     head = "| students | attendance rows | read s | build s (first) | build s (warm) | total s | rows/s | attendance s | panel 12 dates s | peak GiB |"
