@@ -122,6 +122,47 @@ def _geography(rng: np.random.Generator, n_students: int, p: Preset) -> _Geo:
 
 
 # --------------------------------------------------------------------------------------------
+# one school year's schedule
+
+
+@dataclass
+class _Year:
+    """What the simulator decided for every student in one school year (arrays indexed by the
+    internal student number; day values are indices into ``sy.school_days``, -1 = none).
+
+    The attendance generator, the exams and the truth all read their schedule from here.
+    """
+
+    sy: SchoolYear
+    start: np.ndarray  # first school day enrolled this year
+    end: np.ndarray  # first school day no longer enrolled (exclusive)
+    run_s: np.ndarray  # (n, 2) start of an unexcused run per term
+    run_e: np.ndarray  # (n, 2) its end (exclusive)
+    ramp_s: np.ndarray  # (n, 2) start of the rising-absence precursor before the run
+    peak: np.ndarray  # (n, 2) daily unexcused probability the precursor rises to
+    out_from: np.ndarray  # first day after the dropout mark (no rows from here) ...
+    out_to: np.ndarray  # ... until a return at this day
+    long_leave: np.ndarray  # day a long leave starts before a dropout
+    fatal_day: np.ndarray  # day the current dropout began (reset when brought back)
+    fatal_t: np.ndarray  # (n, 2) day of a dropout in each term (kept for the truth)
+
+    @classmethod
+    def new(cls, sy: SchoolYear, n: int) -> _Year:
+        none = lambda *shape: np.full(shape or (n,), -1, np.int32)  # noqa: E731
+        return cls(
+            sy=sy, start=np.zeros(n, np.int32), end=np.full(n, len(sy.school_days), np.int32),
+            run_s=none(n, 2), run_e=none(n, 2), ramp_s=none(n, 2), peak=np.zeros((n, 2), np.float32),
+            out_from=none(), out_to=none(), long_leave=none(), fatal_day=none(), fatal_t=none(n, 2),
+        )  # fmt: skip
+
+    def attendance_spec(self, idx: np.ndarray, u: np.ndarray, seed: int, preset: Preset) -> dict:
+        """The slice of the schedule the chunked attendance generator needs."""
+        take = ("start", "end", "run_s", "run_e", "ramp_s", "peak", "out_from", "out_to", "long_leave")
+        return {"sy": self.sy, "idx": idx, "u": u, "seed": seed, "preset": preset,
+                **{name: getattr(self, name)[idx] for name in take}}  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------
 # the population
 
 
@@ -506,9 +547,9 @@ class _Simulator:
             self._registry(old, self._enrol_dates(old), "enrol")
         self._registry(inn, sy.school_days[in_day], "transfer_in")
         self.place(idx, year)
-        start_idx = np.zeros(pop.n, np.int32)
+        yr = _Year.new(sy, pop.n)
+        start_idx, end_idx = yr.start, yr.end
         start_idx[inn] = in_day
-        end_idx = np.full(pop.n, nd, np.int32)
         g = pop.grade[: pop.n]
         zk_idx = sy.snap(sy.zhongkao)
         end_idx[g == 9] = zk_idx + 1
@@ -531,17 +572,7 @@ class _Simulator:
             exit_kind[hit[better]] = kind
 
         # ---- terms: hazard, episodes
-        run_s = np.full((pop.n, 2), -1, np.int32)
-        run_e = np.full((pop.n, 2), -1, np.int32)
-        ramp_s = np.full((pop.n, 2), -1, np.int32)
-        peak = np.zeros((pop.n, 2), np.float32)
-        out_from = np.full(pop.n, -1, np.int32)
-        out_to = np.full(pop.n, -1, np.int32)
-        long_leave = np.full(pop.n, -1, np.int32)
-        fatal_day = np.full(pop.n, -1, np.int32)
-        fatal_t = np.full(
-            (pop.n, 2), -1, np.int32
-        )  # day of a fatal episode in each term (kept for the truth)
+        out_from, out_to, fatal_day, fatal_t = yr.out_from, yr.out_to, yr.fatal_day, yr.fatal_t
         p_term = np.zeros((pop.n, 2))
         p_noshow = np.zeros(pop.n)
         dens = {False: self.timing_density(sy, False), True: self.timing_density(sy, True)}
@@ -619,23 +650,7 @@ class _Simulator:
             fatal &= ok
             nonfatal &= ok
             ns &= ok
-            self._episodes(
-                in_term,
-                day,
-                fatal | ns,
-                nonfatal,
-                ns,
-                term,
-                sy,
-                run_s,
-                run_e,
-                ramp_s,
-                peak,
-                out_from,
-                long_leave,
-                fatal_day,
-                p_fatal,
-            )
+            self._episodes(yr, in_term, day, fatal | ns, nonfatal, ns, term)
             fatal_t[in_term[fatal | ns], term] = day[fatal | ns]
         # resolve exits: a churn exit counts only if it comes before a dropout
         churn = idx[(exit_kind[idx] != "") & ((fatal_day[idx] < 0) | (exit_day[idx] < fatal_day[idx]))]
@@ -653,7 +668,7 @@ class _Simulator:
             else:
                 pop.suspended[sel] = True
         # truth: monthly 90-day probabilities for students in school at the start of the year
-        self._truth_monthly(idx, sy, p_term, p_noshow, dens, ramp_s, fatal_t, out_to)
+        self._truth_monthly(idx, yr, p_term, p_noshow, dens)
         self.student_years.append(
             pd.DataFrame(
                 {
@@ -674,27 +689,9 @@ class _Simulator:
         )
         self._var_parts(parts0)
         # ---- attendance spec for the chunked generator
-        self.att_specs.append(
-            {
-                "sy": sy,
-                "idx": idx,
-                "start": start_idx[idx],
-                "end": end_idx[idx],
-                "run_s": run_s[idx],
-                "run_e": run_e[idx],
-                "ramp_s": ramp_s[idx],
-                "peak": peak[idx],
-                "out_from": out_from[idx],
-                "out_to": out_to[idx],
-                "long_leave": long_leave[idx],
-                "u": (
-                    p.unexcused_base
-                    * np.exp(0.6 * pop.absence_z[idx] + 0.15 * (lh_year[idx] - lh_year[idx].mean()))
-                ).astype(np.float32),
-                "seed": self.seed * 1000 + year,
-            }
-        )
-        self._exams(idx, sy, start_idx, end_idx, run_s, run_e, out_from, out_to)
+        u = p.unexcused_base * np.exp(0.6 * pop.absence_z[idx] + 0.15 * (lh_year[idx] - lh_year[idx].mean()))
+        self.att_specs.append(yr.attendance_spec(idx, u.astype(np.float32), self.seed * 1000 + year, p))
+        self._exams(idx, yr)
         self._aid(idx, sy)
         self._family_events(idx, sy)
         # ---- year end: graduation, promotion, repetition
@@ -971,24 +968,10 @@ class _Simulator:
                     )  # fmt: skip
                 )
 
-    def _episodes(
-        self,
-        ids,
-        day,
-        fatal,
-        nonfatal,
-        noshow,
-        term,
-        sy,
-        run_s,
-        run_e,
-        ramp_s,
-        peak,
-        out_from,
-        long_leave,
-        fatal_day,
-        p_fatal,
-    ) -> None:
+    def _episodes(self, yr: _Year, ids, day, fatal, nonfatal, noshow, term: int) -> None:
+        """Write the term's dropouts and returned episodes into the schedule and the registry."""
+        sy, run_s, run_e, ramp_s, peak = yr.sy, yr.run_s, yr.run_e, yr.ramp_s, yr.peak
+        out_from, long_leave, fatal_day = yr.out_from, yr.long_leave, yr.fatal_day
         p, rng, pop = self.p, self.rng, self.pop
         nd = len(sy.school_days)
         dates = sy.school_days
@@ -1076,8 +1059,10 @@ class _Simulator:
         within = total - parts["alpha"]
         self._var.append((float(np.var(u)), float(np.var(total)), float(np.var(within))))
 
-    def _exams(self, idx, sy, start_idx, end_idx, run_s, run_e, out_from, out_to) -> None:
+    def _exams(self, idx: np.ndarray, yr: _Year) -> None:
         pop, rng = self.pop, self.rng
+        sy, start_idx, end_idx, run_s, run_e = yr.sy, yr.start, yr.end, yr.run_s, yr.run_e
+        out_from, out_to = yr.out_from, yr.out_to
         schedule = [
             (0, "monthly", sy.autumn_start + dt.timedelta(days=52)),
             (0, "midterm", sy.autumn_start + dt.timedelta(days=75)),
@@ -1149,7 +1134,7 @@ class _Simulator:
         self.rows["exam_results"].append(pd.concat(results, ignore_index=True))
 
     # ---------------------------------------------------------------- truth
-    def _truth_monthly(self, idx, sy, p_term, p_noshow, dens, ramp_s, fatal_t, out_to) -> None:
+    def _truth_monthly(self, idx: np.ndarray, yr: _Year, p_term, p_noshow, dens) -> None:
         """True probability of a positive label within 90 days, at each month start Sep..Jun.
 
         Given what the generator knows at the month start: the term hazards, and whether a
@@ -1159,6 +1144,7 @@ class _Simulator:
         having begun yet. Students already marked as dropouts (and not back) are left out.
         """
         p, pop = self.p, self.pop
+        sy, ramp_s, fatal_t, out_to = yr.sy, yr.ramp_s, yr.fatal_t, yr.out_to
         days = sy.school_days
         nd = len(days)
         lo, hi = p.precursor_days
@@ -1307,7 +1293,8 @@ def _attendance_chunk(spec: dict, lo: int, hi: int, sid_of) -> tuple[pd.DataFram
     of, ot = spec["out_from"][sl, None], spec["out_to"][sl, None]
     gone = (of >= 0) & (col >= of) & ((ot < 0) | (col < ot))
     has_row = enrolled & ~gone
-    u = spec["u"][sl, None] * np.where(sy.term[None, :] == 1, 1.3, 1.0)
+    p: Preset = spec["preset"]
+    u = spec["u"][sl, None] * np.where(sy.term[None, :] == 1, p.unexcused_spring_factor, 1.0)
     prob = np.broadcast_to(u, (n, nd)).astype(np.float32).copy()
     forced = np.zeros((n, nd), bool)
     for t in (0, 1):
@@ -1319,12 +1306,12 @@ def _attendance_chunk(spec: dict, lo: int, hi: int, sid_of) -> tuple[pd.DataFram
         prob = np.where(in_ramp, np.maximum(prob, spec["peak"][sl, t][:, None] * frac), prob)
     r = rng.random((n, nd), dtype=np.float32)
     status = np.full((n, nd), PRESENT, np.int8)
-    status[r < 0.010 + 0.005] = LEFT_EARLY
-    status[r < 0.010] = LATE
+    status[r < p.late_rate + p.left_early_rate] = LEFT_EARLY
+    status[r < p.late_rate] = LATE
     # leave spells (sick / personal), 1..5 days, plus rare long ones and one before some dropouts
-    start_leave = rng.random((n, nd), dtype=np.float32) < 0.007
-    length = np.minimum(rng.geometric(1 / 1.8, (n, nd)), 5).astype(np.int8)
-    long_start = rng.random((n, nd), dtype=np.float32) < 0.0004
+    start_leave = rng.random((n, nd), dtype=np.float32) < p.leave_start_rate
+    length = np.minimum(rng.geometric(1 / p.leave_mean_days, (n, nd)), 5).astype(np.int8)
+    long_start = rng.random((n, nd), dtype=np.float32) < p.long_leave_start_rate
     length = np.where(long_start, rng.integers(6, 16, (n, nd)), length).astype(np.int8)
     start_leave |= long_start
     ll = spec["long_leave"][sl]
