@@ -67,8 +67,8 @@ class SimulatedCounty:
     truth: dict[str, pd.DataFrame]
     meta: dict
     faults: pd.DataFrame | None = None
-    # chunked attendance generator (used by write_county for large counties)
-    _attendance_chunks: list = field(default_factory=list, repr=False)
+    # the simulator and chunk size, so write_county can stream attendance not built in memory
+    _generator: tuple[_Simulator, int] | None = field(default=None, repr=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -249,8 +249,10 @@ class _Simulator:
         self.student_years: list[pd.DataFrame] = []
         self.risk_monthly: list[pd.DataFrame] = []
         self.att_specs: list[dict] = []
-        self.leave_seq = 0
         self.calendars: list[SchoolYear] = []
+        self._closed: list[pd.DataFrame] = []  # exit dates that close the last students row
+        self._poverty_exits: list[pd.DataFrame] = []
+        self._var: list[tuple[float, float, float]] = []  # variance parts of the true log hazard
 
     # ---------------------------------------------------------------- students
     def new_students(self, k: int, grade: np.ndarray, year: int, enrol_date: dt.date) -> np.ndarray:
@@ -783,7 +785,6 @@ class _Simulator:
                 "commute_mode": commute,
             }
         )
-        # close the previous version of returning students
         self.rows["students"].append(frame)
         # a few students change class mid-year: a new version
         mover = self.rng.random(len(idx)) < self.p.class_change_midyear
@@ -797,7 +798,6 @@ class _Simulator:
             self.rows["students"].append(mv)
 
     def _close_student(self, idx: np.ndarray, dates) -> None:
-        self._closed = getattr(self, "_closed", [])
         self._closed.append(
             pd.DataFrame({"student_id": self.sid(idx), "closed": pd.to_datetime(np.asarray(dates))})
         )
@@ -934,7 +934,6 @@ class _Simulator:
         leave = live[pop.poor[live] & (rng.random(len(live)) < p.poverty_exit_rate)]
         when = start + rng.integers(0, span, len(leave)).astype("timedelta64[D]")
         pop.poor[leave] = False
-        self._poverty_exits = getattr(self, "_poverty_exits", [])
         self._poverty_exits.append(
             pd.DataFrame({"student_id": self.sid(leave), "exit": pd.to_datetime(when)})
         )
@@ -1053,7 +1052,6 @@ class _Simulator:
         return r
 
     def _var_parts(self, parts: dict) -> None:
-        self._var = getattr(self, "_var", [])
         u = parts["unobserved"]
         total = parts["alpha"] + parts["observed"] + parts["school"] + u
         within = total - parts["alpha"]
@@ -1201,7 +1199,7 @@ class _Simulator:
         self.risk_monthly.append(pd.concat(out, ignore_index=True))
 
     # ---------------------------------------------------------------- assemble
-    def finish(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame], dict]:
+    def finish(self) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
         pop = self.pop
         frames: dict[str, pd.DataFrame] = {}
         for name, parts in self.rows.items():
@@ -1213,14 +1211,14 @@ class _Simulator:
         )
         nxt = st.groupby("student_id")["valid_from"].shift(-1)
         st["valid_to"] = nxt
-        closed = pd.concat(self._closed, ignore_index=True) if getattr(self, "_closed", None) else None
+        closed = pd.concat(self._closed, ignore_index=True) if self._closed else None
         if closed is not None:
             last = nxt.isna()
             cl = st.loc[last, ["student_id"]].merge(closed, on="student_id", how="left")["closed"].to_numpy()
             st.loc[last, "valid_to"] = cl
         frames["students"] = st
         # hardship exits
-        if getattr(self, "_poverty_exits", None):
+        if self._poverty_exits:
             ex = pd.concat(self._poverty_exits).drop_duplicates("student_id", keep="first")
             h = frames["hardship"]
             first_open = h.merge(ex, on="student_id", how="left")
@@ -1231,13 +1229,11 @@ class _Simulator:
         frames["schools"] = self.geo.schools
         cal = []
         for sy in self.calendars:
-            n = len(sy.dates)
             term = np.where(sy.dates >= np.datetime64(sy.spring_start), 1, 0)
             tid = np.array([sy.term_id(0), sy.term_id(1)])[term]
             for sch in self.geo.schools["school_id"]:
                 cal.append(pd.DataFrame({"school_id": sch, "date": pd.to_datetime(sy.dates), "is_school_day": sy.is_school_day,
                                          "term_id": np.where(sy.is_school_day, tid, None), "day_type": sy.day_type}))  # fmt: skip
-            del n
         frames["calendar"] = pd.concat(cal, ignore_index=True)
         frames["classes"] = frames["classes"].drop_duplicates("class_id").reset_index(drop=True)
         frames["staff"] = self._staff(frames["classes"])
@@ -1259,7 +1255,7 @@ class _Simulator:
                 }
             ),  # fmt: skip
         }
-        return frames, truth, {}
+        return frames, truth
 
     def _staff(self, classes: pd.DataFrame) -> pd.DataFrame:
         rows = []
@@ -1493,7 +1489,7 @@ def simulate_county(
     sim = _Simulator(students, years, seed, p, start_year or p.start_year)
     for y in range(sim.start_year, sim.start_year + years):
         sim.run_year(y)
-    frames, truth, _ = sim.finish()
+    frames, truth = sim.finish()
     if attendance:
         parts = list(_iter_attendance(sim, chunk))
         ids = pd.Index(sim.sid(np.arange(sim.pop.n)))
@@ -1501,7 +1497,7 @@ def simulate_county(
         frames["attendance"] = pd.concat(att, ignore_index=True)
         frames["leave_requests"] = pd.concat([lr for _, lr in parts], ignore_index=True)
     county = SimulatedCounty(frames=frames, truth=truth, meta=_meta(sim, frames, truth, p))
-    county._attendance_chunks = [sim, chunk]  # type: ignore[list-item]
+    county._generator = (sim, chunk)
     if messy:
         from features.sim_messy import make_messy
 
@@ -1528,7 +1524,7 @@ def write_county(county: SimulatedCounty, out: str | Path) -> dict[str, int]:
             pq.write_table(_to_arrow(frame), out / f"{name}.parquet", compression="zstd")
         counts[name] = len(frame)
     if "attendance" not in county.frames:
-        sim, chunk = county._attendance_chunks
+        sim, chunk = county._generator
         ids = pa.array(sim.sid(np.arange(sim.pop.n)))
         writer = lr_writer = None
         n_att = n_lr = 0
