@@ -75,24 +75,14 @@ def demo(
     seed: Annotated[int, typer.Option(help="simulation seed")] = 0,
 ) -> None:
     """The main job on the built-in simulated county (what `make demo` runs)."""
-    import pandas as pd
-    from rich.table import Table
-
     from jobs.demo import run_demo
 
     result = run_demo(out, students=students, seed=seed)
-    table = Table(title=f"simulated county, loaded through the data contract ({result.data_dir})")
-    for col in ("table", "rows read", "rejected", "first date", "last date", "students"):
-        table.add_column(col, justify="left" if col == "table" else "right")
-    for name, row in result.summary.iterrows():
-        first, last = row.get("first_date"), row.get("last_date")
-        table.add_row(
-            str(name), f"{row['rows_read']:,}", f"{row['rows_rejected']:,}",
-            "" if pd.isna(first) else str(pd.Timestamp(first).date()),
-            "" if pd.isna(last) else str(pd.Timestamp(last).date()),
-            "" if pd.isna(row.get("students")) else f"{int(row['students']):,}",
-        )  # fmt: skip
-    console.print(table)
+    console.print(
+        _summary_table(
+            result.summary, f"simulated county, loaded through the data contract ({result.data_dir})"
+        )
+    )
     console.print(f"rejects file: {result.rejects_file}")
     if result.headline is not None:
         console.print("model against the baselines on the last school year (test months):")
@@ -112,23 +102,49 @@ def validate(
     ] = None,
 ) -> None:
     """Load and validate a county's tables: print a summary per table and write the rejects file."""
-    from rich.markup import escape
-    from rich.table import Table
+    from features.load import summarize, write_rejects
 
+    cfg, result = _load(data_dir, config)
+    console.print(_summary_table(summarize(result), f"data contract check: {data_dir}"))
+    default_dir = Path(data_dir) if Path(data_dir).is_dir() else Path(".")
+    path = write_rejects(result.rejects, rejects or default_dir / cfg.data.rejects_file)
+    console.print(f"rejects file: {path} ({len(result.rejects):,} rows)")
+
+
+def _isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def _error(exc: BaseException) -> typer.Exit:
+    """Print a contract, config or argument error as plain text; the command exits with 2."""
+    console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+def _load(data_dir: str, config: Path | None):
+    """The config and the loaded county; a contract or config error ends the command (exit 2)."""
     from features.config import load_config
     from features.errors import ConfigError, DataContractError
-    from features.load import load_tables, summarize, write_rejects
+    from features.load import load_tables
 
     try:
         cfg = load_config(config)
-        result = load_tables(cfg.data, data_dir)
+        return cfg, load_tables(cfg.data, data_dir)
     except (DataContractError, ConfigError) as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
-    table = Table(title=f"data contract check: {data_dir}")
+        raise _error(exc) from exc
+
+
+def _summary_table(summary, title: str):
+    """The per-table load summary (``features.load.summarize``) as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
     for col in ("table", "read", "loaded", "rejected", "by reason", "dates", "students"):
         table.add_column(col)
-    for name, row in summarize(result).iterrows():
+    for name, row in summary.iterrows():
         dates = "" if _isna(row.first_date) else f"{row.first_date:%Y-%m-%d} … {row.last_date:%Y-%m-%d}"
         reasons = escape("\n".join(f"{n} × {r}" for r, n in row.rejected_by_reason.items()))
         students = "" if _isna(row.students) else f"{int(row.students):,}"
@@ -141,29 +157,7 @@ def validate(
             dates,
             students,
         )
-    console.print(table)
-    default_dir = Path(data_dir) if Path(data_dir).is_dir() else Path(".")
-    path = write_rejects(result.rejects, rejects or default_dir / cfg.data.rejects_file)
-    console.print(f"rejects file: {path} ({len(result.rejects):,} rows)")
-
-
-def _isna(value: object) -> bool:
-    import pandas as pd
-
-    return bool(pd.isna(value))
-
-
-def _load_for_training(data_dir: str, config: Path | None):
-    from features.config import load_config
-    from features.errors import ConfigError, DataContractError
-    from features.load import load_tables
-
-    try:
-        cfg = load_config(config)
-        return cfg, load_tables(cfg.data, data_dir).tables
-    except (DataContractError, ConfigError) as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
+    return table
 
 
 def _truth(data_dir: str):
@@ -190,7 +184,8 @@ def train(
     from training.evaluate import train_tables
     from training.tracking import log_run
 
-    cfg, tables = _load_for_training(data_dir, config)
+    cfg, loaded = _load(data_dir, config)
+    tables = loaded.tables
     bundle, report = train_tables(tables, cfg, truth=_truth(data_dir), evaluate_first=evaluate_first)
     console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
     if report is not None:
@@ -214,7 +209,8 @@ def evaluate(
     from training.evaluate import evaluate_tables, write_report
     from training.tracking import log_run
 
-    cfg, tables = _load_for_training(data_dir, config)
+    cfg, loaded = _load(data_dir, config)
+    tables = loaded.tables
     report = evaluate_tables(tables, cfg, truth=_truth(data_dir))
     console.print(report.headline().round(3).to_string())
     console.print(f"report: {write_report(report, out) / 'report.md'}")
@@ -233,17 +229,13 @@ def features(
     import datetime as dt
 
     from features.build import build_features
-    from features.config import load_config
-    from features.load import load_tables
 
     try:
         day = dt.date.fromisoformat(as_of)
-        cfg = load_config(config)
-        tables = load_tables(cfg.data, data_dir).tables
-    except ValueError as exc:  # DataContractError and ConfigError are ValueErrors too
-        console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from exc
-    frame = build_features(tables, day, cfg).reset_index()
+    except ValueError as exc:
+        raise _error(exc) from exc
+    cfg, loaded = _load(data_dir, config)
+    frame = build_features(loaded.tables, day, cfg).reset_index()
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     console.print(f"{out}: {len(frame):,} students × {frame.shape[1] - 1} features on {day}")
