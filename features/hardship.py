@@ -19,19 +19,12 @@ import pandas as pd
 from features._time import known_mask, school_year_start, valid_at
 from features.cohort import _settings, _spine
 from features.config import BaoxueConfig, FeaturesConfig
-from features.contract import Tables
+from features.contract import Tables, spec
 
 __all__ = ["hardship_features", "hardship_columns", "HARDSHIP_TYPES", "POOR_TYPES"]
 
-#: hardship types that are features (``prisoner_child`` is restricted)
-HARDSHIP_TYPES = (
-    "registered_poor",
-    "monitored",
-    "dibao",
-    "tekun",
-    "de_facto_unsupported",
-    "disabled_household",
-)
+#: hardship types that are features: the contract's codes less the restricted ``prisoner_child``
+HARDSHIP_TYPES = tuple(t for t in spec("hardship").column("hardship_type").values if t != "prisoner_child")
 #: the types that count as a poor household (建档立卡/监测 + 低保 + 特困, SIMULATOR.md "Poverty")
 POOR_TYPES = ("registered_poor", "monitored", "dibao", "tekun")
 _LEVEL = {"general": 1.0, "moderate": 2.0, "special": 3.0}
