@@ -40,7 +40,7 @@ from features.contract import TABLES
 from features.sim_calendar import SchoolYear, school_year
 from features.sim_presets import Preset, get_preset
 
-__all__ = ["SimulatedCounty", "simulate_county", "write_county", "TRUTH_DIR"]
+__all__ = ["SimulatedCounty", "simulate_county", "write_county", "read_truth", "TRUTH_DIR"]
 
 log = logging.getLogger(__name__)
 
@@ -1571,3 +1571,10 @@ def write_county(county: SimulatedCounty, out: str | Path) -> dict[str, int]:
         json.dumps(meta, indent=2, ensure_ascii=False, default=str), encoding="utf-8"
     )
     return counts
+
+
+def read_truth(data_dir: str | Path, name: str = "risk_monthly") -> pd.DataFrame | None:
+    """A truth table of a simulated county (``DATA_DIR/truth/<name>.parquet``), or ``None`` for
+    real data. Only evaluation reads it (the oracle baseline); features and models never do."""
+    path = Path(data_dir) / TRUTH_DIR / f"{name}.parquet"
+    return pd.read_parquet(path) if path.is_file() else None

@@ -160,13 +160,6 @@ def _summary_table(summary, title: str):
     return table
 
 
-def _truth(data_dir: str):
-    import pandas as pd
-
-    path = Path(data_dir) / "truth" / "risk_monthly.parquet"
-    return pd.read_parquet(path) if path.is_file() else None
-
-
 @app.command()
 def train(
     data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
@@ -180,13 +173,14 @@ def train(
     track: Annotated[bool, typer.Option(help="log to MLflow and alias the model 'champion'")] = True,
 ) -> None:
     """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
+    from features.simulate import read_truth
     from training.bundle import save_bundle
     from training.evaluate import train_tables
     from training.tracking import log_run
 
     cfg, loaded = _load(data_dir, config)
     tables = loaded.tables
-    bundle, report = train_tables(tables, cfg, truth=_truth(data_dir), evaluate_first=evaluate_first)
+    bundle, report = train_tables(tables, cfg, truth=read_truth(data_dir), evaluate_first=evaluate_first)
     console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
     if report is not None:
         console.print(report.headline().round(3).to_string())
@@ -206,12 +200,13 @@ def evaluate(
     track: Annotated[bool, typer.Option(help="log the evaluation run to MLflow")] = True,
 ) -> None:
     """Model against the county rule, logistic regression, school context (and the oracle)."""
+    from features.simulate import read_truth
     from training.evaluate import evaluate_tables, write_report
     from training.tracking import log_run
 
     cfg, loaded = _load(data_dir, config)
     tables = loaded.tables
-    report = evaluate_tables(tables, cfg, truth=_truth(data_dir))
+    report = evaluate_tables(tables, cfg, truth=read_truth(data_dir))
     console.print(report.headline().round(3).to_string())
     console.print(f"report: {write_report(report, out) / 'report.md'}")
     if track:

@@ -18,7 +18,7 @@ import pandas as pd
 from features.build import build_features
 from features.config import BaoxueConfig
 from features.load import load_tables, summarize, write_rejects
-from features.simulate import TRUTH_DIR, simulate_county, write_county
+from features.simulate import read_truth, simulate_county, write_county
 
 __all__ = ["DemoResult", "run_demo"]
 
@@ -76,7 +76,7 @@ def run_demo(
 
     tracking = f"sqlite:///{(out / 'mlruns.db').resolve()}"
     cfg = replace(cfg, train=replace(cfg.train, tracking_uri=tracking))
-    truth = pd.read_parquet(data_dir / TRUTH_DIR / "risk_monthly.parquet")
+    truth = read_truth(data_dir)
     bundle, report = train_tables(result.tables, cfg, truth=truth, evaluate_first=True)
     demo.artefacts["model bundle"] = save_bundle(bundle, out / "model" / "bundle.joblib")
     if report is not None:
