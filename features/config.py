@@ -163,6 +163,25 @@ class JobConfig:
     db_url: str = "sqlite:///baoxue.db"
     model_uri: str = ""
     out_dir: str = "out"
+    # the case ledger (台账); a person decides every step, the job only suggests and records
+    escalation_days: int = (
+        14  # suspected-dropout case open this many days, no return -> suggest next step (四步法)
+    )
+    return_days: int = 5  # back at school this many consecutive school days -> 'returned', proposed for 销号
+    auto_close_days: int = 14  # proposed for closing this many days, no staff answer -> closed automatically
+    owner_max_open_cases: int = 15  # a case owner's load when staff.max_open_cases is missing
+    previous_days: int = 28  # 'previous' risk = the stored snapshot about this many days earlier (4 weeks)
+    change_min: float = 0.05  # a probability change of at least this is 'rising' / 'falling'
+    catch_up_days: int = 31  # after missed nights, replay the rules for up to this many missed days
+    lock_timeout_s: float = 60.0  # a second run waits this long for the database lock, then exits
+
+    def __post_init__(self) -> None:
+        for name in ("escalation_days", "return_days", "auto_close_days", "previous_days"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[job] {name} must be >= 1, got {getattr(self, name)}")
+        for name in ("owner_max_open_cases", "catch_up_days", "change_min", "lock_timeout_s"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"[job] {name} must be >= 0, got {getattr(self, name)}")
 
 
 @dataclass(frozen=True, kw_only=True)
