@@ -164,9 +164,7 @@ class JobConfig:
     model_uri: str = ""
     out_dir: str = "out"
     # the case ledger (台账); a person decides every step, the job only suggests and records
-    escalation_days: int = (
-        14  # suspected-dropout case open this many days, no return -> suggest next step (四步法)
-    )
+    escalation_days: int = 14  # suspected dropout open this long, no return -> suggest next step 四步法
     return_days: int = 5  # back at school this many consecutive school days -> 'returned', proposed for 销号
     auto_close_days: int = 14  # proposed for closing this many days, no staff answer -> closed automatically
     owner_max_open_cases: int = 15  # a case owner's load when staff.max_open_cases is missing
