@@ -29,6 +29,7 @@ __all__ = ["FeatureInfo", "UNITS", "catalog", "feature_info", "phrase", "format_
 
 Unit = Literal[
     "share",
+    "percent",
     "school_days",
     "count",
     "flag",
@@ -48,6 +49,7 @@ Unit = Literal[
 #: how each unit is written (zh, en)
 UNITS: dict[str, tuple[str, str]] = {
     "share": ("比例", "share"),
+    "percent": ("% (0–100)", "percent (0–100)"),
     "school_days": ("上课日", "school days"),
     "count": ("次数", "count"),
     "flag": ("是/否", "yes/no"),
@@ -257,11 +259,11 @@ def _academic() -> list[FeatureInfo]:
     rows = [
         _f(
             "acad_composite_score_last",
-            "share",
-            "最近一次考试总成绩得分率 (占满分)",
-            "latest exam: composite share of full marks",
-            "最近一次考试总得分率{value}",
-            "scored {value} of full marks in the latest exam",
+            "percent",
+            "最近一次考试总成绩得分率 (占满分的百分比)",
+            "latest exam: composite percent of full marks",
+            "最近一次考试总得分率{value}%",
+            "scored {value}% of full marks in the latest exam",
         ),
         _f(
             "acad_composite_pct_class_last",
@@ -536,7 +538,7 @@ def _left_behind() -> list[FeatureInfo]:
 
 def _context(fc: FeaturesConfig) -> list[FeatureInfo]:
     rows = [
-        _f("ctx_grade", "grade", "年级", "grade", "{value}年级", "grade {value}"),
+        _f("ctx_grade", "grade", "年级", "grade", "就读{value}年级", "in grade {value}"),
         _f(
             "ctx_overage_years",
             "years",
@@ -717,7 +719,7 @@ def format_value(unit: str, value: object, language: Literal["zh", "en"] = "zh")
     v = float(value)  # type: ignore[arg-type]
     if unit == "share":
         return f"{v:.0%}"
-    if unit in ("school_days", "count", "days", "grade", "level", "percentile", "cny", "years"):
+    if unit in ("school_days", "count", "days", "grade", "level", "percentile", "percent", "cny", "years", "months"):
         return f"{v:.0f}"
     return f"{v:.1f}"
 
