@@ -34,6 +34,7 @@ __all__ = [
     "TrainConfig",
     "RiskConfig",
     "JobConfig",
+    "WATCHED_GROUPS",
     "BaoxueConfig",
     "load_config",
     "parse_config",
@@ -145,15 +146,57 @@ class TrainConfig:
             raise ConfigError(f"[train] top_shares must be in (0, 1], got {self.top_shares}")
 
 
+#: the watched groups (重点监测, DOMAIN.md) that ``[risk] watched_groups`` may name
+WATCHED_GROUPS = ("left_behind", "migrant", "poor", "disabled_household", "orphan", "unsupported")
+
+
 @dataclass(frozen=True, kw_only=True)
 class RiskConfig:
     """Scoring, tiers and ranking."""
 
     red_risk: float = 0.25  # calibrated 90-day risk at or above this -> red
-    red_top_share: float = 0.01  # or the county's top 1%
-    yellow_risk: float = 0.10
-    capacity_per_school: int = 10  # used when staff.max_open_cases is missing
+    red_top_share: float = 0.01  # or the county's top 1% (of this run's students)
+    yellow_risk: float = 0.10  # calibrated risk at or above this -> yellow
+    yellow_top_share: float = 0.0  # or the next share of the county (0 = off)
+    yellow_unexcused_days: int = 2  # >= this many unexcused days in the last 10 school days -> yellow
+    yellow_grade_drop: float = 25.0  # composite grade percentile down this much since the last exam (a level)
+    blue_risk_ratio: float = 2.0  # risk at least this many times the risk ~4 weeks ago -> blue
+    blue_min_risk: float = 0.02  # ... when the risk now is at least this (doubling from 0.1% is noise)
+    # watched groups (重点监测) -> blue: left_behind, migrant, poor, disabled_household, orphan, unsupported
+    watched_groups: tuple[str, ...] = (
+        "left_behind",
+        "migrant",
+        "poor",
+        "disabled_household",
+        "orphan",
+        "unsupported",
+    )
+    capacity_per_school: int = 10  # prevention cases per school when staff.max_open_cases is missing
+    owner_roles: tuple[str, ...] = (
+        "counsellor",
+        "moral_ed",
+        "subject_teacher",
+    )  # own prevention cases (包保)
+    borderline_band: int = 0  # randomise among this many ranks either side of the cut-off (0 = off)
+    borderline_seed: int = 0  # the seed of that lottery (recorded with the run)
+    explain: Literal["listed", "all"] = "listed"  # whose reasons are computed
+    top_reasons: int = 3  # reasons per student
     language: Literal["zh", "en"] = "zh"
+
+    def __post_init__(self) -> None:
+        for name in ("red_risk", "red_top_share", "yellow_risk", "yellow_top_share", "blue_min_risk"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"[risk] {name} must be in [0, 1], got {getattr(self, name)}")
+        for name in ("capacity_per_school", "borderline_band", "yellow_unexcused_days", "top_reasons"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"[risk] {name} must be >= 0, got {getattr(self, name)}")
+        unknown = set(self.watched_groups) - set(WATCHED_GROUPS)
+        if unknown:
+            raise ConfigError(
+                f"[risk] watched_groups: unknown group {sorted(unknown)[0]!r}; known: {', '.join(WATCHED_GROUPS)}"
+            )
+        if self.explain not in ("listed", "all"):
+            raise ConfigError(f"[risk] explain must be 'listed' or 'all', got {self.explain!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
