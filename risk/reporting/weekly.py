@@ -1,0 +1,295 @@
+"""The head teacher's weekly class list (班主任周报): who is on the list, why, what changed.
+
+Only the class's own students ever appear: rows come from the snapshot rows whose
+``class_id`` is the class. Students who were on last week's list of this class and have
+moved to another class are counted, never named.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from features.contract import Tables
+from risk.reporting._common import (
+    ReportConfig,
+    lookup,
+    name_of,
+    normalise_cases,
+    open_case_per_student,
+    owner_text,
+    risk_band,
+    school_info,
+    split_text,
+    stage_text,
+)
+from risk.reporting._labels import CASE_TYPE_LABELS, TIER_LABELS, Language, label
+from risk.snapshot import RULES, TIERS
+
+__all__ = ["WeeklyClassList", "weekly_class_list", "WEEKLY_COLUMNS", "tier_order"]
+
+#: columns of :attr:`WeeklyClassList.students`
+WEEKLY_COLUMNS: tuple[str, ...] = (
+    "student_id",
+    "name",
+    "tier",
+    "tier_label",
+    "tier_reason",
+    "probability",
+    "risk_band",
+    "change_points",
+    "change_arrow",
+    "new_on_list",
+    "rules",
+    "reasons",
+    "protective",
+    "case_id",
+    "case_type",
+    "case_owner",
+    "case_stage",
+    "case_stage_label",
+    "case_opened_at",
+    "measures",
+    "notes",
+)
+
+
+def tier_order(tier: pd.Series) -> pd.Series:
+    """0 for red, 1 yellow, 2 blue, 3 none (and 4 for an unknown code)."""
+    return tier.astype("str").map({t: i for i, t in enumerate(TIERS)}).fillna(len(TIERS)).astype("int64")
+
+
+@dataclass(frozen=True)
+class WeeklyClassList:
+    """What goes into one class's weekly list.
+
+    Attributes
+    ----------
+    class_id, school_id, township : str
+        The class, its school and township ('' when unknown).
+    grade : int or None
+        The class's grade.
+    head_teacher_id : str
+        The class's head teacher (班主任), '' when unknown.
+    as_of, previous_as_of : Timestamp
+        The snapshot day and last week's (NaT when there is no previous snapshot).
+    students : DataFrame
+        One row per student on the list, red first, then by risk, with :data:`WEEKLY_COLUMNS`.
+        ``notes`` is empty: it is the teacher's column.
+    left_list : DataFrame
+        Students of this class who were listed last week and are not listed now:
+        ``student_id, name, previous_tier, previous_tier_label, tier_label, change_points``.
+    moved_out : int
+        Students listed last week in this class who are now in another class or gone
+        (counted only: the list never names another class's students).
+    class_size : int
+        Students of the class in the snapshot.
+    tier_counts : dict
+        Students per tier among the listed (red, yellow, blue).
+    model_version : str
+        The model the snapshot was scored with.
+    language : {"zh", "en"}
+        Language of the text columns.
+    """
+
+    class_id: str
+    school_id: str
+    township: str
+    grade: int | None
+    head_teacher_id: str
+    as_of: pd.Timestamp
+    previous_as_of: pd.Timestamp
+    students: pd.DataFrame
+    left_list: pd.DataFrame
+    moved_out: int
+    class_size: int
+    tier_counts: dict[str, int] = field(default_factory=dict)
+    model_version: str = ""
+    language: Language = "zh"
+
+
+def _snapshot_rows(snapshot: pd.DataFrame) -> pd.DataFrame:
+    s = snapshot.copy()
+    for c in ("student_id", "class_id", "school_id", "tier"):
+        s[c] = s[c].astype("str")
+    s["as_of"] = pd.to_datetime(s["as_of"])
+    return s
+
+
+def _change(now: pd.Series, before: pd.Series, steady: float) -> tuple[pd.Series, pd.Series]:
+    points = (now - before) * 100
+    arrow = pd.Series(np.where(points >= steady, "↑", np.where(points <= -steady, "↓", "→")), index=now.index)
+    arrow = arrow.where(points.notna(), "新")
+    return points.round(1), arrow
+
+
+def weekly_class_list(
+    snapshot: pd.DataFrame,
+    class_id: str,
+    *,
+    previous: pd.DataFrame | None = None,
+    cases: pd.DataFrame | None = None,
+    tables: Tables | None = None,
+    config: ReportConfig | None = None,
+    language: Language = "zh",
+) -> WeeklyClassList:
+    """The weekly list of one class from this week's (and last week's) risk snapshot.
+
+    Parameters
+    ----------
+    snapshot : DataFrame
+        This week's risk snapshot (:data:`risk.snapshot.SNAPSHOT_COLUMNS`), all classes.
+    class_id : str
+        The class the list is for.
+    previous : DataFrame, optional
+        Last week's snapshot (for the change column and the "left the list" section).
+    cases : DataFrame, optional
+        The ``cases`` table (ledger); a student's open case shows with owner and stage.
+    tables : Tables, optional
+        Loaded tables: ``student_names`` for names, ``classes``, ``schools``, ``staff``.
+    config : ReportConfig, optional
+        Bands and the number of reasons shown.
+    language : {"zh", "en"}
+        Language of the text columns.
+
+    Returns
+    -------
+    WeeklyClassList
+
+    Raises
+    ------
+    ValueError
+        When ``class_id`` is not in the snapshot.
+
+    Examples
+    --------
+    >>> from risk.reporting._examples import example_snapshot
+    >>> wl = weekly_class_list(example_snapshot(), "c1")
+    >>> wl.students["student_id"].tolist(), wl.tier_counts
+    (['a', 'b'], {'red': 1, 'yellow': 1, 'blue': 0})
+    """
+    cfg = config or ReportConfig()
+    snap = _snapshot_rows(snapshot)
+    mine = snap.loc[snap["class_id"] == str(class_id)]
+    if mine.empty:
+        known = sorted(snap["class_id"].unique())[:5]
+        raise ValueError(f"class_id {class_id!r} is not in the snapshot (classes include {known})")
+    as_of = mine["as_of"].max()
+    cases_n = normalise_cases(cases)
+    open_case = open_case_per_student(cases_n, as_of)
+    on_list = mine["listed"].astype(bool) | mine["student_id"].isin(open_case.index)
+    rows = mine.loc[on_list].copy()
+    rows = rows.assign(_order=tier_order(rows["tier"])).sort_values(
+        ["_order", "probability", "student_id"], ascending=[True, False, True]
+    )
+
+    prev_prob = pd.Series(dtype="float64")
+    prev_as_of = pd.NaT
+    prev_listed = pd.Index([])
+    if previous is not None and len(previous):
+        prev = _snapshot_rows(previous)
+        prev_as_of = prev["as_of"].max()
+        prev_prob = prev.set_index("student_id")["probability"].astype("float64")
+        prev_listed_rows = prev.loc[prev["listed"].astype(bool) & (prev["class_id"] == str(class_id))]
+        prev_listed = pd.Index(prev_listed_rows["student_id"])
+        prev_tier = prev_listed_rows.set_index("student_id")["tier"]
+    zh = language == "zh"
+    sep = "；" if zh else "; "
+    prob = rows["probability"].astype("float64")
+    points, arrow = _change(prob, lookup(rows["student_id"], prev_prob).astype("float64"), cfg.steady_points)
+    if not zh:
+        arrow = arrow.replace("新", "new")
+    case = open_case.reindex(rows["student_id"])
+    out = pd.DataFrame(
+        {
+            "student_id": rows["student_id"].to_numpy(),
+            "name": name_of(rows["student_id"], tables).to_numpy(),
+            "tier": rows["tier"].to_numpy(),
+            "tier_label": rows["tier"].map(lambda t: label(TIER_LABELS, t, language)).to_numpy(),
+            "tier_reason": rows[f"tier_reason_{language}"].fillna("").astype("str").to_numpy(),
+            "probability": prob.to_numpy(),
+            "risk_band": prob.map(lambda p: risk_band(p, cfg.risk_bands)).to_numpy(),
+            "change_points": points.to_numpy(),
+            "change_arrow": arrow.to_numpy(),
+            "new_on_list": (~rows["student_id"].isin(prev_listed)).to_numpy()
+            if previous is not None
+            else False,
+            "rules": rows["rules"]
+            .map(
+                lambda r: sep.join(RULES[c][0 if zh else 1] if c in RULES else c for c in split_text(r, ";"))
+            )
+            .to_numpy(),
+            "reasons": rows[f"reasons_{language}"]
+            .map(lambda r: sep.join(split_text(r, "；" if zh else ";")[: cfg.top_reasons]))
+            .to_numpy(),
+            "protective": rows[f"protective_{language}"]
+            .map(lambda r: sep.join(split_text(r, "；" if zh else ";")[:2]))
+            .to_numpy(),
+            "case_id": case["case_id"].fillna("").to_numpy(),
+            "case_type": case["case_type"]
+            .map(lambda t: label(CASE_TYPE_LABELS, t, language) if isinstance(t, str) else "")
+            .to_numpy(),
+            "case_owner": owner_text(case["owner_staff_id"], tables, language).fillna("").to_numpy(),
+            "case_stage": case["four_step_stage"].to_numpy(),
+            "case_stage_label": stage_text(case["four_step_stage"], language).to_numpy(),
+            "case_opened_at": case["opened_at"].to_numpy(),
+            "measures": rows[f"measures_{language}"].fillna("").astype("str").to_numpy(),
+            "notes": "",
+        }
+    )
+
+    left = pd.DataFrame(
+        columns=["student_id", "name", "previous_tier", "previous_tier_label", "tier_label", "change_points"]
+    )
+    moved_out = 0
+    if len(prev_listed):
+        still_here = mine.set_index("student_id")
+        gone = prev_listed.difference(still_here.index)
+        moved_out = len(gone)
+        dropped = prev_listed.intersection(still_here.index).difference(pd.Index(out["student_id"]))
+        if len(dropped):
+            d = still_here.loc[dropped]
+            ids = pd.Series(dropped, index=dropped)
+            left = pd.DataFrame(
+                {
+                    "student_id": dropped,
+                    "name": name_of(ids, tables).to_numpy(),
+                    "previous_tier": prev_tier.reindex(dropped).to_numpy(),
+                    "previous_tier_label": prev_tier.reindex(dropped)
+                    .map(lambda t: label(TIER_LABELS, t, language))
+                    .to_numpy(),
+                    "tier_label": d["tier"].map(lambda t: label(TIER_LABELS, t, language)).to_numpy(),
+                    "change_points": ((d["probability"] - prev_prob.reindex(dropped)) * 100)
+                    .round(1)
+                    .to_numpy(),
+                }
+            ).sort_values("name", kind="stable", ignore_index=True)
+
+    school_id = str(mine["school_id"].iloc[0])
+    grade = int(mine["grade"].iloc[0]) if "grade" in mine and pd.notna(mine["grade"].iloc[0]) else None
+    head = ""
+    if tables is not None and tables.classes is not None:
+        c = tables.classes.loc[tables.classes["class_id"].astype("str") == str(class_id)]
+        if len(c) and pd.notna(c["head_teacher_id"].iloc[-1]):
+            head = str(c["head_teacher_id"].iloc[-1])
+    township = school_info(tables)["township"].get(school_id, "")
+    counts = {t: int((out["tier"] == t).sum()) for t in TIERS[:-1]}
+    version = str(mine["model_version"].iloc[0]) if "model_version" in mine else ""
+    return WeeklyClassList(
+        class_id=str(class_id),
+        school_id=school_id,
+        township=township,
+        grade=grade,
+        head_teacher_id=head,
+        as_of=as_of,
+        previous_as_of=prev_as_of,
+        students=out.reset_index(drop=True),
+        left_list=left,
+        moved_out=moved_out,
+        class_size=len(mine),
+        tier_counts=counts,
+        model_version=version,
+        language=language,
+    )
