@@ -121,7 +121,7 @@ class JobLock(Base):
     """One row per job name; the nightly run locks its row for the whole transaction."""
 
     __tablename__ = "job_lock"
-    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    job: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
 
 
 class Run(Base):
@@ -392,6 +392,8 @@ def write_transaction(
     conn = engine.connect()
     try:
         if backend == "sqlite":
+            # wait for another writer at most timeout_s (before BEGIN: PRAGMA is not transactional)
+            conn.connection.dbapi_connection.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
             conn = conn.execution_options(baoxue_immediate=True)
             try:
                 trans = conn.begin()
@@ -405,7 +407,7 @@ def write_transaction(
             trans = conn.begin()
             if backend == "postgresql":
                 conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{int(timeout_s * 1000)}ms'")
-        lock = sa.select(JobLock.name).where(JobLock.name == job)
+        lock = sa.select(JobLock.job).where(JobLock.job == job)
         if backend != "sqlite":
             lock = lock.with_for_update()
         try:

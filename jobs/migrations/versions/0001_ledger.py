@@ -26,10 +26,10 @@ def _n(name: str) -> sa.Column:
 def upgrade() -> None:
     op.create_table(
         "job_lock",
-        sa.Column("name", sa.String(32), nullable=False),
-        sa.PrimaryKeyConstraint("name", name="pk_job_lock"),
+        sa.Column("job", sa.String(32), nullable=False),
+        sa.PrimaryKeyConstraint("job", name="pk_job_lock"),
     )
-    op.bulk_insert(sa.table("job_lock", sa.column("name", sa.String)), [{"name": "nightly"}])
+    op.bulk_insert(sa.table("job_lock", sa.column("job", sa.String)), [{"job": "nightly"}])
     op.create_table(
         "runs",
         sa.Column("run_id", sa.String(40), nullable=False),
