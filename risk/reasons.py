@@ -170,6 +170,29 @@ _COMPANIONS: dict[str, tuple[_Companion, ...]] = {
 }
 #: features joined to another's sentence with a comma rather than brackets
 _CARE = "lb_caregiver"
+
+
+def _concept(name: str) -> str:
+    """Features that say the same thing in another window or scale share a concept; a
+    student's reasons name each concept once (the strongest variant)."""
+    for prefix in ("att_unexcused_rate_", "att_unexcused_days_"):
+        if name.startswith(prefix):
+            return "att_unexcused_recent"
+    if name.startswith("att_absence_rate_") and not name.endswith("_term"):
+        return "att_absence_recent"
+    if name.startswith("acad_") and (name.endswith("_pct_class_last") or name.endswith("_pct_grade_last")):
+        return name.rsplit("_pct_", 1)[0]
+    if name in (
+        "lb_status",
+        "lb_one_parent_away",
+        "lb_both_parents_away",
+        "lb_mother_away",
+        "lb_father_only_away",
+    ):
+        return "lb_away"
+    return name
+
+
 #: features phrased only when another fact makes the sentence true
 _ONLY_WHEN: dict[str, Callable[[dict[str, object]], bool]] = {
     "lb_months_in_status": lambda v: _positive(v.get("lb_status")),
@@ -265,9 +288,10 @@ def _row_sentences(
     en: list[str] = []
     used_names: list[str] = []
     consumed: set[str] = set()
+    concepts: set[str] = set()
     for j in order:
         name = names[j]
-        if name in consumed:
+        if name in consumed or _concept(name) in concepts:
             continue
         value = values[name]
         unit = _info(name).unit
@@ -282,6 +306,7 @@ def _row_sentences(
             continue
         s_en = reason_sentence(name, value, "en") or s_zh
         consumed.add(name)
+        concepts.add(_concept(name))
         if risk_side:
             for comp in _COMPANIONS.get(name, ()):
                 if comp.feature in values and comp.feature not in consumed:

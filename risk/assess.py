@@ -1,0 +1,180 @@
+"""One scoring run: features → risk → rules → tiers → ranks under capacity → reasons → measures.
+
+:func:`assess` is what ``baoxue score`` and the nightly job call; it returns the risk
+snapshot (:data:`risk.snapshot.SNAPSHOT_COLUMNS`, one row per student in school on
+``as_of``). :func:`assess_full` also returns the pieces a report or a researcher needs:
+the feature matrix, the rule alerts and the SHAP contributions of the explained rows.
+
+Whose reasons are computed: by default (``[risk] explain = "listed"``) the students on a
+list — red and yellow tiers and every student selected for a case — because TreeSHAP costs
+far more than scoring; ``explain="all"`` explains everyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features
+from features.cohort import cohort as cohort_of
+from features.config import BaoxueConfig
+from features.contract import Tables
+from risk.explain import contributions
+from risk.plans import suggest_measures
+from risk.rank import county_rank, rank_students, school_capacity
+from risk.reasons import REASON_COLUMNS, explain_reasons
+from risk.rules import evaluate_rules, rules_by_student
+from risk.score import ScoringModel, load_model, score
+from risk.snapshot import SNAPSHOT_COLUMNS
+from risk.tiers import assign_tiers
+from training.bundle import ModelBundle
+
+__all__ = ["Assessment", "assess", "assess_full", "empty_snapshot"]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """A scoring run's snapshot and what it was computed from."""
+
+    snapshot: pd.DataFrame  # SNAPSHOT_COLUMNS, indexed by student_id
+    features: pd.DataFrame
+    alerts: pd.DataFrame  # risk.rules.ALERT_COLUMNS
+    contributions: pd.DataFrame  # explained rows only (risk.explain.contributions)
+    model: ScoringModel
+
+
+def empty_snapshot() -> pd.DataFrame:
+    """A snapshot with no rows and the right columns and dtypes."""
+    cols = {}
+    for c, (dtype, _) in SNAPSHOT_COLUMNS.items():
+        cols[c] = pd.Series(dtype="category" if dtype == "category" else dtype)
+    return pd.DataFrame(cols, index=pd.Index([], dtype="str", name="student_id"))
+
+
+def assess_full(
+    tables: Tables,
+    as_of: dt.date,
+    model: ModelBundle | ScoringModel | str,
+    config: BaoxueConfig | None = None,
+    *,
+    features: pd.DataFrame | None = None,
+    explain: Literal["listed", "all"] | None = None,
+    previous: pd.Series | None = None,
+) -> Assessment:
+    """Score, explain, apply the rules and tiers, and rank every student in school on ``as_of``.
+
+    Parameters
+    ----------
+    tables : Tables
+        Validated tables (:func:`features.load.load_tables`).
+    as_of : date
+        The day the run describes; only data known on it is used.
+    model : ModelBundle, ScoringModel or str
+        The model, or a bundle path / MLflow URI (:func:`risk.score.load_model`).
+    config : BaoxueConfig, optional
+        ``[rules]``, ``[features]`` and ``[risk]`` settings.
+    features : DataFrame, optional
+        The feature matrix of ``as_of`` if already built (indexed by ``student_id``).
+    explain : {'listed', 'all'}, optional
+        Whose reasons to compute (default ``[risk] explain``).
+    previous : Series, optional
+        Each student's risk about 4 weeks earlier (for "risk doubled").
+
+    Returns
+    -------
+    Assessment
+    """
+    cfg = config or BaoxueConfig()
+    if isinstance(as_of, dt.datetime):
+        as_of = as_of.date()
+    scoring = model if isinstance(model, ScoringModel) else load_model(model)
+    spine = cohort_of(tables, as_of)
+    if features is None:
+        features = build_features(tables, as_of, cfg)
+    features = features.reindex(spine.index)
+    if not len(spine):
+        return Assessment(empty_snapshot(), features, evaluate_rules(tables, as_of, features, cohort=spine),
+                          pd.DataFrame(), scoring)  # fmt: skip
+
+    probability = score(scoring, features)
+    alerts = evaluate_rules(tables, as_of, features, cohort=spine, config=cfg)
+    fired = rules_by_student(alerts, spine.index)
+    tiers = assign_tiers(
+        probability,
+        fired["rules"],
+        features,
+        previous=previous,
+        rank=county_rank(probability, as_of),
+        config=cfg,
+    )
+    base = pd.DataFrame(
+        {
+            "probability": probability,
+            "school_id": spine["school_id"].astype("str"),
+            "class_id": spine["class_id"].astype("str") if "class_id" in spine else pd.NA,
+            "tier": tiers["tier"],
+            "rules": fired["rules"],
+        },
+        index=spine.index,
+    )
+    capacity = school_capacity(tables, base["school_id"].unique(), cfg)
+    ranks = rank_students(base, as_of, capacity=capacity, config=cfg)
+    listed = base["tier"].isin(["red", "yellow"]).to_numpy() | ranks["selected"].to_numpy()
+
+    scope = explain or cfg.risk.explain
+    explained = np.ones(len(base), dtype=bool) if scope == "all" else listed
+    who = base.index[explained]
+    contrib = contributions(scoring, features.loc[who])
+    reasons = explain_reasons(features, contrib, top=cfg.risk.top_reasons).reindex(base.index)
+    for c in REASON_COLUMNS:
+        reasons[c] = reasons[c].fillna("").astype("str")
+    disabled = None
+    if "inclusive_ed" in spine:
+        disabled = spine["inclusive_ed"].astype("str").ne("none") & spine["inclusive_ed"].notna()
+    measures = suggest_measures(reasons["reason_families"], fired["rules"], disabled=disabled)
+
+    grade = pd.to_numeric(spine["grade"], errors="coerce").astype("int64")
+    snap = pd.DataFrame(
+        {
+            "student_id": pd.array(spine.index.to_numpy(), dtype="str"),
+            "as_of": pd.Series(pd.Timestamp(as_of), index=spine.index).astype("datetime64[s]"),
+            "school_id": base["school_id"],
+            "class_id": base["class_id"].astype("str"),
+            "grade": grade,
+            "probability": probability.astype("float64"),
+            **{c: ranks[c] for c in ("rank_county", "rank_school", "rank_class", "tie_key")},
+            **{c: tiers[c] for c in ("tier", "tier_condition", "tier_reason_zh", "tier_reason_en")},
+            "rules": fired["rules"],
+            "rule_evidence": fired["rule_evidence"],
+            **{c: ranks[c] for c in ("capacity", "selected", "borderline", "assignment_mechanism")},
+            "listed": listed,
+            "explained": explained,
+            **{c: reasons[c] for c in REASON_COLUMNS},
+            **{c: measures[c] for c in ("measures", "measures_zh", "measures_en")},
+            "model_version": scoring.version,
+        },
+        index=spine.index,
+    )
+    snap = snap[list(SNAPSHOT_COLUMNS)]
+    return Assessment(snap, features, alerts, contrib, scoring)
+
+
+def assess(
+    tables: Tables,
+    as_of: dt.date,
+    model: ModelBundle | ScoringModel | str,
+    config: BaoxueConfig | None = None,
+    *,
+    features: pd.DataFrame | None = None,
+    explain: Literal["listed", "all"] | None = None,
+    previous: pd.Series | None = None,
+) -> pd.DataFrame:
+    """The risk snapshot of ``as_of`` (:data:`risk.snapshot.SNAPSHOT_COLUMNS`, indexed by
+    ``student_id``); see :func:`assess_full` for the parameters."""
+    return assess_full(
+        tables, as_of, model, config, features=features, explain=explain, previous=previous
+    ).snapshot
