@@ -234,3 +234,66 @@ def features(
     out.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(out, index=False)
     console.print(f"{out}: {len(frame):,} students × {frame.shape[1] - 1} features on {day}")
+
+
+@app.command()
+def score(
+    data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
+    as_of: Annotated[str, typer.Option("--as-of", help="the day to score (YYYY-MM-DD)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="snapshot file: .parquet, .csv or .xlsx")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="bundle file or MLflow URI (models:/baoxue@champion); default [job] model_uri",
+        ),
+    ] = None,
+    explain: Annotated[
+        str | None, typer.Option("--explain", help="'listed' (default) or 'all': whose reasons to compute")
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Score one day: risk, ranks, tier with its condition, rules, reasons (zh, en), measures."""
+    import datetime as dt
+    import time
+
+    from features.errors import DataContractError
+    from risk.assess import assess
+    from risk.score import load_model
+
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise _error(exc) from exc
+    if explain not in (None, "listed", "all"):
+        raise _error(ValueError(f"--explain must be 'listed' or 'all', got {explain!r}"))
+    if out.suffix.lower() not in (".parquet", ".csv", ".xlsx"):
+        raise _error(ValueError(f"--out {out}: write .parquet, .csv or .xlsx"))
+    cfg, loaded = _load(data_dir, config)
+    uri = model or cfg.job.model_uri
+    if not uri:
+        raise _error(ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config"))
+    start = time.perf_counter()
+    try:
+        scoring = load_model(uri, tracking_uri=cfg.train.tracking_uri)
+        snap = assess(loaded.tables, day, scoring, cfg, explain=explain)  # type: ignore[arg-type]
+    except (DataContractError, FileNotFoundError) as exc:
+        raise _error(exc) from exc
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = snap.reset_index(drop=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False, encoding="utf-8-sig")  # Excel opens UTF-8 with a BOM
+    else:
+        frame.assign(as_of=frame["as_of"].dt.date).to_excel(out, index=False, sheet_name="risk")
+    tiers = snap["tier"].value_counts().reindex(["red", "yellow", "blue", "none"]).fillna(0).astype(int)
+    console.print(
+        f"{out}: {len(snap):,} students on {day} in {time.perf_counter() - start:.1f} s; "
+        + ", ".join(f"{t} {n:,}" for t, n in tiers.items())
+        + f"; {int(snap['selected'].sum()):,} selected for a case, {int(snap['explained'].sum()):,} explained; "
+        f"model {scoring.version}",
+        markup=False,
+        highlight=False,
+    )
