@@ -24,6 +24,8 @@ def snapshot(rows: list[dict], as_of: dt.date = dt.date(2025, 3, 10)) -> pd.Data
     for name, (dtype, _) in SNAPSHOT_COLUMNS.items():
         if name not in frame.columns:
             frame[name] = _DEFAULTS[dtype]
+        elif frame[name].isna().any():
+            frame[name] = frame[name].astype("object").where(frame[name].notna(), _DEFAULTS[dtype])
     frame["as_of"] = pd.Timestamp(as_of)
     frame["rule_evidence"] = frame["rule_evidence"].replace("", "[]")
     frame["model_version"] = "test-model"
