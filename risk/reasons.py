@@ -141,8 +141,6 @@ class _Companion:
     zh: str
     en: str
     when: Callable[[float], bool]
-    separator_zh: str = "（{}）"
-    separator_en: str = " ({})"
 
 
 def _positive(v: object) -> bool:
@@ -160,6 +158,7 @@ _FAILED = _Companion("acad_failed_subjects_last", "{value}科不及格", "{value
 _COMPANIONS: dict[str, tuple[_Companion, ...]] = {
     **{f"att_unexcused_days_{w}d": (_STREAK,) for w in (5, 10, 15, 20, 30)},
     **{f"att_unexcused_rate_{w}d": (_STREAK,) for w in (5, 10, 15, 20, 30)},
+    "lb_status": (_MONTHS,),
     "lb_mother_away": (_MONTHS,),
     "lb_both_parents_away": (_MONTHS,),
     "lb_one_parent_away": (_MONTHS,),
@@ -308,13 +307,17 @@ def _row_sentences(
         consumed.add(name)
         concepts.add(_concept(name))
         if risk_side:
+            extra_zh, extra_en = [], []
             for comp in _COMPANIONS.get(name, ()):
                 if comp.feature in values and comp.feature not in consumed:
                     c_zh = _companion_text(comp, values[comp.feature], "zh")
                     if c_zh is not None:
-                        s_zh += comp.separator_zh.format(c_zh)
-                        s_en += comp.separator_en.format(_companion_text(comp, values[comp.feature], "en"))
+                        extra_zh.append(c_zh)
+                        extra_en.append(_companion_text(comp, values[comp.feature], "en") or c_zh)
                         consumed.add(comp.feature)
+            if extra_zh:
+                s_zh += "（" + "，".join(extra_zh) + "）"
+                s_en += " (" + ", ".join(extra_en) + ")"
             if name in _CARE_AFTER and _CARE in values and _CARE not in consumed:
                 care_zh = reason_sentence(_CARE, values[_CARE], "zh")
                 if care_zh is not None and values[_CARE] != "parent":
