@@ -297,3 +297,252 @@ def score(
         markup=False,
         highlight=False,
     )
+
+
+# --- the nightly job and its ledger (issue 6) ------------------------------------------------------
+
+db_app = typer.Typer(help="The ledger database (runs, risk snapshots, cases).", no_args_is_help=True)
+cases_app = typer.Typer(
+    help="The case ledger (台账): list, show, import staff updates.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+app.add_typer(cases_app, name="cases")
+
+DbOpt = Annotated[str | None, typer.Option("--db", help="ledger database URL (default [job] db_url)")]
+
+
+def _config(config: Path | None, db: str | None = None):
+    from dataclasses import replace
+
+    from features.config import load_config
+    from features.errors import ConfigError
+
+    try:
+        cfg = load_config(config)
+    except ConfigError as exc:
+        raise _error(exc) from exc
+    return replace(cfg, job=replace(cfg.job, db_url=db)) if db else cfg
+
+
+def _ledger(cfg):
+    from jobs.nightly import open_database
+
+    try:
+        return open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
+    except RuntimeError as exc:
+        raise _error(exc) from exc
+
+
+def _day(text: str | None):
+    import datetime as dt
+
+    try:
+        return dt.date.today() if text is None else dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise _error(exc) from exc
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None, db: DbOpt = None) -> None:
+    """Create or migrate the ledger database to the newest schema (Alembic)."""
+    from jobs.storage import connect, current_revision, upgrade
+
+    cfg = _config(config, db)
+    engine = connect(cfg.job.db_url)
+    before = current_revision(engine)
+    upgrade(engine)
+    console.print(
+        f"database {engine.url.render_as_string()}: {before or 'empty'} -> {current_revision(engine)}"
+    )
+
+
+@app.command()
+def nightly(
+    config: ConfigOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="the night's date (default: today)")] = None,
+    data: Annotated[
+        str | None, typer.Option("--data", help="data folder or URL (default [data] source)")
+    ] = None,
+    db: DbOpt = None,
+    model: Annotated[
+        str | None, typer.Option("--model", help="bundle file or MLflow URI ([job] model_uri)")
+    ] = None,
+) -> None:
+    """The nightly run: load, features, score, rules, tiers, diff, snapshot, cases, run record.
+
+    One transaction: a failure leaves the database as it was. The same night twice does nothing
+    the second time. A second run started meanwhile waits for the lock, then stops (exit 3).
+    """
+    from dataclasses import replace
+
+    from features.errors import ConfigError, DataContractError
+    from jobs.nightly import InjectedFault, LockTimeout, run_nightly
+
+    day = _day(as_of)
+    cfg = _config(config, db)
+    if model:
+        cfg = replace(cfg, job=replace(cfg.job, model_uri=model))
+    if not cfg.job.model_uri:
+        raise _error(ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config"))
+    engine = _ledger(cfg)
+    if console.is_terminal:
+        status = console.status(f"nightly run for {day}: load")
+
+        def on_stage(stage: str, seconds: float) -> None:
+            console.print(f"  {stage:<9} {seconds:7.1f} s")
+            status.update(f"nightly run for {day}: after {stage}")
+
+        status.start()
+    else:
+        status = None
+
+        def on_stage(stage: str, seconds: float) -> None:
+            console.print(f"stage {stage} done in {seconds:.1f} s", markup=False, highlight=False)
+
+    try:
+        result = run_nightly(cfg, day, engine=engine, source=data, on_stage=on_stage)
+    except LockTimeout as exc:
+        console.print(
+            f"another nightly run is writing to this database ({exc}); this one stops", markup=False
+        )
+        raise typer.Exit(3) from exc
+    except (DataContractError, ConfigError, FileNotFoundError, ValueError) as exc:
+        raise _error(exc) from exc
+    except InjectedFault as exc:
+        console.print(f"stopped: {exc}; the database is unchanged", markup=False)
+        raise typer.Exit(1) from exc
+    finally:
+        if status is not None:
+            status.stop()
+    if result.status == "skipped":
+        console.print(f"run {result.run_id} for {day} exists already: nothing to do", markup=False)
+        return
+    c = result.counts
+    console.print(
+        f"run {result.run_id} for {day}: {c['n_students']:,} students; red {c['n_red']:,}, yellow "
+        f"{c['n_yellow']:,}, blue {c['n_blue']:,}; {c['n_rules']:,} with a rule; new on the list {c['n_new']:,}, "
+        f"rising {c['n_rising']:,}, left {c['n_left']:,}; cases opened {c['n_cases_opened']:,}, updated "
+        f"{c['n_cases_updated']:,}, closed {c['n_cases_closed']:,}, escalations {c['n_escalations']:,}, "
+        f"returned {c['n_returned']:,}; {c['n_open_cases']:,} open; missed days caught up {c['missed_days']}; "
+        f"{sum(result.stage_seconds.values()):.1f} s",
+        markup=False,
+        highlight=False,
+    )
+    if c["n_unowned"]:
+        console.print(f"warning: {c['n_unowned']} new cases have no owner: add staff to the staff table")
+    console.print(f"rejects file: {result.rejects_file}", markup=False)
+
+
+@app.command()
+def runs(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    last: Annotated[int, typer.Option(help="show the latest N runs")] = 20,
+) -> None:
+    """Past nightly runs with their counts and timings."""
+    from rich.table import Table
+
+    from jobs.storage import read_runs
+
+    frame = read_runs(_ledger(_config(config, db)), last=last)
+    table = Table(title=f"nightly runs (latest {last})")
+    cols = {"run_id": "run", "as_of": "as of", "n_students": "students", "n_red": "red", "n_listed": "listed",
+            "n_new": "new", "n_cases_opened": "opened", "n_cases_closed": "closed", "n_escalations": "escal.",
+            "n_open_cases": "open", "missed_days": "missed", "seconds": "seconds"}  # fmt: skip
+    for label in cols.values():
+        table.add_column(label)
+    for _, r in frame.iterrows():
+        table.add_row(*(f"{r[c]:%Y-%m-%d}" if c == "as_of" else f"{r[c]:,.1f}" if c == "seconds" else str(r[c])
+                        for c in cols))  # fmt: skip
+    console.print(table)
+
+
+@cases_app.command("list")
+def cases_list(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    school: Annotated[str | None, typer.Option(help="school_id")] = None,
+    class_id: Annotated[str | None, typer.Option("--class", help="class_id")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="closed cases too")] = False,
+) -> None:
+    """The ledger of a school or class: open cases (with --all, every case)."""
+    from rich.table import Table
+
+    from jobs.storage import read_cases
+
+    if school is None and class_id is None:
+        raise _error(ValueError("name a --school or a --class: lists go only to the staff responsible"))
+    frame = read_cases(_ledger(_config(config, db)), school_id=school, class_id=class_id, open_only=not all_)
+    table = Table(title=f"cases: {school or ''} {class_id or ''} ({len(frame)})")
+    cols = ["case_id", "student_id", "case_type", "trigger", "opened_at", "owner_staff_id", "four_step_stage",
+            "status", "tier_last", "last_seen"]  # fmt: skip
+    for c in cols:
+        table.add_column(c)
+    for _, r in frame.iterrows():
+        table.add_row(*("" if _isna(r[c]) else f"{r[c]:%Y-%m-%d}" if "_at" in c or c == "last_seen" else str(r[c])
+                        for c in cols))  # fmt: skip
+    console.print(table)
+
+
+@cases_app.command("show")
+def cases_show(
+    case_id: Annotated[str, typer.Argument(help="the case's id")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """One case and its history (events in order)."""
+    from rich.table import Table
+
+    from jobs.storage import read_case_events, read_cases
+
+    engine = _ledger(_config(config, db))
+    cases = read_cases(engine)
+    if case_id not in set(cases["case_id"]):
+        raise _error(ValueError(f"no case {case_id!r} in the ledger (see `baoxue cases list`)"))
+    case = cases.set_index("case_id").loc[case_id]
+    for k, v in case.items():
+        if not _isna(v):
+            console.print(f"{k}: {v}", markup=False, highlight=False)
+    table = Table(title="history")
+    cols = ["ts", "event_type", "source", "actor_role", "outcome", "four_step_stage", "owner_staff_id", "next_due",
+            "detail"]  # fmt: skip
+    for c in cols:
+        table.add_column(c)
+    for _, r in read_case_events(engine, case_id=case_id).iterrows():
+        table.add_row(*("" if _isna(r[c]) else f"{r[c]:%Y-%m-%d}" if c in ("ts", "next_due") else str(r[c])
+                        for c in cols))  # fmt: skip
+    console.print(table)
+
+
+@cases_app.command("import")
+def cases_import(
+    file: Annotated[Path, typer.Argument(help="staff updates, CSV or XLSX (case_id, ts, event_type, ...)")],
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="the import's date (default: today)")] = None,
+    rejects: Annotated[Path | None, typer.Option(help="rejects CSV (default FILE.rejects.csv)")] = None,
+) -> None:
+    """Import staff updates (home visits, outcomes, steps, placements, closing) as case events."""
+    from features.errors import DataContractError
+    from jobs.ledger import import_updates
+    from jobs.storage import LockTimeout
+
+    day = _day(as_of)
+    cfg = _config(config, db)
+    engine = _ledger(cfg)
+    try:
+        res = import_updates(
+            engine, file, as_of=day, rejects_file=rejects, lock_timeout_s=cfg.job.lock_timeout_s
+        )
+    except DataContractError as exc:
+        raise _error(exc) from exc
+    except LockTimeout as exc:
+        console.print(f"the database is busy ({exc}); try again", markup=False)
+        raise typer.Exit(3) from exc
+    n_bad = res.rejects["file_row"].nunique() if len(res.rejects) else 0
+    console.print(
+        f"{file}: {res.rows} rows; imported {res.imported}, imported before {res.already}, rejected {n_bad} "
+        f"(rejects file: {res.rejects_file})",
+        markup=False,
+        highlight=False,
+    )
