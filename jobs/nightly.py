@@ -104,7 +104,7 @@ def _check_fault(stage: str) -> None:
     wanted = os.environ.get(FAIL_ENV, "").strip()
     if wanted and wanted not in STAGES:
         raise ValueError(f"{FAIL_ENV}={wanted!r} is not a stage; use one of {', '.join(STAGES)}")
-    if wanted == stage:
+    if wanted and wanted == stage:
         raise InjectedFault(f"{FAIL_ENV}={stage}: run stopped before stage {stage!r} (fault injection)")
 
 

@@ -187,7 +187,13 @@ DIFF_COLUMNS: dict[str, tuple[str, str]] = {
 
 def _snapshot_table() -> sa.Table:
     cols: list[sa.Column] = [
-        sa.Column("run_id", sa.String(40), sa.ForeignKey("runs.run_id"), primary_key=True),
+        # deferred: the run's row is written last, in the same transaction
+        sa.Column(
+            "run_id",
+            sa.String(40),
+            sa.ForeignKey("runs.run_id", deferrable=True, initially="DEFERRED"),
+            primary_key=True,
+        ),
         sa.Column("student_id", sa.String(64), primary_key=True),
     ]
     for name, (dtype, _) in SNAPSHOT_COLUMNS.items():

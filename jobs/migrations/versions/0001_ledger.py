@@ -109,7 +109,13 @@ def upgrade() -> None:
         sa.Column("prev_tier", sa.Text(), nullable=True),
         sa.Column("change", sa.Text(), nullable=True),
         sa.Column("rules_new", sa.Text(), nullable=True),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.run_id"], name="fk_risk_snapshots_run_id_runs"),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["runs.run_id"],
+            name="fk_risk_snapshots_run_id_runs",
+            deferrable=True,
+            initially="DEFERRED",
+        ),
         sa.PrimaryKeyConstraint("run_id", "student_id", name="pk_risk_snapshots"),
     )
     op.create_table(
