@@ -279,7 +279,7 @@ def _registered_poor(tables: Tables | None, ids: pd.Series, days: pd.Series, lan
     h = h.loc[h["hardship_type"].astype("str").isin(["registered_poor", "monitored"])]
     hits = []
     for sid_, day in zip(ids, days, strict=True):
-        rows = h.loc[h["student_id"].astype("str") == sid_]
+        rows = h.loc[h["student_id"] == sid_]
         on = (rows["valid_from"] <= day) & (rows["valid_to"].isna() | (rows["valid_to"] > day))
         hits.append(yes if bool(on.any()) else no)
     return pd.Series(hits, index=ids.index)

@@ -197,7 +197,7 @@ def attendance_calendar(
         school_days = pd.bdate_range(end=as_of, periods=days * 2)
     school_days = school_days[-days:]
     att = tables.attendance
-    att = att.loc[(att["student_id"].astype("str") == student_id) & att["date"].isin(school_days)]
+    att = att.loc[(att["student_id"] == student_id) & att["date"].isin(school_days)]
     order = list(ATTENDANCE_LEVELS)
     level = att["status"].astype("str").map(_STATUS_LEVEL).fillna("unknown")
     rank = level.map({lv: i for i, lv in enumerate(order)})
@@ -219,9 +219,7 @@ def _profile(
     zh = language == "zh"
     sid_ = str(row["student_id"])
     st = tables.students
-    st = st.loc[(st["student_id"].astype("str") == sid_) & (st["valid_from"] <= as_of)].sort_values(
-        "valid_from"
-    )
+    st = st.loc[(st["student_id"] == sid_) & (st["valid_from"] <= as_of)].sort_values("valid_from")
     rec = st.iloc[-1] if len(st) else pd.Series(dtype="object")
     items: list[tuple[str, str]] = [
         ("学校" if zh else "school", str(row["school_id"])),
@@ -251,7 +249,7 @@ def _profile(
                     items.append((lz if zh else le, str(rec[col])))
     if tables.guardians is not None:
         g = tables.guardians
-        g = g.loc[(g["student_id"].astype("str") == sid_) & (g["valid_from"] <= as_of)]
+        g = g.loc[(g["student_id"] == sid_) & (g["valid_from"] <= as_of)]
         g = g.loc[g["valid_to"].isna() | (g["valid_to"] > as_of)]
         rel = {"father": ("父亲", "father"), "mother": ("母亲", "mother"), "grandparent": ("祖辈", "grandparent"),
                "other": ("其他", "other")}  # fmt: skip
@@ -264,18 +262,18 @@ def _profile(
             items.append(("家庭成员" if zh else "family member", f"{who} {where}{guard}".strip()))
     if tables.left_behind is not None:
         lb = tables.left_behind
-        lb = lb.loc[(lb["student_id"].astype("str") == sid_) & (lb["effective_date"] <= as_of)]
+        lb = lb.loc[(lb["student_id"] == sid_) & (lb["effective_date"] <= as_of)]
         if len(lb):
             status = int(lb.sort_values("effective_date")["status"].astype("int64").iloc[-1])
             words = {
-                0: ("否", "no"),
-                1: ("单亲外出", "one parent away"),
-                2: ("父母均外出", "both parents away"),
+                "0": ("否", "no"),
+                "1": ("单亲外出", "one parent away"),
+                "2": ("父母均外出", "both parents away"),
             }
             items.append(("留守" if zh else "left-behind", label(words, status, language)))
     if tables.hardship is not None:
         h = tables.hardship
-        h = h.loc[(h["student_id"].astype("str") == sid_) & (h["valid_from"] <= as_of)]
+        h = h.loc[(h["student_id"] == sid_) & (h["valid_from"] <= as_of)]
         h = h.loc[h["valid_to"].isna() | (h["valid_to"] > as_of)]
         kinds = [
             k for k in h["hardship_type"].astype("str") if show_restricted or k not in _RESTRICTED_HARDSHIP
@@ -291,7 +289,7 @@ def _profile(
             )
     if tables.family_events is not None:
         fe = tables.family_events
-        fe = fe.loc[(fe["student_id"].astype("str") == sid_) & (fe["event_date"] <= as_of)]
+        fe = fe.loc[(fe["student_id"] == sid_) & (fe["event_date"] <= as_of)]
         if not show_restricted:
             fe = fe.loc[fe["event_type"].astype("str") != "incarceration"]
         for _, e in fe.sort_values("event_date").tail(3).iterrows():
@@ -303,7 +301,7 @@ def _profile(
 
 def _exams(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
     r = tables.exam_results
-    r = r.loc[r["student_id"].astype("str") == student_id]
+    r = r.loc[r["student_id"] == student_id]
     ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
     r = r.assign(exam_id=r["exam_id"].astype("str")).merge(
         ex[["exam_id", "term_id", "exam_type", "exam_date"]]
@@ -378,9 +376,7 @@ def student_plan(
 
     hist_parts = [mine[["as_of", "probability", "tier"]]]
     if history is not None and len(history):
-        h = history.loc[
-            history["student_id"].astype("str") == str(student_id), ["as_of", "probability", "tier"]
-        ]
+        h = history.loc[history["student_id"] == str(student_id), ["as_of", "probability", "tier"]]
         hist_parts.insert(0, h)
     hist = pd.concat(hist_parts, ignore_index=True)
     hist = hist.assign(as_of=pd.to_datetime(hist["as_of"]), tier=hist["tier"].astype("str"))
@@ -424,7 +420,7 @@ def student_plan(
         }
     )
     if interventions is not None and len(interventions):
-        iv = interventions.loc[interventions["student_id"].astype("str") == str(student_id)].copy()
+        iv = interventions.loc[interventions["student_id"] == str(student_id)].copy()
         iv_table = pd.DataFrame(
             {
                 "type": iv["type"].astype("str").map(lambda t: label(INTERVENTION_LABELS, t, language)),
