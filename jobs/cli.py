@@ -361,7 +361,7 @@ def nightly(
     config: ConfigOpt = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="the night's date (default: today)")] = None,
     data: Annotated[
-        str | None, typer.Option("--data", help="data folder or URL (default [data] source)")
+        str | None, typer.Option("--data", help="data folder or URL (default: the config's data source)")
     ] = None,
     db: DbOpt = None,
     model: Annotated[
@@ -546,3 +546,175 @@ def cases_import(
         markup=False,
         highlight=False,
     )
+
+
+# --- baoxue report: the reports people use (issue 7) ----------------------------------------------
+
+report_app = typer.Typer(
+    help="Reports: weekly class list, 一生一案, school summary, county monthly report (HTML + XLSX).",
+    no_args_is_help=False,
+    invoke_without_command=True,
+)
+app.add_typer(report_app, name="report")
+
+DataOpt = Annotated[
+    str | None, typer.Option("--data", help="data folder or URL (default: the config's data source)")
+]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="the run's date (default: the latest run)")]
+SnapOpt = Annotated[
+    Path | None,
+    typer.Option("--snapshot", help="a snapshot file from `baoxue score` instead of the database"),
+]
+CasesOpt = Annotated[Path | None, typer.Option("--cases", help="with --snapshot: a cases CSV/XLSX/Parquet")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="folder to write into")]
+LangOpt = Annotated[str, typer.Option("--lang", help="zh (default) or en")]
+
+
+def _report_inputs(config, db, data, as_of, snapshot, cases):
+    """Tables from the data source, the run from the ledger database (or a snapshot file)."""
+    from jobs.reports.bundle import inputs_from_db, inputs_from_files
+
+    cfg = _config(config, db)
+    _, loaded = _load(data or cfg.data.source, config)
+    try:
+        if snapshot is not None:
+            return inputs_from_files(snapshot, loaded.tables, cases=cases)
+        return inputs_from_db(_ledger(cfg), loaded.tables, as_of=as_of)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _error(exc) from exc
+
+
+def _lang(text: str):
+    if text not in ("zh", "en"):
+        raise _error(ValueError(f"--lang must be zh or en, got {text!r}"))
+    return text
+
+
+def _written(paths) -> None:
+    for p in paths:
+        console.print(str(p), markup=False, highlight=False)
+
+
+@report_app.callback()
+def report_main(
+    ctx: typer.Context,
+    all_: Annotated[
+        bool, typer.Option("--all", help="every class and school of the run into a dated folder")
+    ] = False,
+    out: OutOpt = Path("reports"),
+    month: Annotated[str | None, typer.Option("--month", help="monthly report month (YYYY-MM)")] = None,
+    students: Annotated[str, typer.Option(help="一生一案 sheets for: red, listed or none")] = "red",
+    lang: LangOpt = "zh",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: SnapOpt = None,
+    cases: CasesOpt = None,
+) -> None:
+    """`baoxue report --all` writes the whole set; the subcommands write one report each."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not all_:
+        console.print(ctx.get_help())
+        raise typer.Exit(0)
+    from jobs.reports.bundle import write_all
+
+    if students not in ("red", "listed", "none"):
+        raise _error(ValueError(f"--students must be red, listed or none, got {students!r}"))
+    inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
+    res = write_all(inputs, out, month=month, language=_lang(lang), students=students)  # type: ignore[arg-type]
+    secs = ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items())
+    console.print(f"{len(res.files)} files in {res.folder} ({secs}); open first: {res.index}", markup=False)
+
+
+@report_app.command("weekly")
+def report_weekly(
+    class_id: Annotated[str, typer.Option("--class", help="the class's class_id")],
+    out: OutOpt = Path("reports"),
+    lang: LangOpt = "zh",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: SnapOpt = None,
+    cases: CasesOpt = None,
+) -> None:
+    """The head teacher's weekly list of one class (HTML + XLSX)."""
+    from jobs.reports.bundle import write_weekly
+
+    inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
+    try:
+        _written(write_weekly(inputs, class_id, out, _lang(lang)))
+    except ValueError as exc:
+        raise _error(exc) from exc
+
+
+@report_app.command("student")
+def report_student(
+    student_id: Annotated[str, typer.Argument(help="the student's student_id")],
+    out: OutOpt = Path("reports"),
+    restricted: Annotated[
+        bool, typer.Option(help="include restricted fields (authorised roles only)")
+    ] = False,
+    lang: LangOpt = "zh",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: SnapOpt = None,
+    cases: CasesOpt = None,
+) -> None:
+    """One student's 一生一案 sheet (HTML with charts)."""
+    from jobs.reports.bundle import write_student
+
+    inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
+    try:
+        _written(write_student(inputs, student_id, out, _lang(lang), show_restricted=restricted))
+    except ValueError as exc:
+        raise _error(exc) from exc
+
+
+@report_app.command("school")
+def report_school(
+    school_id: Annotated[str, typer.Argument(help="the school's school_id")],
+    out: OutOpt = Path("reports"),
+    month: Annotated[str | None, typer.Option("--month", help="month whose returns are listed")] = None,
+    lang: LangOpt = "zh",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: SnapOpt = None,
+    cases: CasesOpt = None,
+) -> None:
+    """The principal's school summary (HTML + XLSX)."""
+    from jobs.reports.bundle import write_school
+
+    inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
+    try:
+        _written(write_school(inputs, school_id, out, _lang(lang), month))
+    except ValueError as exc:
+        raise _error(exc) from exc
+
+
+@report_app.command("monthly")
+def report_monthly(
+    month: Annotated[str, typer.Option("--month", help="the month reported, YYYY-MM")],
+    out: OutOpt = Path("reports"),
+    lang: LangOpt = "zh",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: SnapOpt = None,
+    cases: CasesOpt = None,
+) -> None:
+    """The county monthly report 月报 by township and school, with zero-report rows (HTML + XLSX)."""
+    from jobs.reports.bundle import write_monthly
+
+    inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
+    try:
+        _written(write_monthly(inputs, month, out, _lang(lang)))
+    except ValueError as exc:
+        raise _error(exc) from exc
