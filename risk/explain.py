@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import _FAMILY
-from risk.score import DEFAULT_CHUNK, ScoringModel, _chunks
+from risk.score import DEFAULT_CHUNK, ScoringModel, _chunks, design_matrix
 from training.bundle import ModelBundle
 
 __all__ = ["EXPECTED", "FAMILIES", "contributions", "family_contributions", "shap_plots"]
@@ -61,7 +61,7 @@ def contributions(
     out = np.empty((len(features), len(cols)), dtype="float64")
     booster = bundle.model.booster_
     for part in _chunks(len(features), chunk_size):
-        out[part] = booster.predict(bundle._matrix(features.iloc[part]), pred_contrib=True)
+        out[part] = booster.predict(design_matrix(bundle, features.iloc[part]), pred_contrib=True)
     return pd.DataFrame(out, index=features.index, columns=cols)
 
 

@@ -35,7 +35,7 @@ from scipy.special import expit
 from features.errors import DataContractError
 from training.bundle import ModelBundle, load_bundle
 
-__all__ = ["ScoringModel", "load_model", "score", "raw_margin", "DEFAULT_CHUNK"]
+__all__ = ["ScoringModel", "load_model", "score", "raw_margin", "design_matrix", "DEFAULT_CHUNK"]
 
 #: rows scored at a time; memory is bounded by a chunk's model matrix
 DEFAULT_CHUNK = 100_000
@@ -131,14 +131,36 @@ def _chunks(n: int, size: int) -> Iterator[slice]:
         yield slice(start, min(n, start + size))
 
 
+def design_matrix(bundle: ModelBundle, features: pd.DataFrame) -> np.ndarray:
+    """The model's input as one float64 array: numeric columns as they are (NaN = missing),
+    categorical ones as their code in the training categories (NaN for unseen or missing),
+    which is what LightGBM makes of a pandas frame itself, without its copies.
+
+    Call :meth:`ModelBundle.check` first (``score`` and ``contributions`` do).
+    """
+    out = np.empty((len(features), len(bundle.features)), dtype="float64")
+    for j, c in enumerate(bundle.features):
+        col = features[c]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            cats = bundle.categories.get(c)
+            if cats is not None and list(col.cat.categories) != list(cats):
+                col = col.cat.set_categories(cats)
+            codes = col.cat.codes.to_numpy()
+            out[:, j] = np.where(codes < 0, np.nan, codes)
+        elif col.dtype == bool:
+            out[:, j] = col.to_numpy(dtype="float64")
+        else:
+            out[:, j] = pd.to_numeric(col, errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+    return out
+
+
 def raw_margin(bundle: ModelBundle, features: pd.DataFrame, *, chunk_size: int = DEFAULT_CHUNK) -> np.ndarray:
     """LightGBM's raw score (log-odds before calibration) of every row, chunk by chunk."""
     bundle.check(features)
     booster = bundle.model.booster_
     out = np.empty(len(features), dtype="float64")
     for part in _chunks(len(features), chunk_size):
-        X = bundle._matrix(features.iloc[part])
-        out[part] = booster.predict(X, raw_score=True)
+        out[part] = booster.predict(design_matrix(bundle, features.iloc[part]), raw_score=True)
     return out
 
 
