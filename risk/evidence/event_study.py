@@ -150,6 +150,12 @@ def event_study(
         keep |= treated & (k < -leads)
     if comparison == "never_treated" and treated[panel_rows].all():
         raise EstimationError(f"panel.{event}: every student has a case; use comparison='not_yet_treated'")
+    # a calendar week with no comparison row (untreated, or a baseline week) has no week effect
+    comparison_row = keep & (~in_window | (k == reference))
+    no_comparison = keep & ~np.isin(t_idx, np.unique(t_idx[comparison_row]))
+    weeks_dropped = int(len(np.unique(t_idx[no_comparison])))
+    keep &= ~no_comparison
+    in_window &= keep
     y = y_all[keep]
     u = pd.factorize(u_codes[keep])[0]
     w = pd.factorize(t_idx[keep], sort=True)[0]
@@ -240,11 +246,16 @@ def event_study(
             "df": df,
             "p_value": float(stats.chi2.sf(stat, df)) if df else float("nan"),
         }
-    warns = (
-        [f"{n_no_baseline} student(s) with a case but no event week {reference} observed were left out"]
-        if n_no_baseline
-        else []
-    )
+    warns = []
+    if n_no_baseline:
+        warns.append(
+            f"{n_no_baseline} student(s) with a case but no event week {reference} observed were left out"
+        )
+    if weeks_dropped:
+        warns.append(
+            f"{weeks_dropped} calendar week(s) without any comparison student were left out"
+            " (every student observed then already had a case)"
+        )
     if pre.any() and pretrend["p_value"] < 0.05:
         warns.append(
             f"pre-trend: leads differ from zero (chi2={pretrend['statistic']:.1f}, df={pretrend['df']},"
@@ -278,6 +289,7 @@ def event_study(
             "comparison": comparison,
             "reference": reference,
             "students_without_baseline_week": n_no_baseline,
+            "weeks_without_comparison": weeks_dropped,
         },
         warnings=tuple(warns),
     )

@@ -116,7 +116,7 @@ def effects_by_group(
             key = key if isinstance(key, tuple) else (key,)
             label = dict(zip(by, key, strict=True))
             extra = {"intervention_type": kind} if kind is not None else {}
-            head = pd.DataFrame([{"type_key": kind, **label}])
+            head = pd.DataFrame([{"intervention_type": kind, **label}] if kind is not None else [label])
             if len(part) < min_rows:
                 rows.append(head.assign(error=f"{len(part)} rows < min_rows={min_rows}"))
                 continue
@@ -126,12 +126,14 @@ def effects_by_group(
                 rows.append(head.assign(error=str(exc)))
                 continue
             results[(kind, *key)] = res
-            rows.append(pd.concat([head, res.to_frame()], axis=1).assign(error=""))
+            res_row = res.to_frame()
+            if kind is not None:
+                res_row = res_row.drop(columns="intervention_type")
+            rows.append(pd.concat([head, res_row], axis=1).assign(error=""))
     table = pd.concat(rows, ignore_index=True) if rows else results_frame([])
     if "p_value" not in table.columns:
         table["p_value"] = np.nan
     table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float))
-    table = table.drop(columns=["type_key"] if frames.keys() == {None} else [])
     m = int(table["p_value"].notna().sum())
     note = (
         f"{m} estimates from one family of comparisons (types × groups). p_holm controls the chance of"

@@ -91,7 +91,7 @@ def observational(seed: int, *, n: int = 2000, tau: float = TAU_DROPOUT) -> pd.D
     x1 = rng.normal(size=n)
     x2 = rng.normal(size=n)
     score = np.clip(0.08 + 0.3 * rng.beta(2, 4, n), 0.06, 0.9)
-    logit = -0.8 + 6 * (score - 0.18) + 0.8 * x1
+    logit = -0.8 + 10 * (score - 0.18) + 0.8 * x1
     treated = rng.random(n) < 1 / (1 + np.exp(-logit))
     p0 = np.clip(score + 0.04 * np.tanh(x1) + 0.03 * (x2 > 0), 0.06, 0.95)
     y = (rng.random(n) < p0 + tau * treated).astype("int64")
