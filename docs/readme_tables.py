@@ -1,4 +1,4 @@
-"""Regenerate the README's generated blocks (data contract, feature catalogue).
+"""Regenerate the README's generated blocks (data contract, feature catalogue, risk snapshot).
 
     .venv/bin/python docs/readme_tables.py        # rewrite README.md in place
 A test fails when README.md is out of date with the code.
@@ -16,8 +16,9 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 def blocks() -> dict[str, str]:
     from features.catalog import catalog_markdown
     from features.contract import contract_markdown
+    from risk.snapshot import snapshot_markdown
 
-    return {"contract": contract_markdown(), "catalog": catalog_markdown()}
+    return {"contract": contract_markdown(), "catalog": catalog_markdown(), "snapshot": snapshot_markdown()}
 
 
 def render(text: str) -> str:
