@@ -160,7 +160,7 @@ def attendance_heatmap(attendance: pd.DataFrame, language: Language = "zh") -> s
     lang = chart_language(language)
     days = pd.to_datetime(attendance["date"])
     week = ((days - days.min()).dt.days // 7).to_numpy() if len(days) else np.array([], int)
-    dow = days.dt.dayofweek.to_numpy() if len(days) else np.array([], int)
+    dow = days.dt.day_of_week.to_numpy() if len(days) else np.array([], int)
     order = list(ATTENDANCE_LEVELS)
     codes = np.array([order.index(v) for v in attendance["level"]], dtype=float)
     grid = np.full((7, int(week.max()) + 1 if len(week) else 1), np.nan)

@@ -40,7 +40,7 @@ h1 { font-size: 20px; margin: 4px 0; } h2 { font-size: 16px; margin: 14px 0 6px;
 .card dt { color: #555; } .card dd { margin: 0; }
 .up { color: #C0392B; font-weight: bold; } .down { color: #1E8449; font-weight: bold; } .steady { color: #555; }
 table { border-collapse: collapse; width: 100%; font-size: 12.5px; margin: 4px 0; }
-th, td { border: 1px solid #bbb; padding: 3px 5px; text-align: left; vertical-align: top; }
+th, td { border: 1px solid #bbb; padding: 3px 5px; text-align: left; vertical-align: top; word-break: keep-all; }
 th { background: #EEF1F4; }
 td.num, th.num { text-align: right; }
 tr.zero td { color: #555; background: #F4F6F6; }

@@ -146,9 +146,12 @@ def stage_at(cases: pd.DataFrame, events: pd.DataFrame, day: pd.Timestamp) -> pd
     return pd.concat([from_events, recorded], axis=1).max(axis=1).astype("int64")
 
 
-def _units(tables: Tables | None, extra: pd.DataFrame) -> pd.DataFrame:
-    """Every school with its township: from ``schools``, plus schools only seen in cases."""
+def _units(tables: Tables | None, extra: pd.DataFrame, snapshot: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every school with its township: from ``schools``, plus schools only seen in the snapshot or cases."""
     info = school_info(tables)
+    if snapshot is not None:
+        more = pd.Index(snapshot["school_id"].astype("str").unique()).difference(info.index)
+        info = pd.concat([info, pd.DataFrame({"township": ""}, index=more)])
     if tables is not None and tables.classes is not None:
         more = pd.Index(tables.classes["school_id"].astype("str").unique()).difference(info.index)
         info = pd.concat([info, pd.DataFrame({"township": ""}, index=more)])
@@ -204,7 +207,7 @@ def monthly_report(
     >>> from risk.reporting._examples import example_snapshot
     >>> r = monthly_report("2025-03", cases=cases, snapshot=example_snapshot())
     >>> r.units[["school_id", "new_suspected", "still_out", "zero_report"]].values.tolist()
-    [['s1', 1, 1, False]]
+    [['s1', 1, 1, False], ['s2', 0, 0, True]]
     """
     from risk.reporting.school import case_schools
 
@@ -215,7 +218,7 @@ def monthly_report(
     c = c.loc[c["case_type"].isin(OUT_OF_SCHOOL)].reset_index(drop=True)
     where = case_schools(c, snapshot, tables)
     c = c.assign(school_id=where["school_id"], class_id=where["class_id"], grade=where["grade"])
-    units = _units(tables, c)
+    units = _units(tables, c, snapshot)
     c["township"] = lookup(c["school_id"], units.set_index("school_id")["township"]).fillna("")
 
     new = c["opened_at"].between(start, end)

@@ -1,0 +1,45 @@
+"""`baoxue report ...` on a simulated county folder with a snapshot file and a cases CSV."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from features.load import tables_from_frames
+from features.simulate import simulate_county, write_county
+from jobs.cli import app
+from risk.reporting._examples import synthetic_run
+
+runner = CliRunner()
+
+
+def test_report_commands_write_html_and_xlsx(tmp_path):
+    county = simulate_county(students=200, years=1, seed=5, attendance=False)
+    data = tmp_path / "county"
+    write_county(county, data)
+    tables = tables_from_frames(simulate_county(students=200, years=1, seed=5).frames).tables
+    run = synthetic_run(tables, "2023-03-13", seed=5)
+    snap, cases = tmp_path / "snap.parquet", tmp_path / "cases.csv"
+    run.snapshot.to_parquet(snap)
+    run.cases.to_csv(cases, index=False)
+    common = [
+        "--data",
+        str(data),
+        "--snapshot",
+        str(snap),
+        "--cases",
+        str(cases),
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    class_id = str(run.snapshot["class_id"].iloc[0])
+    res = runner.invoke(app, ["report", "weekly", "--class", class_id, *common])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / f"{class_id}.html").is_file() and (tmp_path / "r" / f"{class_id}.xlsx").is_file()
+    res = runner.invoke(app, ["report", "monthly", "--month", "2023-03", *common])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "monthly-2023-03.xlsx").is_file()
+    res = runner.invoke(app, ["report", "weekly", "--class", "nope", *common])
+    assert res.exit_code == 2 and "class_id 'nope' is not in the snapshot" in res.output
+    res = runner.invoke(app, ["report", "--all", "--students", "none", *common])
+    assert res.exit_code == 0, res.output
+    assert "open first:" in res.output and (tmp_path / "r" / "reports-2023-03-13" / "index.html").is_file()
