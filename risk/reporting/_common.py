@@ -163,7 +163,9 @@ def normalise_cases(cases: pd.DataFrame | None) -> pd.DataFrame:
     for c in CASE_COLUMNS:
         if c not in out.columns:
             out[c] = pd.NA
-    for c in ("opened_at", "closed_at"):
+    if "returned_at" not in out.columns:  # the ledger's extra column: back at school, 销号 proposed
+        out["returned_at"] = pd.NaT
+    for c in ("opened_at", "closed_at", "returned_at"):
         out[c] = pd.to_datetime(out[c])
     for c in ("case_id", "student_id", "trigger", "case_type", "reason_primary", "reason_secondary"):
         out[c] = out[c].astype("str").where(out[c].notna(), "")
@@ -273,3 +275,14 @@ def lookup(keys: pd.Series, values: pd.Series) -> pd.Series:
     """
     values = values[~values.index.duplicated(keep="last")]
     return values.reindex(keys.to_numpy()).set_axis(keys.index)
+
+
+def closed_as_returned(cases: pd.DataFrame) -> pd.Series:
+    """Cases closed because the student is back or placed (劝返销号).
+
+    Contract statuses ``returned`` / ``placed``, or the ledger's ``closed`` with
+    ``closure_reason`` returned / placed.
+    """
+    return cases["status"].isin(RETURN_STATUSES) | (
+        cases["status"].eq("closed") & cases["closure_reason"].isin(RETURN_STATUSES)
+    )

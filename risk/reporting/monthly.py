@@ -4,9 +4,11 @@ Source of truth is the ledger (``cases``, ``case_events``): a *suspected dropout
 of type ``suspected_dropout`` or ``dropout``.
 
 - **new** (新增疑似辍学): such cases opened in the month;
-- **returned** (劝返销号): such cases closed in the month as ``returned`` or ``placed``;
+- **returned** (劝返销号): such cases closed in the month as ``returned`` or ``placed`` (or the
+  ledger's ``closed`` with that closure reason);
 - **other closed** (核实销号): closed in the month for another reason (transfer verified, exempt…);
-- **still out** (仍未返校): opened on or before the month's last day and not closed by then,
+- **still out** (仍未返校): opened on or before the month's last day, not closed and not back at
+  school (``returned_at``) by then,
   counted by the four-step stage (四步法) reached by the month's last day;
 - **placements** (安置): the placement of the cases returned in the month;
 - **reasons** (辍学原因): the primary reason of the new cases;
@@ -26,7 +28,7 @@ import pandas as pd
 from features.contract import Tables
 from risk.reporting._common import (
     OUT_OF_SCHOOL,
-    RETURN_STATUSES,
+    closed_as_returned,
     lookup,
     month_period,
     name_of,
@@ -223,9 +225,15 @@ def monthly_report(
 
     new = c["opened_at"].between(start, end)
     closed_in = c["closed_at"].between(start, end)
-    returned = closed_in & c["status"].isin(RETURN_STATUSES)
-    other_closed = closed_in & ~c["status"].isin(RETURN_STATUSES)
-    out_at_end = (c["opened_at"] <= end) & (c["closed_at"].isna() | (c["closed_at"] > end))
+    back = closed_as_returned(c)
+    returned = closed_in & back
+    other_closed = closed_in & ~back
+    # out at the month's end: not closed by then, and not back at school (the ledger's returned_at)
+    out_at_end = (
+        (c["opened_at"] <= end)
+        & (c["closed_at"].isna() | (c["closed_at"] > end))
+        & (c["returned_at"].isna() | (c["returned_at"] > end))
+    )
     stage = stage_at(c, ev, end)
 
     flags = pd.DataFrame({"school_id": c["school_id"], "new_suspected": new, "returned": returned,

@@ -15,8 +15,8 @@ import pandas as pd
 from features.contract import Tables
 from risk.reporting._common import (
     OUT_OF_SCHOOL,
-    RETURN_STATUSES,
     ReportConfig,
+    closed_as_returned,
     lookup,
     month_period,
     name_of,
@@ -238,7 +238,7 @@ def school_summary(
     )
 
     closed_in_month = c["closed_at"].dt.to_period("M") == period
-    back = c.loc[c["case_type"].isin(OUT_OF_SCHOOL) & c["status"].isin(RETURN_STATUSES) & closed_in_month]
+    back = c.loc[c["case_type"].isin(OUT_OF_SCHOOL) & closed_as_returned(c) & closed_in_month]
     back = back.sort_values(["closed_at", "case_id"])
     returns = pd.DataFrame(
         {

@@ -173,3 +173,17 @@ def test_student_plan_hides_restricted_fields_unless_allowed(inputs):
     assert len(p.plan) >= 1 and p.plan["owner"].iloc[0] != ""
     full = student_plan(snap, sid, tables=inputs.tables, show_restricted=True)
     assert full.restricted_shown
+
+
+def test_monthly_report_reads_the_ledgers_returned_and_closed_cases():
+    # the ledger: 'returned' = back at school, 销号 proposed (still open); then 'closed' with reason returned
+    cases = pd.DataFrame({"case_id": ["k1", "k2"], "student_id": ["a", "b"],
+                          "opened_at": ["2025-02-03", "2025-02-03"], "trigger": "rule_3day",
+                          "case_type": "suspected_dropout", "status": ["returned", "closed"],
+                          "returned_at": ["2025-03-04", "2025-03-02"], "closed_at": [None, "2025-03-16"],
+                          "closure_reason": [None, "returned"]})  # fmt: skip
+    m = monthly_report("2025-03", cases=cases, snapshot=example_snapshot())
+    s1 = m.units.set_index("school_id").loc["s1"]
+    assert (s1["returned"], s1["other_closed"], s1["still_out"]) == (1, 0, 0)
+    feb = monthly_report("2025-02", cases=cases, snapshot=example_snapshot()).units.set_index("school_id")
+    assert feb.loc["s1", ["new_suspected", "still_out"]].tolist() == [2, 2]
