@@ -37,7 +37,7 @@ from jobs.storage import (
     read_cases,
     write_transaction,
 )
-from risk.assign import auto_closes, escalations, off_list, plan_cases, present_streaks, returns
+from risk.assign import OWNER_ROLES, auto_closes, escalations, off_list, plan_cases, present_streaks, returns
 
 __all__ = [
     "CLOSURE_REASONS",
@@ -143,6 +143,7 @@ class LedgerCounts:
     events: int = 0
     over_capacity: int = 0
     unowned: int = 0
+    waiting: int = 0  # selected, every owner full: no case tonight
     open_after: int = 0
 
 
@@ -244,7 +245,7 @@ def update_ledger(
     config: JobConfig,
     attendance: pd.DataFrame | None = None,
     alerts: pd.DataFrame | None = None,
-    previous_rules: pd.Series | None = None,
+    owner_roles: tuple[str, ...] = OWNER_ROLES,
 ) -> LedgerCounts:
     """Apply tonight's snapshot to the ledger inside the caller's transaction.
 
@@ -255,8 +256,8 @@ def update_ledger(
     unanswered (``closed``), and escalation suggestions (``escalation``: the next four-step
     step, never taken by the job).
 
-    ``alerts`` are rule alerts of missed nights (see :func:`risk.assign.plan_cases`);
-    ``previous_rules`` (rules per student in the previous run) marks rules newly fired.
+    ``alerts`` are rule alerts of missed nights and ``owner_roles`` the roles that own
+    prevention cases (see :func:`risk.assign.plan_cases`).
     """
     counts = LedgerCounts()
     day = pd.Timestamp(as_of)
@@ -265,8 +266,14 @@ def update_ledger(
                                                                           "class_id", "max_open_cases"])  # fmt: skip
     before = _open_cases(conn)
     plan = plan_cases(
-        snapshot, staff_frame, before, owner_max_open_cases=config.owner_max_open_cases, alerts=alerts
+        snapshot,
+        staff_frame,
+        before,
+        owner_max_open_cases=config.owner_max_open_cases,
+        owner_roles=owner_roles,
+        alerts=alerts,
     )
+    counts.waiting = int((plan["action"] == "wait").sum())
     snap = snapshot.assign(student_id=snapshot["student_id"].astype("str")).set_index("student_id")
     events: list[dict] = []
 

@@ -464,6 +464,7 @@ def run_nightly(
             config=cfg.job,
             attendance=tables.attendance,
             alerts=alerts,
+            owner_roles=cfg.risk.owner_roles,
         )
         done("cases")
 
@@ -501,6 +502,7 @@ def run_nightly(
             "n_events": counts.events,
             "n_over_capacity": counts.over_capacity,
             "n_unowned": counts.unowned,
+            "n_waiting": counts.waiting,
             "n_open_cases": counts.open_after,
         }
         done("record")

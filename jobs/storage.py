@@ -163,6 +163,7 @@ class Run(Base):
     n_events: Mapped[int] = mapped_column(sa.Integer)
     n_over_capacity: Mapped[int] = mapped_column(sa.Integer)  # cases given to an owner already full
     n_unowned: Mapped[int] = mapped_column(sa.Integer)  # no staff found (fix the staff table)
+    n_waiting: Mapped[int] = mapped_column(sa.Integer)  # selected, every owner full: no case yet
     n_open_cases: Mapped[int] = mapped_column(sa.Integer)  # open after the run
 
 

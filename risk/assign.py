@@ -10,7 +10,8 @@ return to the ledger. The policy (DOMAIN.md "Responsibility is personal"):
   no suspected-dropout case get a ``prevention`` case owned by a counsellor, moral-education
   or subject teacher of their school (包保), balanced by open-case load over
   ``max_open_cases``: the owner with the lowest load share that still has room; when everyone
-  is full, the lowest share anyway (flagged ``over_capacity``);
+  is full, a red student still gets the lowest share anyway (flagged ``over_capacity``) and
+  any other student waits (``action = wait``) until a case closes;
 - one open case per student and kind: an open case is updated, never duplicated;
 - time-based steps only *suggest*: :func:`escalations` proposes the next four-step step
   (never takes it), :func:`returns` marks a student back for ``return_days`` school days
@@ -40,7 +41,7 @@ __all__ = [
 #: rules that open a suspected-dropout case, strongest first (the case's ``trigger``)
 CASE_RULES: tuple[str, ...] = ("registry_mark", "rule_5day", "rule_3day", "rule_48h")
 
-#: staff roles that own prevention cases (包保 teachers), in order of preference on ties
+#: staff roles that own prevention cases by default (``[risk] owner_roles``), preferred in this order on ties
 OWNER_ROLES: tuple[str, ...] = ("counsellor", "moral_ed", "subject_teacher")
 
 #: attendance statuses that count as "at school" for a return
@@ -94,6 +95,7 @@ def plan_cases(
     open_cases: pd.DataFrame,
     *,
     owner_max_open_cases: int = 15,
+    owner_roles: tuple[str, ...] = OWNER_ROLES,
     alerts: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Which cases to open or update tonight, and who owns each new one.
@@ -110,6 +112,9 @@ def plan_cases(
         Open cases of the ledger: ``case_id, student_id, case_type, owner_staff_id``.
     owner_max_open_cases : int
         An owner's capacity when ``max_open_cases`` is missing.
+    owner_roles : tuple of str
+        Staff roles that own prevention cases (``[risk] owner_roles``), preferred in this order
+        on ties.
     alerts : DataFrame, optional
         Rule alerts of missed nights (``student_id, day, rules, school_id, class_id``): they open
         or update suspected-dropout cases like tonight's rules, with ``opened_at`` = ``day``.
@@ -117,7 +122,8 @@ def plan_cases(
     Returns
     -------
     DataFrame
-        One row per case action: ``student_id, case_type, action`` (open / update),
+        One row per case action: ``student_id, case_type, action`` (open / update / wait:
+        selected, not red, and every owner of the school is full, so no case tonight),
         ``case_id`` (of the open case, ``None`` for new ones), ``trigger``, ``owner_staff_id``
         (new cases; existing ones keep theirs), ``assignment_mechanism`` (rule / model_rank /
         random_borderline), ``over_capacity``, ``school_id, class_id, probability,
@@ -129,7 +135,7 @@ def plan_cases(
     >>> snap = pd.DataFrame({"student_id": ["a", "b", "c"], "as_of": pd.Timestamp("2025-03-10"),
     ...     "school_id": "s1", "class_id": ["c1", "c1", "c2"], "probability": [0.9, 0.5, 0.4],
     ...     "rank_school": [1, 2, 3], "rules": ["rule_3day", "", ""], "selected": [True, True, True],
-    ...     "assignment_mechanism": ["rule", "model_rank", "model_rank"]})
+    ...     "assignment_mechanism": ["rule", "model_rank", "model_rank"], "tier": ["red", "yellow", "blue"]})
     >>> staff = pd.DataFrame({"staff_id": ["h1", "k1", "k2"], "school_id": "s1",
     ...     "role": ["head_teacher", "counsellor", "counsellor"], "class_id": ["c1", None, None],
     ...     "max_open_cases": [5, 2, 2]})
@@ -174,17 +180,17 @@ def plan_cases(
     sel = snap[snap["selected"].astype(bool) & ~snap["student_id"].astype("str").isin(suspected)]
     red_first = (sel["assignment_mechanism"] != "rule").astype(int)
     sel = sel.assign(_o=red_first).sort_values(["school_id", "_o", "rank_school", "student_id"])
-    owners = staff[staff["role"].astype("str").isin(OWNER_ROLES)].copy()
+    owners = staff[staff["role"].astype("str").isin(owner_roles)].copy()
     owners["cap"] = owners["max_open_cases"].astype("Float64").fillna(owner_max_open_cases).astype(float)
     owners = owners[owners["cap"] > 0]
-    pref = {r: i for i, r in enumerate(OWNER_ROLES)}
+    pref = {r: i for i, r in enumerate(owner_roles)}
     by_school: dict[str, list[tuple[str, float, int]]] = {}
     for s in owners.itertuples(index=False):
         by_school.setdefault(s.school_id, []).append((s.staff_id, s.cap, pref[str(s.role)]))
     for r in sel.itertuples(index=False):
         sid = str(r.student_id)
         case_id = open_key.get((sid, "prevention"))
-        owner, over = None, False
+        owner, over, action = None, False, "update" if case_id else "open"
         if case_id is None:
             cands = by_school.get(r.school_id, [])
             if cands:
@@ -195,11 +201,13 @@ def plan_cases(
                 owner, over = best[3], not room
             else:
                 owner = principals.get(r.school_id)
+            if over and str(r.tier) != "red":
+                owner, over, action = None, False, "wait"  # everyone is full: waits for room
             if owner is not None:
                 load[owner] = load.get(owner, 0) + 1
         mech = r.assignment_mechanism if r.assignment_mechanism else "model_rank"
         rows.append(
-            _row(student_id=sid, case_type="prevention", action="update" if case_id else "open",
+            _row(student_id=sid, case_type="prevention", action=action,
                  case_id=case_id, trigger="model_red" if mech == "rule" else "model_rank",
                  owner_staff_id=owner, assignment_mechanism=mech, over_capacity=over,
                  school_id=r.school_id, class_id=r.class_id, probability=r.probability,

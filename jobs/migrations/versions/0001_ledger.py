@@ -65,6 +65,7 @@ def upgrade() -> None:
         _n("n_events"),
         _n("n_over_capacity"),
         _n("n_unowned"),
+        _n("n_waiting"),
         _n("n_open_cases"),
         sa.PrimaryKeyConstraint("run_id", name="pk_runs"),
         sa.UniqueConstraint("as_of", "config_hash", name="uq_runs_as_of_config"),
