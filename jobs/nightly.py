@@ -260,10 +260,15 @@ def _write_snapshot(conn: Connection, frame: pd.DataFrame) -> None:
         import io
 
         buf = io.StringIO()
-        out.to_csv(buf, index=False, header=False, na_rep="\\N", sep="\t", date_format="%Y-%m-%d")
+        out.to_csv(buf, index=False, header=False, na_rep="\\N", date_format="%Y-%m-%d")
         buf.seek(0)
         raw = conn.connection.dbapi_connection
-        with raw.cursor() as cur, cur.copy(f"COPY risk_snapshots ({', '.join(cols)}) FROM STDIN") as copy:
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY risk_snapshots ({', '.join(cols)}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            ) as copy,
+        ):
             while chunk := buf.read(1 << 20):
                 copy.write(chunk)
         return
