@@ -9,10 +9,12 @@ each step is a library call.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features.build import build_features
@@ -20,7 +22,7 @@ from features.config import BaoxueConfig
 from features.load import load_tables, summarize, write_rejects
 from features.simulate import read_truth, simulate_county, write_county
 
-__all__ = ["DemoResult", "run_demo"]
+__all__ = ["DemoResult", "run_demo", "replay_nightly", "simulate_staff_updates"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class DemoResult:
     artefacts: dict[str, Path] = field(default_factory=dict)
     headline: pd.DataFrame | None = None
     as_of: pd.Timestamp | None = None
+    runs: pd.DataFrame | None = None  # the nightly replay's runs (``jobs.storage.read_runs``)
 
 
 def run_demo(
@@ -49,9 +52,12 @@ def run_demo(
     preset: str = "current",
     cfg: BaoxueConfig | None = None,
     train: bool = True,
+    nightly_weeks: int = 6,
 ) -> DemoResult:
     """Simulate a county into ``out/county``, load it back through the data contract, and
-    (with ``train``) evaluate, train, track and build the latest month's features."""
+    (with ``train``) evaluate, train, track and build the latest month's features, then replay
+    the nightly job over ``nightly_weeks`` Mondays of the last term (0: no replay) with the
+    MLflow champion, importing simulated staff updates between the nights."""
     cfg = cfg or BaoxueConfig()
     out = Path(out)
     data_dir = out / "county"
@@ -89,4 +95,90 @@ def run_demo(
     path = out / f"features_{demo.as_of.date()}.parquet"
     frame.to_parquet(path, index=False)
     demo.artefacts[f"features on {demo.as_of.date()} ({len(frame):,} students)"] = path
+    if nightly_weeks:
+        uri = f"models:/{cfg.train.registered_model}@champion"
+        demo.runs, more = replay_nightly(out, data_dir, cfg, model_uri=uri, weeks=nightly_weeks, seed=seed)
+        demo.artefacts.update(more)
+    demo.artefacts["MLflow UI (run this, then open http://127.0.0.1:5000)"] = (
+        f"mlflow ui --backend-store-uri {tracking}"
+    )
     return demo
+
+
+# --- the nightly loop on the simulated county (issue 6) -------------------------------------------
+
+
+def _replay_nights(last_day: pd.Timestamp, weeks: int) -> list[dt.date]:
+    """Mondays of the last simulated term: ``weeks`` of them from the term's third week (mid-March)."""
+    start = pd.Timestamp(last_day.year, 3, 15) if last_day.month >= 3 else pd.Timestamp(last_day.year, 9, 15)
+    mondays = pd.date_range(start, last_day, freq="W-MON")[:weeks]
+    return [d.date() for d in mondays]
+
+
+def simulate_staff_updates(cases: pd.DataFrame, as_of: dt.date, *, seed: int = 0) -> pd.DataFrame:
+    """The update sheet the schools might fill in during a week: home visits and talks on open
+    cases, a four-step step on some suspected dropouts, closing confirmed for students back at
+    school, and two bad rows (an unknown code, a case that is not in the ledger) to show the
+    rejects file. Columns are the import's (``jobs.ledger.IMPORT_COLUMNS``)."""
+    rng = np.random.default_rng([seed, as_of.toordinal()])
+    rows: list[dict] = []
+    day = str(as_of)
+    open_ = cases[cases["status"] == "open"]
+    for c in open_.sample(frac=0.4, random_state=int(rng.integers(1 << 31))).itertuples():
+        kind = "home_visit" if c.case_type == "suspected_dropout" else str(rng.choice(["talk", "phone"]))
+        outcome = str(rng.choice(["contacted", "agreed", "no_contact"], p=[0.6, 0.3, 0.1]))
+        role = "head_teacher" if c.case_type == "suspected_dropout" else "counsellor"
+        rows.append(
+            {"case_id": c.case_id, "ts": day, "event_type": kind, "actor_role": role, "outcome": outcome}
+        )
+        if c.case_type == "suspected_dropout" and c.four_step_stage == 0 and rng.random() < 0.3:
+            rows.append({"case_id": c.case_id, "ts": day, "event_type": "step", "four_step_stage": 1,
+                         "actor_role": "principal"})  # fmt: skip
+    for c in cases[cases["status"] == "returned"].itertuples():
+        if rng.random() < 0.5:
+            rows.append({"case_id": c.case_id, "ts": day, "event_type": "close", "closure_reason": "returned",
+                         "actor_role": "head_teacher"})  # fmt: skip
+    if len(open_):
+        rows.append({"case_id": open_["case_id"].iloc[0], "ts": day, "event_type": "visit"})  # unknown code
+    rows.append({"case_id": "C19000101-000000000000", "ts": day, "event_type": "phone"})  # not in the ledger
+    return pd.DataFrame(rows)
+
+
+def replay_nightly(
+    out: Path, data_dir: Path, cfg: BaoxueConfig, *, model_uri: str, weeks: int = 6, seed: int = 0
+) -> tuple[pd.DataFrame, dict[str, Path | str]]:
+    """Run ``baoxue nightly`` every Monday of the last term's ``weeks`` weeks into a fresh SQLite
+    ledger (missed nights in between are caught up), importing a simulated staff update sheet
+    after each night. Returns the runs and the artefacts to print."""
+    from jobs.ledger import import_updates
+    from jobs.nightly import open_database, run_nightly
+    from jobs.storage import read_cases, read_runs, read_snapshot
+
+    db = out / "ledger.db"
+    if db.exists():
+        db.unlink()  # a demo starts from an empty ledger
+    cfg = replace(cfg, job=replace(cfg.job, db_url=f"sqlite:///{db.resolve()}", model_uri=model_uri,
+                                   out_dir=str(out / "nightly")))  # fmt: skip
+    engine = open_database(cfg.job.db_url)
+    last = pd.Timestamp(load_tables(cfg.data, data_dir).tables.attendance["date"].max())
+    updates_dir = out / "staff_updates"
+    updates_dir.mkdir(parents=True, exist_ok=True)
+    for night in _replay_nights(last, weeks):
+        result = run_nightly(cfg, night, engine=engine, source=data_dir)
+        log.info("night %s: %s", night, result.status)
+        sheet = simulate_staff_updates(
+            read_cases(engine, open_only=True), night + dt.timedelta(days=3), seed=seed
+        )
+        path = updates_dir / f"updates_{night + dt.timedelta(days=3)}.csv"
+        sheet.to_csv(path, index=False, encoding="utf-8-sig")
+        import_updates(engine, path, as_of=night + dt.timedelta(days=3))
+    runs = read_runs(engine)
+    snap = read_snapshot(engine)
+    snap_path = out / f"risk_snapshot_{snap['as_of'].iloc[0].date()}.parquet"
+    snap.to_parquet(snap_path, index=False)
+    artefacts: dict[str, Path | str] = {
+        f"ledger database ({len(runs)} nightly runs; `baoxue runs --db {cfg.job.db_url}`)": db,
+        "risk snapshots: table risk_snapshots in the ledger; the last one as Parquet": snap_path,
+        "staff update sheets imported (and their rejects files)": updates_dir,
+    }
+    return runs, artefacts
