@@ -87,8 +87,13 @@ def demo(
     if result.headline is not None:
         console.print("model against the baselines on the last school year (test months):")
         console.print(result.headline.round(3).to_string(), markup=False, highlight=False)
+    if result.runs is not None and len(result.runs):
+        cols = ["as_of", "n_students", "n_red", "n_listed", "n_cases_opened", "n_cases_closed", "n_escalations",
+                "n_returned", "n_open_cases", "missed_days", "seconds"]  # fmt: skip
+        console.print("nightly replay (one run per Monday; missed nights caught up):")
+        console.print(result.runs[cols].to_string(index=False), markup=False, highlight=False)
     for name, path in result.artefacts.items():
-        console.print(f"{name}: {path}")
+        console.print(f"{name}: {path}", markup=False, highlight=False)
 
 
 @app.command()
