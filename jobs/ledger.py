@@ -204,7 +204,7 @@ def _open_cases(conn: Connection) -> pd.DataFrame:
     return read_cases(conn, open_only=True)
 
 
-def _evidence(snap_row: pd.Series | None, extra: dict | None = None) -> str:
+def _evidence(snap_row: dict | None, extra: dict | None = None) -> str:
     out: dict = {}
     if snap_row is not None:
         for key in (
@@ -216,7 +216,7 @@ def _evidence(snap_row: pd.Series | None, extra: dict | None = None) -> str:
             "reason_families",
             "measures",
         ):
-            if key in snap_row.index and _none(snap_row[key]) is not None:
+            if key in snap_row and _none(snap_row[key]) is not None:
                 v = snap_row[key]
                 out[key] = (
                     float(v)
@@ -225,7 +225,7 @@ def _evidence(snap_row: pd.Series | None, extra: dict | None = None) -> str:
                     if isinstance(v, int | np.integer)
                     else str(v)
                 )
-        ev = snap_row.get("rule_evidence") if "rule_evidence" in snap_row.index else None
+        ev = snap_row.get("rule_evidence")
         if _none(ev):
             try:
                 out["rule_evidence"] = json.loads(ev)
@@ -274,7 +274,15 @@ def update_ledger(
         alerts=alerts,
     )
     counts.waiting = int((plan["action"] == "wait").sum())
-    snap = snapshot.assign(student_id=snapshot["student_id"].astype("str")).set_index("student_id")
+    # the snapshot rows of the students with a case action, as dicts (one lookup per case)
+    involved = snapshot["student_id"].astype("str").isin(plan["student_id"]).to_numpy()
+    snap = (
+        snapshot.loc[involved]
+        .assign(student_id=lambda f: f["student_id"].astype("str"))
+        .drop_duplicates("student_id")
+        .set_index("student_id")
+        .to_dict("index")
+    )
     events: list[dict] = []
 
     def event(case_id: str, etype: str, *, ts=day, detail: str | None = None, **cols) -> None:
@@ -299,7 +307,7 @@ def update_ledger(
     opens = plan[plan["action"] == "open"]
     new_cases, new_iv = [], []
     for r in opens.itertuples(index=False):
-        srow = snap.loc[r.student_id] if r.student_id in snap.index else None
+        srow = snap.get(r.student_id)
         cid = case_id_for(r.student_id, r.case_type, r.opened_at)
         caught_up = pd.Timestamp(r.opened_at) < day
         new_cases.append(
@@ -372,7 +380,7 @@ def update_ledger(
     updates = []
     for r in ups.itertuples(index=False):
         c = current.loc[r.case_id]
-        srow = snap.loc[r.student_id] if r.student_id in snap.index else None
+        srow = snap.get(r.student_id)
         status, returned_at, proposed = c["status"], _date(c["returned_at"]), _date(c["close_proposed_at"])
         tonight = set(filter(None, str(r.rules).split(";")))
         before_rules = set(filter(None, str(_none(c["rules_last"]) or "").split(";")))

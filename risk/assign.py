@@ -259,13 +259,18 @@ def present_streaks(attendance: pd.DataFrame, students: pd.Index | list, as_of: 
     ids = pd.Index([str(s) for s in students], dtype="str")
     if len(ids) == 0:
         return pd.Series(dtype="int64", index=ids)
-    sid = attendance["student_id"].astype("str")
-    keep = sid.isin(ids) & (attendance["date"] <= pd.Timestamp(as_of))
+    s = attendance["student_id"]
+    if isinstance(s.dtype, pd.CategoricalDtype):  # the loader's dtype: filter on the integer codes
+        wanted = s.cat.categories.get_indexer(ids)
+        keep = np.isin(s.cat.codes.to_numpy(), wanted[wanted >= 0])
+    else:
+        keep = s.astype("str").isin(ids).to_numpy().copy()
+    keep &= (attendance["date"] <= pd.Timestamp(as_of)).to_numpy()
     if "session" in attendance.columns:
-        keep &= attendance["session"].astype("str") != "evening"
+        keep &= (attendance["session"].astype("str") != "evening").to_numpy()
     a = pd.DataFrame(
         {
-            "student_id": sid[keep].to_numpy(),
+            "student_id": s[keep].astype("str").to_numpy(),
             "date": attendance.loc[keep, "date"].to_numpy(),
             "away": ~attendance.loc[keep, "status"].astype("str").isin(PRESENT_STATUSES).to_numpy(),
         }
