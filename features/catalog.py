@@ -719,7 +719,18 @@ def format_value(unit: str, value: object, language: Literal["zh", "en"] = "zh")
     v = float(value)  # type: ignore[arg-type]
     if unit == "share":
         return f"{v:.0%}"
-    if unit in ("school_days", "count", "days", "grade", "level", "percentile", "percent", "cny", "years", "months"):
+    if unit in (
+        "school_days",
+        "count",
+        "days",
+        "grade",
+        "level",
+        "percentile",
+        "percent",
+        "cny",
+        "years",
+        "months",
+    ):
         return f"{v:.0f}"
     return f"{v:.1f}"
 
