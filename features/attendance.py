@@ -158,84 +158,29 @@ def attendance_features(
     stu_school = np.full(n_all, -1, dtype="int64")
     spine_codes = spine["code"].to_numpy()
     stu_school[spine_codes] = sd.code_of(spine["school_id"].astype("str").to_numpy())
-    stu_school32 = stu_school.astype("int32")
-
-    att = tables.attendance
-    since = dt.date.fromordinal(dt.date(1970, 1, 1).toordinal() + sd.d0)
-    keep = known_mask(att, as_of, date_col="date", since=since)
-    codes = att["student_id"].cat.codes.to_numpy()
-    status = att["status"].cat.codes.to_numpy()
-    keep &= status >= 0
-    if "session" in att:
-        keep &= att["session"].cat.codes.to_numpy() != _EVENING
-    if keep.all():
-        r_code, r_status, r_sec = codes, status, att["date"].to_numpy()
-    else:
-        idx = np.flatnonzero(keep)
-        r_code, r_status, r_sec = codes[idx], status[idx], att["date"].to_numpy()[idx]
-    del keep
-    r_school = stu_school32[r_code]
-    r_ord = sd.ordinal(r_school, day_numbers(r_sec))
-    ok = r_ord >= 0  # cohort student, on a school day of their school
-    if not ok.all():
-        r_code, r_school, r_ord, r_status = r_code[ok], r_school[ok], r_ord[ok], r_status[ok]
-    del ok
-
     n_ord = int(sd.n_days)
-    term_start = sd.term_start  # per school
     last = sd.last
-    stu_term_start = np.where(stu_school >= 0, term_start[stu_school], 0).astype("int32")
-    stu_last = np.where(stu_school >= 0, last[stu_school], -1).astype("int32")
-
-    # session-level lateness in the term
-    lateish = np.flatnonzero((r_status == _LATE) | (r_status == _LEFT_EARLY))
-    lc = r_code[lateish].astype("int64")
-    in_term_late = r_ord[lateish] >= stu_term_start[lc]
-    lk = lc[in_term_late] * 2 + (r_status[lateish][in_term_late] == _LEFT_EARLY)
-    lcount = np.bincount(lk, minlength=2 * n_all).reshape(n_all, 2).astype("float64")
-    late, left_early = lcount[:, 0], lcount[:, 1]
-    del r_school
-
-    # one value per (student, school day): the worst session; one sort of packed keys
-    packed = (r_code.astype("int64") * n_ord + r_ord) * 8 + r_status
-    was_unsorted = len(packed) > 1 and not bool(np.all(packed[1:] >= packed[:-1]))
-    if was_unsorted:
-        packed.sort()
-    day_key = packed >> 3
-    dup = day_key[1:] == day_key[:-1]
-    if dup.any() or was_unsorted:
-        if dup.any():
-            keep_last = np.append(~dup, True)
-            packed, day_key = packed[keep_last], day_key[keep_last]
-        st = (packed & 7).astype("int8")
-        s = (day_key // n_ord).astype("int32")
-        o = (day_key - s.astype("int64") * n_ord).astype("int32")
-    else:  # the common case: rows already one per school day, in order
-        st = r_status.astype("int8", copy=True)
-        s = r_code.astype("int32", copy=False)
-        o = r_ord.astype("int32", copy=False)
-    del packed, dup, r_code, r_ord, r_status, r_sec
-
-    # approved leave known on as_of turns covered unexcused days into leave
-    covered = _approved_leave_keys(tables.leave_requests, as_of, sd, stu_school, n_ord)
-    if len(covered):
-        unex = np.flatnonzero(st == _UNEXCUSED)
-        hit = np.isin(day_key[unex], covered)
-        st[unex[hit]] = _PERSONAL
-
-    # one bincount over (student, window bucket, in term, status): every count is a sum of it
     wins = sorted(fc.recent_windows)
+    acc = _Scan(
+        n_all=n_all,
+        n_ord=n_ord,
+        wins=wins,
+        sd=sd,
+        stu_school=stu_school,
+        covered=_approved_leave_keys(tables.leave_requests, as_of, sd, stu_school, n_ord),
+    )
+    att = tables.attendance
+    codes = att["student_id"].cat.codes.to_numpy()
+    sec = np.asarray(att["date"].to_numpy(), dtype="datetime64[s]").view("int64")
+    status = att["status"].cat.codes.to_numpy()
+    session = att["session"].cat.codes.to_numpy() if "session" in att else None
+    for rows in _student_chunks(codes, _CHUNK_ROWS):
+        acc.scan(codes[rows], sec[rows], status[rows], None if session is None else session[rows])
+    late, left_early = acc.late[:, 0], acc.late[:, 1]
+
+    # every count is a sum of the (student, window bucket, in term, status) cube
     nb = len(wins) + 1
-    rel = stu_last[s] - o  # 0 = the last school day
-    wb = np.zeros(len(s), dtype="int8")
-    for w in wins:
-        wb += rel >= w
-    del rel
-    in_term = o >= stu_term_start[s]
-    key = ((s.astype("int64") * nb + wb) * 2 + in_term) * 6 + st
-    del wb
-    cube = np.bincount(key, minlength=n_all * nb * 12).reshape(n_all, nb, 2, 6).astype("float64")
-    del key
+    cube = acc.cube.astype("float64")
     absent_c = cube[..., _SICK:].sum(-1)  # (n_all, nb, 2)
     unex_c = cube[..., _UNEXCUSED]
     leave_c = cube[..., _SICK] + cube[..., _PERSONAL]
@@ -246,11 +191,6 @@ def attendance_features(
         a = arr if w_index is None else arr[:, :w_index]
         a = a if term is None else a[:, :, 1 if term else 0]
         return a.reshape(n_all, -1).sum(1)
-
-    absent = st >= _SICK
-    unexcused = st == _UNEXCUSED
-    leave = absent & ~unexcused
-    present = ~absent
 
     rec_term = within(rec_c, term=True)
     out: dict[str, np.ndarray] = {}
@@ -264,58 +204,25 @@ def attendance_features(
         out[f"att_unexcused_rate_{w}d"] = _ratio(unex_w, rec)
         out[f"att_unexcused_days_{w}d"] = np.where(rec > 0, unex_w, np.nan)
     w = wins[-1]
-    before_abs = absent_c[:, len(wins), 1]
-    before_rec = rec_c[:, len(wins), 1]
+    before_abs = absent_c[:, nb - 1, 1]
+    before_rec = rec_c[:, nb - 1, 1]
     out[f"att_absence_trend_{w}d"] = out[f"att_absence_rate_{w}d"] - _ratio(before_abs, before_rec)
     leave_term = within(leave_c, term=True)
 
-    # streaks of consecutive unexcused school days
-    rs, rend, rlen = _runs(s[unexcused], o[unexcused])
-    current = np.zeros(n_all)
-    cur = rend == last[stu_school[rs]]
-    current[rs[cur]] = rlen[cur]
-    sel = unexcused & in_term
-    rs, _, rlen = _runs(s[sel], o[sel])
-    longest = np.zeros(n_all)
-    np.maximum.at(longest, rs, rlen)
     has_term = rec_term > 0
-    out["att_unexcused_streak_current"] = np.where(has_term, current, np.nan)
-    out["att_unexcused_streak_max_term"] = np.where(has_term, longest, np.nan)
-
-    # school days since the last day present (late and left early count as present)
-    last_present = np.full(n_all, -1, dtype="int64")
-    ps, po = s[present], o[present]
-    tail = _group_ends(ps)
-    last_present[ps[tail]] = po[tail]
-    gap = (last[stu_school] - last_present).astype("float64")
-    out["att_days_since_present"] = np.where(last_present >= 0, gap, np.nan)
-
+    out["att_unexcused_streak_current"] = np.where(has_term, acc.current, np.nan)
+    out["att_unexcused_streak_max_term"] = np.where(has_term, acc.longest, np.nan)
+    gap = (last[stu_school] - acc.last_present).astype("float64")
+    out["att_days_since_present"] = np.where(acc.last_present >= 0, gap, np.nan)
     out["att_late_count_term"] = np.where(has_term, late, np.nan)
     out["att_left_early_count_term"] = np.where(has_term, left_early, np.nan)
     out["att_leave_days_term"] = np.where(has_term, leave_term, np.nan)
-    sel = leave & in_term
-    rs, _, rlen = _runs(s[sel], o[sel])
-    longest_leave = np.zeros(n_all)
-    np.maximum.at(longest_leave, rs, rlen)
     out["att_leave_over5_term"] = np.where(
-        has_term, (longest_leave > rules.principal_leave_days).astype("float64"), np.nan
+        has_term, (acc.longest_leave > rules.principal_leave_days).astype("float64"), np.nan
     )
-
-    # return lateness: school days from a term's first day to the first day present
-    present_key = day_key[present]
-    for name, start in (
-        ("att_return_late_spring", sd.spring_start),
-        ("att_return_late_autumn", sd.autumn_start),
-    ):
-        stu_start = np.where(stu_school >= 0, start[np.maximum(stu_school, 0)], -1)
-        query = np.arange(n_all, dtype="int64") * n_ord + np.maximum(stu_start, 0)
-        limit = np.arange(1, n_all + 1, dtype="int64") * n_ord  # first key of the next student
-        any_rec = np.searchsorted(day_key, query) < np.searchsorted(day_key, limit)
-        pos = np.searchsorted(present_key, query)
-        found = present_key[np.minimum(pos, len(present_key) - 1)] if len(present_key) else query - 1
-        back = (pos < len(present_key)) & (found < limit)
-        first_present = found - np.arange(n_all, dtype="int64") * n_ord
-        lateness = np.where(back, first_present - stu_start, stu_last - stu_start + 1).astype("float64")
+    for name, (stu_start, any_rec, first_present) in acc.returns.items():
+        back = first_present >= 0
+        lateness = np.where(back, first_present - stu_start, acc.stu_last - stu_start + 1).astype("float64")
         out[name] = np.where(any_rec & (stu_start >= 0), lateness, np.nan)
 
     streak = out["att_unexcused_streak_current"]
@@ -326,6 +233,171 @@ def attendance_features(
 
     frame = pd.DataFrame({c: out[c][spine_codes] for c in cols}, index=spine.index)
     return frame
+
+
+#: attendance rows scanned at a time: every temporary is a few MiB and stays in cache, and
+#: memory does not grow with the county
+_CHUNK_ROWS = 1 << 20
+
+
+def _student_chunks(codes: np.ndarray, chunk_rows: int) -> list[np.ndarray | slice]:
+    """Row selections of about ``chunk_rows`` rows that hold every row of their students.
+
+    Rows sorted by student (the usual export order) give contiguous slices; otherwise the
+    rows are ordered by student once, by sorting ``student << 32 | row`` packed into one
+    int64 (much faster than ``argsort``).
+    """
+    n = len(codes)
+    if n <= 1 or bool(np.all(codes[1:] >= codes[:-1])):
+        order, sorted_codes = None, codes
+    else:
+        order = codes.astype("int64") << 32
+        order |= np.arange(n, dtype="int64")
+        order.sort()
+        sorted_codes = (order >> 32).astype(codes.dtype)
+        order &= 0xFFFFFFFF
+    # cut before the first row of the student at every chunk_rows-th row
+    cuts = np.searchsorted(sorted_codes, sorted_codes[np.arange(0, n, chunk_rows)], side="left")
+    bounds = np.unique(np.append(cuts, n))
+    pieces = zip(bounds[:-1], bounds[1:], strict=True)
+    return [slice(a, b) if order is None else order[a:b] for a, b in pieces]
+
+
+class _Scan:
+    """Per-student accumulators of the attendance features, filled one chunk of students at
+    a time (:meth:`scan`); a student's rows are all in one chunk."""
+
+    def __init__(
+        self, *, n_all: int, n_ord: int, wins: list[int], sd, stu_school: np.ndarray, covered: np.ndarray
+    ) -> None:
+        self.n_ord = n_ord
+        self.nb = len(wins) + 1
+        self.covered = covered
+        has = stu_school >= 0
+        self.stu_term_start = np.where(has, sd.term_start[stu_school], 0).astype("int32")
+        self.stu_last = np.where(has, sd.last[stu_school], -1).astype("int32")
+        # the school-day table with one extra row of -1 for students outside the cohort
+        self.table = np.vstack([sd.table, np.full((1, sd.n_days), -1, dtype="int32")]).reshape(-1)
+        self.row_base = np.where(has, stu_school, len(sd.table)).astype("int64") * sd.n_days
+        self.lo_sec = int(sd.d0) * 86400
+        self.hi_sec = (int(sd.d0) + sd.n_days) * 86400  # the day after as_of
+        # window bucket of "school days before the last one" (0 = within the shortest window)
+        self.bucket_of = (np.arange(n_ord + 1)[:, None] >= np.array(wins)[None, :]).sum(1).astype("int64")
+        self.cube = np.zeros((n_all, self.nb, 2, 6), dtype="int32")
+        self.late = np.zeros((n_all, 2))
+        self.current = np.zeros(n_all)
+        self.longest = np.zeros(n_all)
+        self.longest_leave = np.zeros(n_all)
+        self.last_present = np.full(n_all, -1, dtype="int64")
+        self.returns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for name, start in (
+            ("att_return_late_spring", sd.spring_start),
+            ("att_return_late_autumn", sd.autumn_start),
+        ):
+            stu_start = np.where(has, start[np.maximum(stu_school, 0)], -1)
+            self.returns[name] = (stu_start, np.zeros(n_all, bool), np.full(n_all, -1, dtype="int64"))
+
+    def scan(self, code: np.ndarray, sec: np.ndarray, status: np.ndarray, session: np.ndarray | None) -> None:
+        """Add the attendance rows of one chunk of students (all of their rows)."""
+        if not len(code):
+            return
+        n_ord = self.n_ord
+        # rows known on as_of, inside the window, with a status, not an evening session
+        keep = (sec >= self.lo_sec) & (sec < self.hi_sec) & (status >= 0)
+        if session is not None:
+            keep &= session != _EVENING
+        if not keep.all():
+            idx = np.flatnonzero(keep)
+            code, sec, status = code[idx], sec[idx], status[idx]
+        del keep
+        # school-day ordinal of each row on its student's school calendar (-1: no school)
+        o = self.table[self.row_base[code] + (sec - self.lo_sec) // 86400]
+        ok = o >= 0
+        if not ok.all():
+            code, o, status = code[ok], o[ok], status[ok]
+        if not len(code):
+            return
+        lo, hi = int(code[0]), int(code[-1]) + 1  # chunks come in student order
+        n_c = hi - lo
+        s = (code - lo).astype("int64")
+
+        # one value per (student, school day): the worst session; one sort of packed keys
+        packed = (s * n_ord + o) * 8 + status
+        was_unsorted = len(packed) > 1 and not bool(np.all(packed[1:] >= packed[:-1]))
+        if was_unsorted:
+            packed.sort()
+        day_key = packed >> 3
+        dup = day_key[1:] == day_key[:-1]
+        has_dup = bool(dup.any())
+        if has_dup:
+            # session-level lateness is counted on the rows, before days are merged
+            self._add_late(s, o, status, lo, hi)
+            keep_last = np.append(~dup, True)
+            packed, day_key = packed[keep_last], day_key[keep_last]
+        if has_dup or was_unsorted:
+            st = (packed & 7).astype("int8")
+            s = day_key // n_ord
+            o = (day_key - s * n_ord).astype("int32")
+        else:  # the common case: rows already one per school day, in order
+            st = status.astype("int8", copy=True)
+        del packed, dup, code, sec, status
+
+        # approved leave known on as_of turns covered unexcused days into leave
+        cov = self.covered
+        if len(cov):
+            a, b = np.searchsorted(cov, [lo * n_ord, hi * n_ord])
+            if b > a:
+                unex = np.flatnonzero(st == _UNEXCUSED)
+                hit = np.isin(day_key[unex], cov[a:b] - lo * n_ord)
+                st[unex[hit]] = _PERSONAL
+
+        last_c = self.stu_last[lo:hi]
+        term_c = self.stu_term_start[lo:hi]
+        in_term = o >= term_c[s]
+        key = ((s * self.nb + self.bucket_of[last_c[s] - o]) * 2 + in_term) * 6 + st
+        cube = np.bincount(key, minlength=n_c * self.nb * 12).reshape(n_c, self.nb, 2, 6)
+        del key
+        self.cube[lo:hi] += cube
+        if not has_dup:  # one row per day: lateness counts are cells of the cube
+            self.late[lo:hi] += cube[:, :, 1, _LATE : _LEFT_EARLY + 1].sum(1)
+
+        # streaks of consecutive unexcused school days
+        unexcused = st == _UNEXCUSED
+        rs, rend, rlen = _runs(s[unexcused], o[unexcused])
+        cur = rend == last_c[rs]
+        self.current[lo + rs[cur]] = rlen[cur]
+        sel = unexcused & in_term
+        rs, _, rlen = _runs(s[sel], o[sel])
+        np.maximum.at(self.longest, lo + rs, rlen)
+        sel = (st >= _SICK) & ~unexcused & in_term
+        rs, _, rlen = _runs(s[sel], o[sel])
+        np.maximum.at(self.longest_leave, lo + rs, rlen)
+
+        # the last day present (late and left early count as present)
+        present = st < _SICK
+        present_key = day_key[present]
+        tail = _group_ends(present_key // n_ord)
+        self.last_present[lo + present_key[tail] // n_ord] = present_key[tail] % n_ord
+
+        # return lateness: the first day present on or after a term's first day
+        first_of = np.arange(n_c, dtype="int64") * n_ord
+        limit = first_of + n_ord  # first key of the next student
+        for stu_start, any_rec, first_present in self.returns.values():
+            start_c = stu_start[lo:hi]
+            query = first_of + np.maximum(start_c, 0)
+            any_rec[lo:hi] = np.searchsorted(day_key, query) < np.searchsorted(day_key, limit)
+            pos = np.searchsorted(present_key, query)
+            found = present_key[np.minimum(pos, len(present_key) - 1)] if len(present_key) else query - 1
+            back = (pos < len(present_key)) & (found < limit)
+            first_present[lo:hi] = np.where(back, found - first_of, -1)
+
+    def _add_late(self, s: np.ndarray, o: np.ndarray, status: np.ndarray, lo: int, hi: int) -> None:
+        """Late and left-early sessions in the term, counted per row."""
+        lateish = np.flatnonzero((status == _LATE) | (status == _LEFT_EARLY))
+        ls = s[lateish]
+        in_term = o[lateish] >= self.stu_term_start[lo + ls]
+        lk = ls[in_term] * 2 + (status[lateish][in_term] == _LEFT_EARLY)
+        self.late[lo:hi] += np.bincount(lk, minlength=2 * (hi - lo)).reshape(hi - lo, 2)
 
 
 def _approved_leave_keys(

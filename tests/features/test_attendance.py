@@ -205,3 +205,40 @@ def test_future_rows_are_ignored_and_inputs_not_mutated():
     f2 = attendance_features(t.replace(attendance=more), dt.date(2024, 9, 20))
     pd.testing.assert_frame_equal(f1, f2)
     pd.testing.assert_frame_equal(t.attendance, before)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_chunks_and_row_order_do_not_change_the_result(monkeypatch, seed):
+    """The builder scans students in chunks of rows; chunk size, row order and split
+    sessions give the same matrix as one pass over student-ordered rows."""
+    import numpy as np
+
+    import features.attendance as att_mod
+    from features.load import tables_from_frames
+    from features.simulate import simulate_county
+
+    sim = simulate_county(students=150, years=2, seed=seed, start_year=2023)
+    t = tables_from_frames(sim.frames, max_reject_share=1.0).tables
+    rng = np.random.default_rng(seed)
+    a = t.attendance
+    sessions = a["session"].cat.categories
+    am = a.assign(session=pd.Categorical(["am"] * len(a), categories=sessions))
+    pm_status = a["status"].cat.codes.to_numpy().copy()
+    flip = rng.random(len(a)) < 0.05
+    pm_status[flip] = rng.integers(0, 6, flip.sum())
+    pm = a.assign(
+        session=pd.Categorical(rng.choice(["pm", "evening"], len(a), p=[0.9, 0.1]), categories=sessions),
+        status=pd.Categorical.from_codes(pm_status, categories=a["status"].cat.categories),
+    )
+    split = pd.concat([am, pm], ignore_index=True)
+    for frame in (a, split):
+        ordered = frame.sort_values(["student_id", "date"], kind="stable").reset_index(drop=True)
+        shuffled = frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
+        for as_of in (dt.date(2023, 9, 4), dt.date(2024, 3, 5), dt.date(2024, 11, 20)):
+            monkeypatch.setattr(att_mod, "_CHUNK_ROWS", 1 << 20)
+            expected = attendance_features(t.replace(attendance=ordered), as_of)
+            for chunk in (1, 97, 5000):
+                monkeypatch.setattr(att_mod, "_CHUNK_ROWS", chunk)
+                for rows in (ordered, shuffled):
+                    got = attendance_features(t.replace(attendance=rows), as_of)
+                    pd.testing.assert_frame_equal(got, expected, check_exact=True)
