@@ -160,7 +160,8 @@ def replay_nightly(
     cfg = replace(cfg, job=replace(cfg.job, db_url=f"sqlite:///{db.resolve()}", model_uri=model_uri,
                                    out_dir=str(out / "nightly")))  # fmt: skip
     engine = open_database(cfg.job.db_url)
-    last = pd.Timestamp(load_tables(cfg.data, data_dir).tables.attendance["date"].max())
+    tables = load_tables(cfg.data, data_dir).tables
+    last = pd.Timestamp(tables.attendance["date"].max())
     updates_dir = out / "staff_updates"
     updates_dir.mkdir(parents=True, exist_ok=True)
     for night in _replay_nights(last, weeks):
@@ -181,4 +182,8 @@ def replay_nightly(
         "risk snapshots: table risk_snapshots in the ledger; the last one as Parquet": snap_path,
         "staff update sheets imported (and their rejects files)": updates_dir,
     }
+    from jobs.reports.bundle import inputs_from_db, write_all
+
+    reports = write_all(inputs_from_db(engine, tables), out / "reports", students="red")
+    artefacts[f"reports of the last night ({len(reports.files)} files) — open this first"] = reports.index
     return runs, artefacts

@@ -32,6 +32,12 @@ def test_demo_runs_end_to_end_as_the_readme_says(tmp_path):
     assert (out / "county" / "students.parquet").is_file()
     assert (out / "rejects.csv").is_file()
     assert "students" in proc.stdout
+    # the whole loop: nightly ledger, snapshots, and the report set to open first
+    assert (out / "ledger.db").is_file()
+    assert list(out.glob("risk_snapshot_*.parquet"))
+    index = next((out / "reports").glob("reports-*/index.html"))
+    assert "open this first" in proc.stdout and str(index.name) in proc.stdout
+    assert list(index.parent.glob("classes/*.html")) and list(index.parent.glob("monthly-*.xlsx"))
 
 
 def test_simulate_writes_tables_truth_and_meta(tmp_path):
