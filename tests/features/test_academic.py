@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 from _handmade import tables
@@ -150,3 +151,32 @@ def test_before_first_exam_everything_missing():
     f = academic_features(_county(), dt.date(2024, 10, 20))
     assert f.loc["c", "acad_composite_pct_class_last"] == 50
     assert math.isnan(f.loc["c", "acad_composite_pct_change"])
+
+
+def _midrank_pct_pandas(values, keys):
+    """The former formula: pandas' grouped average rank and count."""
+    frame = pd.DataFrame({"v": np.asarray(values)})
+    for i, k in enumerate(keys):
+        frame[f"k{i}"] = np.asarray(k)
+    g = frame.groupby([f"k{i}" for i in range(len(keys))], sort=False, dropna=False)["v"]
+    rank = g.rank(method="average").to_numpy()
+    n = g.transform("count").to_numpy()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return 100.0 * (rank - 0.5) / n
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_sort_based_standing_equals_pandas_rank(seed):
+    """Ties, NaN, negative and one-row-per-group keys (students with no class), -0.0."""
+    from features.academic import _midrank_pct
+
+    rng = np.random.default_rng(seed)
+    for _ in range(10):
+        n = int(rng.integers(1, 300))
+        v = rng.integers(-2, int(rng.integers(1, 30)), n).astype(float) / rng.choice([1, 3, 7])
+        v[rng.random(n) < 0.1] = np.nan
+        v[rng.random(n) < 0.05] = -0.0
+        keys = [rng.integers(-3, int(rng.integers(1, 8)), n) for _ in range(int(rng.integers(1, 4)))]
+        keys.append(np.where(rng.random(n) < 0.3, -1 - np.arange(n), rng.integers(0, 3, n)))
+        got = _midrank_pct(v, keys)
+        np.testing.assert_array_equal(got, _midrank_pct_pandas(v, keys))
