@@ -20,8 +20,10 @@ students by school rank (``model_rank``).
 **Borderline band** (off unless ``[risk] borderline_band`` > 0; documented in the README's
 ethics notes). Among non-red students whose rank among non-red students lies within
 ``band`` places either side of the cut-off, the places that fall inside the band are
-drawn by lottery instead of by rank (``random_borderline``), with a generator seeded by
-``(borderline_seed, school, as_of)`` so the draw is reproducible. The same number of
+drawn by lottery instead of by rank (``random_borderline``): the band members with the
+smallest lottery numbers, a hash of ``(borderline_seed, student_id)`` (:func:`lottery_numbers`),
+so the draw is reproducible and a student who stays in the band keeps the same draw from one
+night to the next. The same number of
 students get a case as without the band; only who, among students the model can barely
 tell apart, changes. Red students are never in the band.
 
@@ -38,7 +40,6 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-import zlib
 
 import numpy as np
 import pandas as pd
@@ -46,7 +47,7 @@ import pandas as pd
 from features.config import BaoxueConfig, RiskConfig
 from features.contract import Tables
 
-__all__ = ["RANK_COLUMNS", "tie_keys", "county_rank", "school_capacity", "rank_students"]
+__all__ = ["RANK_COLUMNS", "tie_keys", "lottery_numbers", "county_rank", "school_capacity", "rank_students"]
 
 #: columns of :func:`rank_students`
 RANK_COLUMNS = (
@@ -76,6 +77,20 @@ def tie_keys(student_ids: pd.Index | np.ndarray, as_of: dt.date) -> np.ndarray:
     """
     ids = np.asarray(pd.Index(student_ids).astype("str"), dtype=object)
     return pd.util.hash_array(ids, hash_key=f"{as_of.isoformat():<16}"[:16], categorize=False)
+
+
+def lottery_numbers(student_ids: pd.Index | np.ndarray, seed: int) -> np.ndarray:
+    """Each student's fixed lottery number for the borderline band: a hash of (seed, student_id).
+
+    It does not depend on the date, so a student who stays in the band from one night to the
+    next keeps the same draw (the list does not flip nightly), and anyone can recompute it.
+
+    >>> a = lottery_numbers(pd.Index(["s1", "s2"]), 7)
+    >>> bool((a == lottery_numbers(pd.Index(["s1", "s2"]), 7)).all()), bool((a != lottery_numbers(pd.Index(["s1", "s2"]), 8)).any())
+    (True, True)
+    """
+    ids = np.asarray(pd.Index(student_ids).astype("str"), dtype=object)
+    return pd.util.hash_array(ids, hash_key=f"lottery{seed:09d}"[:16], categorize=False)
 
 
 def county_rank(probability: pd.Series, as_of: dt.date) -> pd.Series:
@@ -194,12 +209,12 @@ def rank_students(
     band = rc.borderline_band
     if band > 0:
         borderline = ~red & (nr_rank > remaining - band) & (nr_rank <= remaining + band) & (remaining > 0)
+        lottery = lottery_numbers(frame.index, rc.borderline_seed)
         for s in np.unique(school[borderline]):
             members = np.flatnonzero(borderline & (school == s))
             members = members[np.argsort(nr_rank[members], kind="stable")]
             places = int((nr_rank[members] <= remaining[members]).sum())
-            seed = [rc.borderline_seed, zlib.crc32(str(s).encode()), as_of.toordinal()]
-            winners = np.random.default_rng(seed).choice(members, size=places, replace=False)
+            winners = members[np.argsort(lottery[members], kind="stable")[:places]]
             selected[members] = False
             mechanism[members] = ""
             selected[winners] = True

@@ -146,6 +146,17 @@ def test_borderline_band_never_touches_red_and_keeps_the_number_of_cases():
         assert r.loc[r["borderline"], "selected"].sum() == 2
 
 
+def test_borderline_draw_does_not_change_from_night_to_night():
+    f = _ranking_frame(n=20, tiers=["red"] * 2 + ["none"] * 18)
+    cfg = replace(BaoxueConfig().risk, borderline_band=2, borderline_seed=3)
+    nights = [
+        rank_students(f, DAY + dt.timedelta(days=d), capacity=pd.Series({"A": 6}), config=cfg)
+        for d in range(5)
+    ]
+    for r in nights[1:]:
+        pd.testing.assert_series_equal(r["selected"], nights[0]["selected"])
+
+
 def test_borderline_lottery_is_reproducible_from_its_seed():
     draws = {tuple(_band(seed)["selected"]) for seed in range(30)}
     assert len(draws) > 1  # the seed matters
