@@ -39,6 +39,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from features.contract import spec
 from risk.snapshot import SNAPSHOT_COLUMNS
 
 __all__ = [
@@ -85,20 +86,7 @@ SYSTEM_EVENT_TYPES: tuple[str, ...] = (
 #: events staff report in ``baoxue cases import`` (the contract's ``case_events.event_type``
 #: codes, plus ``step`` = a four-step step taken and ``close`` = closing confirmed)
 IMPORT_EVENT_TYPES: tuple[str, ...] = (
-    "home_visit",
-    "phone",
-    "talk",
-    "persuasion",
-    "deadline_notice",
-    "penalty",
-    "court",
-    "aid_granted",
-    "home_teaching",
-    "placement",
-    "report_township",
-    "report_county",
-    "reassigned",
-    "note",
+    *next(c for c in spec("case_events").columns if c.name == "event_type").values,
     "step",
     "close",
 )
@@ -439,21 +427,7 @@ def write_transaction(
 
 # --- reading -------------------------------------------------------------------------------------
 
-_CASE_COLUMNS = [
-    "case_id",
-    "student_id",
-    "opened_at",
-    "trigger",
-    "case_type",
-    "reason_primary",
-    "reason_secondary",
-    "owner_staff_id",
-    "four_step_stage",
-    "status",
-    "placement",
-    "closed_at",
-    "closure_reason",
-]
+_CASE_COLUMNS = [c.name for c in spec("cases").columns]  # the data contract's order
 
 
 def _frame(conn_or_engine: Engine | Connection, stmt, dates: tuple[str, ...] = ()) -> pd.DataFrame:

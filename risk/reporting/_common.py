@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features.contract import Tables
+from features.contract import Tables, spec
 from risk.reporting._labels import ROLE_LABELS, STAGE_LABELS, Language, label
 
 __all__ = ["ReportConfig", "risk_band", "month_period"]
@@ -18,21 +18,7 @@ OUT_OF_SCHOOL = ("suspected_dropout", "dropout")
 #: statuses that close a case as 劝返销号 (back in school or lawfully placed)
 RETURN_STATUSES = ("returned", "placed")
 
-CASE_COLUMNS = (
-    "case_id",
-    "student_id",
-    "opened_at",
-    "trigger",
-    "case_type",
-    "reason_primary",
-    "reason_secondary",
-    "owner_staff_id",
-    "four_step_stage",
-    "status",
-    "placement",
-    "closed_at",
-    "closure_reason",
-)
+CASE_COLUMNS = tuple(c.name for c in spec("cases").columns)  # the data contract's order
 EVENT_COLUMNS = ("event_id", "case_id", "ts", "event_type", "actor_role", "outcome", "next_due")
 
 
