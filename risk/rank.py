@@ -184,7 +184,10 @@ def rank_students(
     rank_county = np.empty(n, dtype="int64")
     rank_county[order] = np.arange(1, n + 1)
     rank_school = _dense_rank_in(school, order)
-    rank_class = _dense_rank_in(pd.MultiIndex.from_arrays([school, klass]).to_flat_index().to_numpy(), order)
+    class_key = (
+        pd.factorize(school)[0].astype("int64") * n + pd.factorize(klass)[0]
+    )  # (school, class) as one int
+    rank_class = _dense_rank_in(class_key, order)
 
     red = frame["tier"].astype("str").to_numpy() == "red"
     by_rule = frame["rules"].astype("str").to_numpy() != ""

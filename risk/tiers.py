@@ -145,9 +145,12 @@ def assign_tiers(
     else:
         r = rank.reindex(idx).to_numpy(dtype="int64")
     fired = rules.reindex(idx).fillna("").astype("str").to_numpy()
+    alerted = np.flatnonzero(fired != "")  # few students: split their codes once, not per rule
+    codes = [set(fired[i].split(";")) for i in alerted]
     for rule in RULE_SEVERITY:
         rz, re_ = RULES[rule]
-        has = np.array([rule in r.split(";") for r in fired], dtype=bool) if n else np.zeros(0, dtype=bool)
+        has = np.zeros(n, dtype=bool)
+        has[alerted] = [rule in c for c in codes]
         put(has, "red", f"rule:{rule}", f"规则触发: {rz}", f"rule fired: {re_}")
     put(
         p >= rc.red_risk,
