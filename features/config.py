@@ -123,6 +123,12 @@ class TrainConfig:
     learning_rate: float = 0.05
     n_jobs: int = 1  # LightGBM threads (deterministic either way)
     seed: int = 0
+    # large panels (training.sample): above this many fit rows, LightGBM fits on every positive
+    # and this share of each as-of date's negatives, reweighted (calibration rows are never
+    # sampled); 1.0 = never sample. Precision@k lost: benchmarks/RESULTS.md "Training at scale"
+    negative_sample: float = 0.25
+    sample_above_rows: int = 2_000_000  # county panels stay below: they train on every row
+    sample_seed: int = 0  # which negatives are kept (same seed, same rows, any row order)
     top_shares: tuple[float, ...] = (0.01, 0.05, 0.10)  # list sizes evaluated, as shares of the cohort
     n_bins: int = 10  # bins of the expected calibration error and the reliability table
     min_group_size: int = 20  # fairness cells with fewer students are suppressed (NaN)
@@ -144,6 +150,10 @@ class TrainConfig:
             raise ConfigError(f"[train] as_of_months must be months 1-12, got {self.as_of_months}")
         if any(not 0 < s <= 1 for s in self.top_shares):
             raise ConfigError(f"[train] top_shares must be in (0, 1], got {self.top_shares}")
+        if not 0 < self.negative_sample <= 1:
+            raise ConfigError(f"[train] negative_sample must be in (0, 1], got {self.negative_sample}")
+        if self.sample_above_rows < 0:
+            raise ConfigError(f"[train] sample_above_rows must be >= 0, got {self.sample_above_rows}")
 
 
 #: the watched groups (重点监测, DOMAIN.md) that ``[risk] watched_groups`` may name
