@@ -83,6 +83,10 @@ class ModelBundle:
         :func:`code_version` at training time.
     metrics : dict
         Headline test metrics, when evaluated.
+    sampling : dict
+        How the fit rows were sampled (:class:`training.sample.SampleRecord`: share, seed,
+        rows and rows kept), or how the model was fitted on a cluster
+        (:func:`training.cluster.fit_model_dask`); empty when LightGBM saw every row.
     """
 
     model: Any
@@ -95,6 +99,7 @@ class ModelBundle:
     code_version: str
     metrics: dict[str, float] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def check(self, frame: pd.DataFrame) -> None:
         """Raise :class:`DataContractError` naming the first missing or mistyped feature column."""
@@ -170,4 +175,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
         raise DataContractError(
             f"{path} is bundle format {bundle.format}; this baoxue reads format {BUNDLE_FORMAT}: retrain"
         )
+    if "sampling" not in vars(bundle):  # written before sampling was recorded: every row was used
+        object.__setattr__(bundle, "sampling", {})
     return bundle

@@ -197,6 +197,7 @@ def _bundle(
         config=asdict(config),
         window=design.window(),
         code_version=code_version(),
+        sampling=dict(fitted.sampling),
     )
 
 

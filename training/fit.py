@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import lightgbm as lgb
 import numpy as np
@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.config import TrainConfig
 from training.calibrate import calibrate
+from training.sample import SampleRecord, negative_sample_weights, sampling_applies
 from training.splits import TemporalDesign
 
 __all__ = [
@@ -97,18 +98,29 @@ def lightgbm_params(config: TrainConfig) -> dict:
 
 
 def fit_lightgbm(
-    X_fit: pd.DataFrame, y_fit, X_stop: pd.DataFrame, y_stop, config: TrainConfig
+    X_fit: pd.DataFrame,
+    y_fit,
+    X_stop: pd.DataFrame,
+    y_stop,
+    config: TrainConfig,
+    *,
+    w_fit=None,
+    w_stop=None,
 ) -> lgb.LGBMClassifier:
     """Fit LightGBM on ``X_fit`` with early stopping on the later rows ``X_stop``.
 
-    The fitted model keeps ``best_iteration_`` trees for prediction.
+    ``w_fit`` / ``w_stop`` are sample weights (negative sampling, :mod:`training.sample`);
+    the early-stopping log loss is weighted the same way. The fitted model keeps
+    ``best_iteration_`` trees for prediction.
     """
     model = lgb.LGBMClassifier(**lightgbm_params(config))
     model.fit(
         X_fit,
         np.asarray(y_fit),
+        sample_weight=None if w_fit is None else np.asarray(w_fit),
         eval_X=(X_stop,),
         eval_y=(np.asarray(y_stop),),
+        eval_sample_weight=None if w_stop is None else [np.asarray(w_stop)],
         eval_metric="binary_logloss",
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
@@ -125,6 +137,8 @@ class FittedModel:
     n_fit: int
     n_stop: int
     n_calibration: int
+    #: :class:`~training.sample.SampleRecord` as a dict when the fit rows were sampled, else empty
+    sampling: dict[str, float] = field(default_factory=dict)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a positive label (1-D)."""
@@ -151,7 +165,15 @@ def fit_model(
         Default: :func:`feature_columns`.
     estimator : sklearn classifier, optional
         Fit this on the ``fit`` rows instead of LightGBM (the baselines); it gets no early
-        stopping but the same calibration rows.
+        stopping, no negative sampling, but the same calibration rows.
+
+    Notes
+    -----
+    When the fit rows exceed ``config.sample_above_rows`` (and ``config.negative_sample``
+    < 1), LightGBM fits on every positive and a seeded share of each as-of date's
+    negatives, weighted by the inverse share; the early-stopping rows are sampled and
+    weighted the same way. The calibration rows are never sampled, so the calibrated
+    probabilities are those of the whole population.
     """
     cols = list(features) if features is not None else feature_columns(panel)
     fit_rows = design.part(panel["as_of"], "fit")
@@ -160,12 +182,47 @@ def fit_model(
     cal = valid_rows & ~stop
     X = prepare_features(panel, cols)
     y = panel["label"].to_numpy()
+    sampling: dict[str, float] = {}
     if estimator is None:
-        est = fit_lightgbm(X.loc[fit_rows], y[fit_rows], X.loc[stop], y[stop], config)
+        if sampling_applies(int(fit_rows.sum()), config):
+            fit_rows, w_fit, stop, w_stop, record = _sample(panel, fit_rows, stop, config)
+            sampling = record.as_dict()
+        else:
+            w_fit = w_stop = None
+        est = fit_lightgbm(
+            X.loc[fit_rows], y[fit_rows], X.loc[stop], y[stop], config, w_fit=w_fit, w_stop=w_stop
+        )
     else:
         est = estimator.fit(X.loc[fit_rows], y[fit_rows])
     calibrator = calibrate(est, X.loc[cal], y[cal], config.calibration)
-    return FittedModel(est, calibrator, tuple(cols), int(fit_rows.sum()), int(stop.sum()), int(cal.sum()))
+    return FittedModel(
+        est, calibrator, tuple(cols), int(fit_rows.sum()), int(stop.sum()), int(cal.sum()), sampling
+    )
+
+
+def _sample(panel: pd.DataFrame, fit_rows: np.ndarray, stop: np.ndarray, config: TrainConfig):
+    """Fit and early-stopping masks narrowed to the kept rows, their weights, and the record."""
+    share, seed = config.negative_sample, config.sample_seed
+    out = []
+    label = panel["label"].to_numpy()
+    for rows in (fit_rows, stop):
+        w = negative_sample_weights(
+            label[rows], panel["as_of"][rows], panel["student_id"][rows], share=share, seed=seed
+        )
+        kept = rows.copy()
+        kept[np.flatnonzero(rows)[w == 0]] = False
+        out.append((kept, w[w > 0]))
+    (fit_kept, w_fit), (stop_kept, w_stop) = out
+    record = SampleRecord(
+        share=share,
+        seed=seed,
+        rows=int(fit_rows.sum()),
+        rows_kept=int(fit_kept.sum()),
+        positives=int(label[fit_rows].sum()),
+        stop_rows=int(stop.sum()),
+        stop_rows_kept=int(stop_kept.sum()),
+    )
+    return fit_kept, w_fit, stop_kept, w_stop, record
 
 
 def tree_depths(model: lgb.LGBMClassifier) -> np.ndarray:

@@ -44,6 +44,9 @@ def _params(config: TrainConfig, bundle: ModelBundle) -> dict[str, str]:
     out |= {f"window.{k}": v for k, v in bundle.window.items()}
     out["code_version"] = bundle.code_version
     out["n_features"] = str(len(bundle.features))
+    out |= {f"sample.{k}": str(v) for k, v in bundle.sampling.items()}
+    if not bundle.sampling:
+        out["sample.share"] = "1.0"  # every fit row was used
     return out
 
 
