@@ -1,6 +1,6 @@
 """Typed configuration: one frozen dataclass per stage, read from one TOML file.
 
-``baoxue.toml`` has sections ``[data] [rules] [features] [train] [risk] [job]``.
+``baoxue.toml`` has sections ``[data] [rules] [features] [train] [risk] [job] [compute]``.
 Every default is written once, on a dataclass field. An unknown key is an error
 that suggests the nearest name.
 
@@ -34,6 +34,7 @@ __all__ = [
     "TrainConfig",
     "RiskConfig",
     "JobConfig",
+    "ComputeConfig",
     "WATCHED_GROUPS",
     "BaoxueConfig",
     "load_config",
@@ -236,6 +237,30 @@ class JobConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ComputeConfig:
+    """Where a province's counties are computed (:mod:`jobs.province`); a county folder always
+    runs in-process. Results do not depend on it (it is not part of a run's key)."""
+
+    engine: Literal["local", "dask"] = "local"  # local: county after county in this process
+    # dask: a scheduler address (tcp://host:8786), or "local-cluster" to start one on this machine
+    scheduler: str = "local-cluster"
+    n_workers: int = 2  # local-cluster: worker processes (one county at a time each)
+    threads_per_worker: int = 1  # local-cluster: threads per worker
+
+    def __post_init__(self) -> None:
+        if self.engine not in ("local", "dask"):
+            raise ConfigError(f"[compute] engine must be 'local' or 'dask', got {self.engine!r}")
+        for name in ("n_workers", "threads_per_worker"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[compute] {name} must be >= 1, got {getattr(self, name)}")
+        if self.scheduler != "local-cluster" and "://" not in self.scheduler:
+            raise ConfigError(
+                "[compute] scheduler must be 'local-cluster' or an address such as "
+                f"'tcp://host:8786', got {self.scheduler!r}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
 class BaoxueConfig:
     """The whole configuration."""
 
@@ -245,6 +270,7 @@ class BaoxueConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     risk: RiskConfig = field(default_factory=RiskConfig)
     job: JobConfig = field(default_factory=JobConfig)
+    compute: ComputeConfig = field(default_factory=ComputeConfig)
 
     def digest(self) -> str:
         """A short hash of the configuration, recorded with every run."""
@@ -260,6 +286,7 @@ _CLASSES = {
     "train": TrainConfig,
     "risk": RiskConfig,
     "job": JobConfig,
+    "compute": ComputeConfig,
 }
 
 
