@@ -246,6 +246,7 @@ def update_ledger(
     attendance: pd.DataFrame | None = None,
     alerts: pd.DataFrame | None = None,
     owner_roles: tuple[str, ...] = OWNER_ROLES,
+    streaks: pd.Series | None = None,
 ) -> LedgerCounts:
     """Apply tonight's snapshot to the ledger inside the caller's transaction.
 
@@ -258,6 +259,11 @@ def update_ledger(
 
     ``alerts`` are rule alerts of missed nights and ``owner_roles`` the roles that own
     prevention cases (see :func:`risk.assign.plan_cases`).
+
+    Returns are read from ``streaks`` (:func:`risk.assign.present_streaks` by student, computed
+    where the attendance is: the nightly job computes them with the scores) or else from
+    ``attendance``; ``streaks`` must cover every student left with an open suspected-dropout
+    case, or this raises ``RuntimeError`` (the ledger changed after they were computed).
     """
     counts = LedgerCounts()
     day = pd.Timestamp(as_of)
@@ -423,9 +429,20 @@ def update_ledger(
     # --- time-based steps on the open cases -------------------------------------------------------
     cases = _open_cases(conn)
     changes: dict[str, dict] = {}
-    if attendance is not None and len(cases):
-        sus = cases[cases["case_type"] == "suspected_dropout"]
-        streaks = present_streaks(attendance, sus["student_id"].unique(), as_of)
+    if (attendance is not None or streaks is not None) and len(cases):
+        sus = pd.Index(
+            cases.loc[cases["case_type"] == "suspected_dropout", "student_id"].astype("str").unique()
+        )
+        if streaks is None:
+            streaks = present_streaks(attendance, sus, as_of)
+        else:
+            missing = sus.difference(streaks.index.astype("str"))
+            if len(missing):
+                raise RuntimeError(
+                    f"return streaks missing for {len(missing)} students with an open suspected-dropout "
+                    "case: the ledger changed after the night was computed; run the night again"
+                )
+            streaks = streaks.set_axis(streaks.index.astype("str")).reindex(sus)
         back = returns(cases, streaks, return_days=config.return_days)
         for cid in back:
             changes[cid] = {"status": "returned", "returned_at": _date(day), "close_proposed_at": _date(day)}

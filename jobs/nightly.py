@@ -13,6 +13,13 @@ rules of missed nights; ``snapshot`` stores one immutable row per student; ``cas
 staff and opens, updates, returns, escalates and closes cases (:mod:`jobs.ledger`);
 ``record`` writes the run; ``commit`` ends the transaction.
 
+The night is two parts, reused by every engine: :func:`compute_night` (load -> assess, the
+rules of missed nights and the return streaks; it reads the data and a small
+:class:`LedgerState`, never the database) and :func:`write_night` (diff -> record, inside the
+caller's write transaction). :func:`run_nightly` runs both in this process under one lock;
+:func:`jobs.province.run_province` runs the first part of each county as a Dask task and the
+second on the driver, one transaction per county.
+
 Guarantees:
 
 - **Atomic.** The run takes the database lock (:func:`jobs.storage.write_transaction`)
@@ -50,6 +57,8 @@ from sqlalchemy.engine import Connection, Engine
 from features.config import BaoxueConfig
 from jobs.storage import (
     DIFF_COLUMNS,
+    OPEN_STATUSES,
+    Case,
     LockTimeout,
     RiskSnapshot,
     Run,
@@ -66,6 +75,13 @@ __all__ = [
     "FAIL_ENV",
     "InjectedFault",
     "NightlyResult",
+    "LedgerState",
+    "ComputedNight",
+    "read_ledger_state",
+    "compute_night",
+    "write_night",
+    "write_rejects_file",
+    "night_run_id",
     "run_key",
     "compare_snapshots",
     "missed_rule_alerts",
@@ -100,10 +116,15 @@ class NightlyResult:
     model_version: str = ""
 
 
-def _check_fault(stage: str) -> None:
+def _fault_from_env() -> str:
+    """The stage ``BAOXUE_FAIL_AT`` names ('' when unset); an unknown name is an error."""
     wanted = os.environ.get(FAIL_ENV, "").strip()
     if wanted and wanted not in STAGES:
         raise ValueError(f"{FAIL_ENV}={wanted!r} is not a stage; use one of {', '.join(STAGES)}")
+    return wanted
+
+
+def _check_fault(stage: str, wanted: str) -> None:
     if wanted and wanted == stage:
         raise InjectedFault(f"{FAIL_ENV}={stage}: run stopped before stage {stage!r} (fault injection)")
 
@@ -112,7 +133,8 @@ def run_key(cfg: BaoxueConfig) -> str:
     """The hash of the configuration that changes a run's results (12 hex digits).
 
     Where the data, the database and the output files live is left out, so the same
-    night run from another folder or with ``--db`` is the same run.
+    night run from another folder or with ``--db`` is the same run; so is ``[compute]``
+    (a county scores the same on any engine).
 
     >>> from features.config import JobConfig
     >>> run_key(BaoxueConfig()) == run_key(BaoxueConfig(job=JobConfig(db_url="sqlite:///x.db")))
@@ -123,7 +145,9 @@ def run_key(cfg: BaoxueConfig) -> str:
         data=replace(cfg.data, source="", rejects_file="", id_salt=""),
         job=replace(cfg.job, db_url="", out_dir="", lock_timeout_s=0.0),
     )
-    blob = json.dumps(asdict(neutral), sort_keys=True, default=str).encode()
+    fields = asdict(neutral)
+    fields.pop("compute", None)
+    blob = json.dumps(fields, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
@@ -319,6 +343,298 @@ def _previous_probabilities(conn: Connection, as_of: dt.date, days: int) -> pd.S
     return frame.set_index("student_id")["probability"].astype("float64")
 
 
+@dataclass(frozen=True)
+class LedgerState:
+    """What the compute part of a night needs from the ledger, read before it runs.
+
+    ``previous`` holds the probabilities of about ``[job] previous_days`` earlier (the
+    ``previous`` argument of :func:`risk.assess.assess`); ``open_suspected`` the students with
+    an open suspected-dropout case (their return streaks are computed with the scores).
+    """
+
+    run_exists: bool
+    last_run_id: str | None = None
+    last_as_of: dt.date | None = None
+    previous: pd.Series | None = None
+    open_suspected: tuple[str, ...] = ()
+
+
+@dataclass
+class ComputedNight:
+    """The compute part's result (load -> assess, plus the rules of missed nights): all the
+    write part needs, and nothing of the county's raw tables beyond the staff list."""
+
+    snapshot: pd.DataFrame  # SNAPSHOT_COLUMNS, one row per student in school
+    staff: pd.DataFrame | None
+    rejects: pd.DataFrame
+    n_rejects: int
+    missed: list[dt.date]
+    alerts: pd.DataFrame | None  # rule alerts of the missed nights
+    streaks: pd.Series  # present streaks of every student who may hold a suspected-dropout case
+    model_version: str
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Stages:
+    """Stage bookkeeping: fault injection before a stage, seconds and a log line after it."""
+
+    def __init__(self, fault: str, on_stage: Callable[[str, float], None] | None) -> None:
+        self.fault, self.on_stage = fault, on_stage
+        self.seconds: dict[str, float] = {}
+        self.clock = time.perf_counter()
+
+    def start(self, name: str) -> None:
+        _check_fault(name, self.fault)
+        log.info("stage %s", name)
+        self.clock = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        took = round(time.perf_counter() - self.clock, 3)
+        self.seconds[name] = round(self.seconds.get(name, 0.0) + took, 3)
+        log.info("stage %s done in %.1f s", name, took)
+        if self.on_stage is not None:
+            self.on_stage(name, took)
+
+
+def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_id: str) -> LedgerState:
+    """The ledger as the night for ``as_of`` finds it (see :class:`LedgerState`).
+
+    Raises ``ValueError`` when a run for a later date exists (runs go forward in time).
+    """
+    runs = Run.__table__
+    if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first():
+        return LedgerState(run_exists=True)
+    last = conn.execute(
+        sa.select(runs.c.run_id, runs.c.as_of)
+        .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
+        .limit(1)
+    ).first()
+    if last is not None and last.as_of > as_of:
+        raise ValueError(
+            f"a run for a later date ({last.as_of}) exists; runs go forward in time "
+            f"(re-running {as_of} would rewrite the ledger's history)"
+        )
+    cases = Case.__table__
+    open_sus = conn.execute(
+        sa.select(cases.c.student_id)
+        .where(cases.c.case_type == "suspected_dropout", cases.c.status.in_(OPEN_STATUSES))
+        .order_by(cases.c.student_id)
+    ).scalars()
+    return LedgerState(
+        run_exists=False,
+        last_run_id=None if last is None else last.run_id,
+        last_as_of=None if last is None else last.as_of,
+        previous=_previous_probabilities(conn, as_of, cfg.job.previous_days),
+        open_suspected=tuple(str(s) for s in open_sus),
+    )
+
+
+def _scoring_model(model, cfg: BaoxueConfig):
+    from risk.score import ScoringModel, load_model
+
+    if isinstance(model, ScoringModel):
+        return model
+    return load_model(model if model is not None else cfg.job.model_uri, tracking_uri=cfg.train.tracking_uri)
+
+
+def compute_night(
+    cfg: BaoxueConfig,
+    as_of: dt.date,
+    state: LedgerState,
+    *,
+    source: str | Path | None = None,
+    model=None,
+    fault: str | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> ComputedNight:
+    """The compute part of a night: load and validate, features, assess; then the rules of the
+    school days missed since ``state.last_as_of`` and the return streaks.
+
+    Reads only the data and ``state`` (no database), so it runs where the data is: in this
+    process (:func:`run_nightly`) or in a Dask worker (:mod:`jobs.province`). ``model`` is a
+    :class:`~risk.score.ScoringModel` or what :func:`~risk.score.load_model` loads (default
+    ``[job] model_uri``); ``fault`` a stage to stop before (default: ``BAOXUE_FAIL_AT``).
+    """
+    from features.build import build_features
+    from features.load import load_tables
+    from risk.assess import assess
+    from risk.assign import present_streaks
+
+    stages = _Stages(_fault_from_env() if fault is None else fault, on_stage)
+    source = cfg.data.source if source is None else source
+
+    stages.start("load")
+    loaded = load_tables(cfg.data, source)
+    tables = loaded.tables
+    stages.done("load")
+
+    stages.start("features")
+    features = build_features(tables, as_of, cfg)
+    stages.done("features")
+
+    stages.start("assess")
+    scoring = _scoring_model(model, cfg)
+    snapshot = assess(tables, as_of, scoring, cfg, features=features, previous=state.previous)
+    del features
+    if "student_id" in snapshot.columns:
+        snapshot = snapshot.reset_index(drop=True)
+    else:  # indexed by student_id
+        snapshot = snapshot.rename_axis("student_id").reset_index()
+    snapshot = snapshot[list(SNAPSHOT_COLUMNS)]
+    stages.done("assess")
+
+    stages.start("diff")  # its first half: catch up missed nights, return streaks
+    alerts = None
+    missed: list[dt.date] = []
+    if state.last_as_of is not None:
+        school_days = set(pd.DatetimeIndex(tables.attendance["date"].unique()).date)
+        last = state.last_as_of
+        gap = [last + dt.timedelta(days=k) for k in range(1, (as_of - last).days)]
+        missed = (
+            [d for d in gap if d in school_days][-cfg.job.catch_up_days :] if cfg.job.catch_up_days else []
+        )
+        if missed:
+            alerts = missed_rule_alerts(tables, missed, cfg)
+            log.info("caught up %d missed school days: %d rule alerts", len(missed), len(alerts))
+    # who may hold an open suspected-dropout case tonight: those who hold one, and those a rule
+    # tonight or on a missed night may open one for
+    ruled = snapshot.loc[snapshot["rules"].fillna("").astype("str") != "", "student_id"].astype("str")
+    candidates = set(state.open_suspected) | set(ruled)
+    if alerts is not None and len(alerts):
+        candidates |= set(alerts["student_id"].astype("str"))
+    streaks = present_streaks(tables.attendance, sorted(candidates), as_of)
+    stages.done("diff")
+    return ComputedNight(
+        snapshot=snapshot,
+        staff=tables.staff,
+        rejects=loaded.rejects,
+        n_rejects=int(loaded.rejects.drop_duplicates(["table", "file_row"]).shape[0]),
+        missed=missed,
+        alerts=alerts,
+        streaks=streaks,
+        model_version=scoring.version,
+        stage_seconds=stages.seconds,
+    )
+
+
+def write_night(
+    conn: Connection,
+    cfg: BaoxueConfig,
+    as_of: dt.date,
+    night: ComputedNight,
+    state: LedgerState,
+    *,
+    run_id: str,
+    data_hash: str,
+    started: dt.datetime,
+    seconds: dict[str, float] | None = None,
+    fault: str | None = None,
+    on_stage: Callable[[str, float], None] | None = None,
+) -> NightlyResult:
+    """The write part of a night, inside the caller's write transaction: diff with the
+    previous run, snapshot, cases, run record. ``seconds`` holds the stages timed before
+    (lock, compute); the caller commits (or rolls back on any exception)."""
+    from jobs.ledger import sync_staff, update_ledger
+
+    stages = _Stages(_fault_from_env() if fault is None else fault, on_stage)
+    stages.seconds = dict(seconds or {})
+    for name, took in night.stage_seconds.items():
+        stages.seconds[name] = round(stages.seconds.get(name, 0.0) + took, 3)
+    snapshot = night.snapshot
+    runs = Run.__table__
+
+    stages.clock = time.perf_counter()  # the rest of 'diff' (its fault was checked before the catch-up)
+    prev_snap = None if state.last_run_id is None else _snapshot_rows(conn, state.last_run_id)
+    diff = compare_snapshots(snapshot, prev_snap, change_min=cfg.job.change_min)
+    left_cohort = 0
+    if prev_snap is not None and len(prev_snap):
+        gone = ~prev_snap["student_id"].astype("str").isin(snapshot["student_id"].astype("str"))
+        left_cohort = int((gone & prev_snap["listed"].astype(bool)).sum())
+    stages.done("diff")
+
+    stages.start("snapshot")
+    stored = pd.concat([snapshot.reset_index(drop=True), diff.reset_index(drop=True)], axis=1)
+    stored["run_id"] = run_id
+    _write_snapshot(conn, stored)
+    stages.done("snapshot")
+
+    stages.start("cases")
+    sync_staff(conn, night.staff, run_id)
+    counts = update_ledger(
+        conn,
+        snapshot,
+        night.staff,
+        as_of=as_of,
+        run_id=run_id,
+        config=cfg.job,
+        alerts=night.alerts,
+        owner_roles=cfg.risk.owner_roles,
+        streaks=night.streaks,
+    )
+    stages.done("cases")
+
+    stages.start("record")
+    tier = snapshot["tier"].astype("str")
+    change = diff["change"]
+    record = {
+        "run_id": run_id,
+        "as_of": as_of,
+        "config_hash": run_key(cfg),
+        "previous_run_id": state.last_run_id,
+        "started_at": started.replace(microsecond=0),
+        "model_version": str(snapshot["model_version"].iloc[0]) if len(snapshot) else night.model_version,
+        "code_version": _code_version(),
+        "data_hash": data_hash,
+        "missed_days": len(night.missed),
+        "n_rejects": night.n_rejects,
+        "n_students": len(snapshot),
+        "n_red": int((tier == "red").sum()),
+        "n_yellow": int((tier == "yellow").sum()),
+        "n_blue": int((tier == "blue").sum()),
+        "n_listed": int(snapshot["listed"].astype(bool).sum()),
+        "n_selected": int(snapshot["selected"].astype(bool).sum()),
+        "n_rules": int((snapshot["rules"].fillna("") != "").sum()),
+        "n_new": int((change == "new").sum()),
+        "n_rising": int((change == "rising").sum()),
+        "n_falling": int((change == "falling").sum()),
+        "n_left": int((change == "left").sum()) + left_cohort,
+        "n_rules_new": int((diff["rules_new"] != "").sum()),
+        "n_cases_opened": counts.opened,
+        "n_cases_updated": counts.updated,
+        "n_cases_closed": counts.closed,
+        "n_escalations": counts.escalations,
+        "n_returned": counts.returned,
+        "n_events": counts.events,
+        "n_over_capacity": counts.over_capacity,
+        "n_unowned": counts.unowned,
+        "n_waiting": counts.waiting,
+        "n_open_cases": counts.open_after,
+    }
+    stages.done("record")
+    seconds_now = {**stages.seconds, "commit": 0.0}
+    record.update(
+        finished_at=dt.datetime.now().replace(microsecond=0),
+        seconds=round(sum(seconds_now.values()), 3),
+        stage_seconds=json.dumps(seconds_now),
+    )
+    conn.execute(sa.insert(runs), [record])
+    stages.start("commit")
+    return NightlyResult(
+        run_id=run_id,
+        as_of=as_of,
+        status="done",
+        stage_seconds=seconds_now,
+        counts={k: v for k, v in record.items() if k.startswith("n_") or k == "missed_days"},
+        model_version=record["model_version"],
+    )
+
+
+def night_run_id(cfg: BaoxueConfig, as_of: dt.date) -> str:
+    """The run id of the night ``as_of`` under ``cfg``: the date and the first 8 digits of
+    :func:`run_key` (the same in every county of a province)."""
+    return f"{as_of:%Y%m%d}-{run_key(cfg)[:8]}"
+
+
 def run_nightly(
     cfg: BaoxueConfig,
     as_of: dt.date,
@@ -327,8 +643,13 @@ def run_nightly(
     source: str | Path | None = None,
     model=None,
     on_stage: Callable[[str, float], None] | None = None,
+    fault: str | None = None,
 ) -> NightlyResult:
     """Run the nightly job for ``as_of`` (see the module docstring for what it guarantees).
+
+    The whole night runs in this process inside one write transaction:
+    :func:`read_ledger_state`, :func:`compute_night`, :func:`write_night`. A province runs
+    the same parts county by county (:func:`jobs.province.run_province`).
 
     Parameters
     ----------
@@ -340,10 +661,12 @@ def run_nightly(
         The ledger database (default: :func:`open_database` on ``cfg.job.db_url``).
     source : str or Path, optional
         Data folder or URL (default ``cfg.data.source``).
-    model : str, Path or ModelBundle, optional
+    model : str, Path, ModelBundle or ScoringModel, optional
         What :func:`risk.score.load_model` loads (default ``cfg.job.model_uri``).
     on_stage : callable, optional
         Called as ``on_stage(stage, seconds)`` after each stage (progress display).
+    fault : str, optional
+        Stop before this stage (fault injection; default ``BAOXUE_FAIL_AT``, '' = none).
 
     Returns
     -------
@@ -357,184 +680,49 @@ def run_nightly(
     InjectedFault
         ``BAOXUE_FAIL_AT`` named a stage.
     """
-    _check_fault("")  # an unknown stage name is an error before anything runs
+    env_fault = _fault_from_env()  # an unknown stage name is an error before anything runs
+    fault = env_fault if fault is None else fault
     engine = engine or open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     source = cfg.data.source if source is None else source
-    key = run_key(cfg)
-    run_id = f"{as_of:%Y%m%d}-{key[:8]}"
+    run_id = night_run_id(cfg, as_of)
     started = dt.datetime.now()
-    seconds: dict[str, float] = {}
-    runs = Run.__table__
     clock = time.perf_counter()
-
-    def stage(name: str) -> None:
-        nonlocal clock
-        _check_fault(name)
-        log.info("stage %s", name)
-
-    def done(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        seconds[name] = round(now - clock, 3)
-        clock = now
-        log.info("stage %s done in %.1f s", name, seconds[name])
-        if on_stage is not None:
-            on_stage(name, seconds[name])
-
     with write_transaction(engine, timeout_s=cfg.job.lock_timeout_s) as conn:
-        seconds["lock"] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
-        if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first():
+        lock_s = round(time.perf_counter() - clock, 3)
+        state = read_ledger_state(conn, cfg, as_of, run_id)
+        if state.run_exists:
             log.info("run for this date and configuration exists: nothing to do")
             return NightlyResult(run_id=run_id, as_of=as_of, status="skipped")
-        last = conn.execute(
-            sa.select(runs.c.run_id, runs.c.as_of)
-            .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
-            .limit(1)
-        ).first()
-        if last is not None and last.as_of > as_of:
-            raise ValueError(
-                f"a run for a later date ({last.as_of}) exists; runs go forward in time "
-                f"(re-running {as_of} would rewrite the ledger's history)"
-            )
-
-        stage("load")
-        from features.load import load_tables, write_rejects
-
-        loaded = load_tables(cfg.data, source)
-        tables = loaded.tables
-        rejects_file = write_rejects(loaded.rejects, Path(cfg.job.out_dir) / f"rejects_{as_of}.csv")
-        done("load")
-
-        stage("features")
-        from features.build import build_features
-
-        features = build_features(tables, as_of, cfg)
-        done("features")
-
-        stage("assess")
-        from risk.assess import assess
-        from risk.score import load_model
-
-        scoring = load_model(
-            model if model is not None else cfg.job.model_uri, tracking_uri=cfg.train.tracking_uri
-        )
-        previous = _previous_probabilities(conn, as_of, cfg.job.previous_days)
-        snapshot = assess(tables, as_of, scoring, cfg, features=features, previous=previous)
-        if "student_id" in snapshot.columns:
-            snapshot = snapshot.reset_index(drop=True)
-        else:  # indexed by student_id
-            snapshot = snapshot.rename_axis("student_id").reset_index()
-        snapshot = snapshot[list(SNAPSHOT_COLUMNS)]
-        done("assess")
-
-        stage("diff")
-        prev_snap = None if last is None else _snapshot_rows(conn, last.run_id)
-        diff = compare_snapshots(snapshot, prev_snap, change_min=cfg.job.change_min)
-        alerts = None
-        missed: list[dt.date] = []
-        if last is not None:
-            school_days = set(pd.DatetimeIndex(tables.attendance["date"].unique()).date)
-            gap = [last.as_of + dt.timedelta(days=k) for k in range(1, (as_of - last.as_of).days)]
-            missed = (
-                [d for d in gap if d in school_days][-cfg.job.catch_up_days :]
-                if cfg.job.catch_up_days
-                else []
-            )
-            if missed:
-                alerts = missed_rule_alerts(tables, missed, cfg)
-                log.info("caught up %d missed school days: %d rule alerts", len(missed), len(alerts))
-        left_cohort = 0
-        if prev_snap is not None and len(prev_snap):
-            gone = ~prev_snap["student_id"].astype("str").isin(snapshot["student_id"].astype("str"))
-            left_cohort = int((gone & prev_snap["listed"].astype(bool)).sum())
-        done("diff")
-
-        stage("snapshot")
-        stored = pd.concat([snapshot.reset_index(drop=True), diff.reset_index(drop=True)], axis=1)
-        stored["run_id"] = run_id
-        _write_snapshot(conn, stored)
-        done("snapshot")
-
-        stage("cases")
-        from jobs.ledger import sync_staff, update_ledger
-
-        sync_staff(conn, tables.staff, run_id)
-        counts = update_ledger(
+        night = compute_night(cfg, as_of, state, source=source, model=model, fault=fault, on_stage=on_stage)
+        rejects_file = write_rejects_file(cfg, as_of, night)
+        result = write_night(
             conn,
-            snapshot,
-            tables.staff,
-            as_of=as_of,
+            cfg,
+            as_of,
+            night,
+            state,
             run_id=run_id,
-            config=cfg.job,
-            attendance=tables.attendance,
-            alerts=alerts,
-            owner_roles=cfg.risk.owner_roles,
+            data_hash=_data_hash(source),
+            started=started,
+            seconds={"lock": lock_s},
+            fault=fault,
+            on_stage=on_stage,
         )
-        done("cases")
-
-        stage("record")
-        tier = snapshot["tier"].astype("str")
-        change = diff["change"]
-        record = {
-            "run_id": run_id,
-            "as_of": as_of,
-            "config_hash": key,
-            "previous_run_id": None if last is None else last.run_id,
-            "started_at": started.replace(microsecond=0),
-            "model_version": str(snapshot["model_version"].iloc[0]) if len(snapshot) else scoring.version,
-            "code_version": _code_version(),
-            "data_hash": _data_hash(source),
-            "missed_days": len(missed),
-            "n_rejects": int(loaded.rejects.drop_duplicates(["table", "file_row"]).shape[0]),
-            "n_students": len(snapshot),
-            "n_red": int((tier == "red").sum()),
-            "n_yellow": int((tier == "yellow").sum()),
-            "n_blue": int((tier == "blue").sum()),
-            "n_listed": int(snapshot["listed"].astype(bool).sum()),
-            "n_selected": int(snapshot["selected"].astype(bool).sum()),
-            "n_rules": int((snapshot["rules"].fillna("") != "").sum()),
-            "n_new": int((change == "new").sum()),
-            "n_rising": int((change == "rising").sum()),
-            "n_falling": int((change == "falling").sum()),
-            "n_left": int((change == "left").sum()) + left_cohort,
-            "n_rules_new": int((diff["rules_new"] != "").sum()),
-            "n_cases_opened": counts.opened,
-            "n_cases_updated": counts.updated,
-            "n_cases_closed": counts.closed,
-            "n_escalations": counts.escalations,
-            "n_returned": counts.returned,
-            "n_events": counts.events,
-            "n_over_capacity": counts.over_capacity,
-            "n_unowned": counts.unowned,
-            "n_waiting": counts.waiting,
-            "n_open_cases": counts.open_after,
-        }
-        done("record")
-        seconds["commit"] = 0.0
-        total = round(sum(seconds.values()), 3)
-        record.update(
-            finished_at=dt.datetime.now().replace(microsecond=0),
-            seconds=total,
-            stage_seconds=json.dumps(seconds),
-        )
-        conn.execute(sa.insert(runs), [record])
-        stage("commit")
+    result.rejects_file = rejects_file
     log.info(
         "run committed: %d students, %d cases opened, %d open",
-        len(snapshot),
-        counts.opened,
-        counts.open_after,
+        result.counts["n_students"],
+        result.counts["n_cases_opened"],
+        result.counts["n_open_cases"],
     )
-    return NightlyResult(
-        run_id=run_id,
-        as_of=as_of,
-        status="done",
-        stage_seconds=seconds,
-        counts={k: v for k, v in record.items() if k.startswith("n_") or k == "missed_days"},
-        rejects_file=rejects_file,
-        model_version=record["model_version"],
-    )
+    return result
+
+
+def write_rejects_file(cfg: BaoxueConfig, as_of: dt.date, night: ComputedNight) -> Path:
+    """The night's rejects file, ``[job] out_dir/rejects_<as_of>.csv``."""
+    from features.load import write_rejects
+
+    return write_rejects(night.rejects, Path(cfg.job.out_dir) / f"rejects_{as_of}.csv")
 
 
 def _code_version() -> str:
