@@ -84,7 +84,9 @@ class _Geo:
     villages: int
 
 
-def _geography(rng: np.random.Generator, n_students: int, p: Preset) -> _Geo:
+def _geography(
+    rng: np.random.Generator, n_students: int, p: Preset, county_code: str = COUNTY_CODE, id_prefix: str = ""
+) -> _Geo:
     n_town = max(1, round(n_students / p.students_per_township))
     villages = max(1, round(p.students_per_township * 6 / 9 / 320))
     rows: list[dict] = []
@@ -95,8 +97,8 @@ def _geography(rng: np.random.Generator, n_students: int, p: Preset) -> _Geo:
     def add(town: int, kind: str, urban: str, boarding: bool) -> int:
         rows.append(
             {
-                "school_id": f"SCH{len(rows) + 1:05d}",
-                "county_code": COUNTY_CODE,
+                "school_id": f"{id_prefix}SCH{len(rows) + 1:05d}",
+                "county_code": county_code,
                 "township": f"T{town + 1:02d}",
                 "school_type": kind,
                 "urban_rural": urban,
@@ -222,14 +224,24 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class _Simulator:
-    def __init__(self, n_students: int, years: int, seed: int, preset: Preset, start_year: int) -> None:
+    def __init__(
+        self,
+        n_students: int,
+        years: int,
+        seed: int,
+        preset: Preset,
+        start_year: int,
+        county_code: str = COUNTY_CODE,
+        id_prefix: str = "",
+    ) -> None:
         self.p = preset
+        self.id_prefix = id_prefix
         self.rng = np.random.default_rng(seed)
         self.seed = seed
         self.n_students = n_students
         self.years = years
         self.start_year = start_year
-        self.geo = _geography(self.rng, n_students, preset)
+        self.geo = _geography(self.rng, n_students, preset, county_code, id_prefix)
         n_town = len(np.unique(self.geo.schools["township"]))
         self.n_town = n_town
         cap = int(n_students * (1.1 + years / 9)) + 64
@@ -318,7 +330,7 @@ class _Simulator:
         idx = np.asarray(idx)
         if idx.size == 0:
             return np.array([], dtype="<U8")
-        return np.char.add("S", np.char.zfill(idx.astype(str), 7))
+        return np.char.add(f"{self.id_prefix}S", np.char.zfill(idx.astype(str), 7))
 
     def _household_rows(self, idx: np.ndarray, year: int) -> None:
         """Initial guardians, left-behind, hardship rows and names for new students."""
@@ -692,7 +704,8 @@ class _Simulator:
         self._var_parts(parts0)
         # ---- attendance spec for the chunked generator
         u = p.unexcused_base * np.exp(0.6 * pop.absence_z[idx] + 0.15 * (lh_year[idx] - lh_year[idx].mean()))
-        self.att_specs.append(yr.attendance_spec(idx, u.astype(np.float32), self.seed * 1000 + year, p))
+        spec = yr.attendance_spec(idx, u.astype(np.float32), self.seed * 1000 + year, p)
+        self.att_specs.append({**spec, "id_prefix": self.id_prefix})
         self._exams(idx, yr)
         self._aid(idx, sy)
         self._family_events(idx, sy)
@@ -1332,7 +1345,7 @@ def _attendance_chunk(spec: dict, lo: int, hi: int, sid_of) -> tuple[pd.DataFram
     leave_id_num[forced] = -1
     ii, jj = np.nonzero(has_row)
     sids = sid_of(spec["idx"][sl])
-    prefix = f"L{sy.year}-{lo:07d}-"
+    prefix = f"{spec.get('id_prefix', '')}L{sy.year}-{lo:07d}-"
     lid = leave_id_num[ii, jj]
     leave_ids = np.where(lid >= 0, np.char.add(prefix, lid.astype(str)), None)
     att = pd.DataFrame(
@@ -1424,6 +1437,7 @@ def _meta(
     start = pd.to_datetime(fatal["start_date"]) if len(fatal) else pd.Series([], dtype="datetime64[s]")
     return {
         "preset": preset.name,
+        "county_code": str(sim.geo.schools["county_code"].iloc[0]),
         "seed": sim.seed,
         "years": sim.years,
         "start_year": sim.start_year,
@@ -1455,12 +1469,14 @@ def simulate_county(
     students: int = 3000,
     years: int = 3,
     seed: int = 0,
-    preset: str = "current",
+    preset: str | Preset = "current",
     *,
     start_year: int | None = None,
     attendance: bool = True,
     chunk: int = 20_000,
     messy: bool = False,
+    county_code: str = COUNTY_CODE,
+    id_prefix: str = "",
 ) -> SimulatedCounty:
     """Simulate a county of about ``students`` students (grades 1-9) over ``years`` school years.
 
@@ -1472,21 +1488,27 @@ def simulate_county(
         School years to simulate (at least 1; 3 or more for temporal validation).
     seed : int
         Same arguments and seed give identical frames.
-    preset : {"reap_2010", "current"}
-        Calibration preset (SIMULATOR.md).
+    preset : {"reap_2010", "current"} or Preset
+        Calibration preset (SIMULATOR.md), or one with fields replaced
+        (:func:`features.sim_presets.get_preset`).
     start_year : int, optional
         First school year (September); the preset's default when omitted.
     attendance : bool
         Build the attendance table in memory. ``write_county`` streams it instead.
     messy : bool
         Inject the faults real exports have (see :mod:`features.sim_messy`).
+    county_code : str
+        The ``schools.county_code`` of every school.
+    id_prefix : str
+        Put before every student, school, class, staff, exam and leave id, so that ids stay
+        unique across the counties of a province (:mod:`features.sim_province`).
     """
     if students < 50:
         raise ValueError(f"students must be >= 50 for a county with schools in it, got {students}")
     if years < 1:
         raise ValueError(f"years must be >= 1, got {years}")
-    p = get_preset(preset)
-    sim = _Simulator(students, years, seed, p, start_year or p.start_year)
+    p = preset if isinstance(preset, Preset) else get_preset(preset)
+    sim = _Simulator(students, years, seed, p, start_year or p.start_year, county_code, id_prefix)
     for y in range(sim.start_year, sim.start_year + years):
         sim.run_year(y)
     frames, truth = sim.finish()
