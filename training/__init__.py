@@ -4,6 +4,7 @@ fairness audit, MLflow tracking and the model bundle."""
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
 from training.bundle import ModelBundle, code_version, load_bundle, save_bundle
 from training.calibrate import calibrate
+from training.cluster import fit_model_dask, train_bundle_dask
 from training.evaluate import (
     EvaluationReport,
     evaluate,
@@ -26,6 +27,7 @@ from training.metrics import (
     reliability_table,
     score_metrics,
 )
+from training.sample import negative_sample_weights, sampling_applies
 from training.splits import (
     AsOfSplit,
     TemporalDesign,
@@ -60,6 +62,7 @@ __all__ = [
     "feature_columns",
     "fit_lightgbm",
     "fit_model",
+    "fit_model_dask",
     "label_lag_days",
     "label_panel",
     "labelled_as_of_dates",
@@ -71,13 +74,16 @@ __all__ = [
     "logistic_baseline",
     "make_labels",
     "monthly_as_of_dates",
+    "negative_sample_weights",
     "observable_as_of_dates",
     "oracle_scores",
     "per_month_metrics",
     "reliability_table",
+    "sampling_applies",
     "save_bundle",
     "score_metrics",
     "train_bundle",
+    "train_bundle_dask",
     "train_tables",
     "write_report",
 ]
