@@ -42,10 +42,29 @@ def simulate(
     preset: Annotated[str, typer.Option(help="calibration preset: reap_2010 or current")] = "current",
     start_year: Annotated[int | None, typer.Option(help="first school year (default: the preset's)")] = None,
     messy: Annotated[bool, typer.Option("--messy", help="inject the faults real exports have")] = False,
+    counties: Annotated[
+        int, typer.Option(help="> 1: a province of this many counties (OUT/county=<code>/), STUDENTS in all")
+    ] = 1,
 ) -> None:
     """Simulate a county: every contract table, plus the truth in OUT/truth/."""
     from features.simulate import simulate_county, write_county
 
+    if counties > 1:
+        from features.sim_province import simulate_province
+
+        try:
+            metas = simulate_province(
+                out, counties=counties, students=students, years=years, seed=seed, preset=preset,
+                start_year=start_year,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise _error(exc) from exc
+        console.print(
+            f"simulated a province of {len(metas)} counties, {sum(m['students_total'] for m in metas):,} "
+            f"students in {sum(m['schools'] for m in metas)} schools -> {out}/county=<code>/",
+            markup=False,
+        )
+        return
     try:
         county = simulate_county(
             students=students, years=years, seed=seed, preset=preset, start_year=start_year,
@@ -372,11 +391,16 @@ def nightly(
     model: Annotated[
         str | None, typer.Option("--model", help="bundle file or MLflow URI ([job] model_uri)")
     ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="a province: rerun only the counties that failed that night")
+    ] = False,
 ) -> None:
     """The nightly run: load, features, score, rules, tiers, diff, snapshot, cases, run record.
 
     One transaction: a failure leaves the database as it was. The same night twice does nothing
     the second time. A second run started meanwhile waits for the lock, then stops (exit 3).
+    A province folder (county=<code>/) runs every county ([compute] engine), one ledger and one
+    transaction per county; exit 1 when a county failed (rerun those with --resume).
     """
     from dataclasses import replace
 
@@ -389,6 +413,17 @@ def nightly(
         cfg = replace(cfg, job=replace(cfg.job, model_uri=model))
     if not cfg.job.model_uri:
         raise _error(ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config"))
+    from features.province import county_partitions
+
+    try:
+        province = county_partitions(data or cfg.data.source)
+    except (DataContractError, ValueError) as exc:
+        raise _error(exc) from exc
+    if province:
+        _nightly_province(cfg, day, data, resume)
+        return
+    if resume:
+        raise _error(ValueError("--resume is for a province folder (county=<code>/ partitions)"))
     engine = _ledger(cfg)
     if console.is_terminal:
         status = console.status(f"nightly run for {day}: load")
@@ -436,6 +471,36 @@ def nightly(
     if c["n_unowned"]:
         console.print(f"warning: {c['n_unowned']} new cases have no owner: add staff to the staff table")
     console.print(f"rejects file: {result.rejects_file}", markup=False)
+
+
+def _nightly_province(cfg, day, data: str | None, resume: bool) -> None:
+    from features.errors import ConfigError, DataContractError
+    from jobs.nightly import InjectedFault
+    from jobs.province import run_province
+
+    def on_county(code: str, o) -> None:
+        c = o.counts
+        what = o.error if o.status == "failed" else f"{c.get('n_students', 0):,} students, " \
+            f"{c.get('n_cases_opened', 0):,} cases opened, {sum(o.stage_seconds.values()):.1f} s"  # fmt: skip
+        console.print(f"  county {code}: {o.status} {what if o.status != 'skipped' else ''}", markup=False)
+
+    try:
+        result = run_province(cfg, day, source=data, resume=resume, on_county=on_county)
+    except (DataContractError, ConfigError, FileNotFoundError, ValueError, InjectedFault) as exc:
+        raise _error(exc) from exc
+    n = len(result.counties)
+    console.print(
+        f"province night {day} ({result.engine}): {n - len(result.failed)} of {n} counties done or "
+        f"skipped, ran {len(result.computed)} in {result.seconds:.1f} s; record {result.record_file}",
+        markup=False,
+    )
+    if result.failed:
+        console.print(
+            f"failed: {', '.join(result.failed)} (their ledgers are unchanged); rerun them with "
+            f"`baoxue nightly --resume --as-of {day}`",
+            markup=False,
+        )
+        raise typer.Exit(1)
 
 
 @app.command()
