@@ -1,0 +1,273 @@
+"""``baoxue evaluate-interventions``: every design the logged data supports, in one table.
+
+:func:`evaluation_decisions` turns the stored risk snapshots, the ``interventions`` table
+and what happened afterwards (:func:`risk.evidence.replay.policy_outcomes`) into one
+decisions frame over all runs in a date range. :func:`evaluate_interventions` runs on it:
+
+- the **borderline lottery** (:func:`~risk.evidence.borderline_effect`): selection for a
+  case among the randomised students, within school and run;
+- the **regression discontinuity** at each school's capacity cut-off
+  (:func:`~risk.evidence.rd_effect`, rank as running variable, the band and rule alerts
+  left out);
+- the **doubly robust** comparison (:func:`~risk.evidence.aipw_effect`) of the supports
+  teachers gave of their own accord (``assignment_mechanism = manual``) among students the
+  policy did not select;
+- the lottery **by subgroup** (hardship, left-behind, grade band) with Holm-adjusted p-values.
+
+Each for the two outcomes (dropout within the horizon, attendance over the next 30 school
+days). When the data is simulated (``truth/intervention_effects.parquet``), every row also
+carries the true effect over the same students and whether the interval covers it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from features.build import build_features
+from features.config import BaoxueConfig
+from features.contract import Tables
+from features.errors import PointInTimeError
+
+from ._result import EffectEstimate, EstimationError
+from .borderline import borderline_effect
+from .decisions import decisions_frame
+from .doubly_robust import OverlapWarning, aipw_effect
+from .rd import rd_effect
+from .replay import policy_outcomes
+from .subgroups import effects_by_group
+
+__all__ = ["AIPW_COVARIATES", "InterventionEvaluation", "evaluate_interventions", "evaluation_decisions"]
+
+#: covariates of the doubly robust design: the risk at assignment and what teachers see
+AIPW_COVARIATES: tuple[str, ...] = (
+    "score",
+    "hard_is_poor_any",
+    "att_unexcused_days_10d",
+    "att_absence_rate_term",
+    "grade",
+)
+OUTCOMES: tuple[str, ...] = ("outcome_dropout", "outcome_attendance")
+SUBGROUPS: tuple[str, ...] = ("hardship", "left_behind", "grade_band")
+
+
+def evaluation_decisions(
+    snapshots: pd.DataFrame,
+    tables: Tables,
+    config: BaoxueConfig | None = None,
+    *,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    truth: pd.DataFrame | None = None,
+    attendance_days: int = 30,
+) -> tuple[pd.DataFrame, list[str]]:
+    """One decisions frame over every run in ``[start, end]`` whose outcomes are observed.
+
+    Returns the frame (:data:`risk.evidence.DECISION_COLUMNS` plus ``run``, ``stratum``,
+    the covariates and, with ``truth``, its columns) and notes on the runs left out.
+    """
+    cfg = config or BaoxueConfig()
+    if tables.interventions is None:
+        raise EstimationError("interventions: no table; the designs need the supports that were given")
+    snaps = snapshots.assign(as_of=pd.to_datetime(snapshots["as_of"]))
+    if start is not None:
+        snaps = snaps.loc[snaps["as_of"] >= pd.Timestamp(start)]
+    if end is not None:
+        snaps = snaps.loc[snaps["as_of"] <= pd.Timestamp(end)]
+    iv = tables.interventions.assign(
+        student_id=tables.interventions["student_id"].astype("str"),
+        type=tables.interventions["type"].astype("str"),
+    )
+    notes: list[str] = []
+    frames = []
+    for day, snap in snaps.groupby("as_of", sort=True):
+        try:
+            outcomes = policy_outcomes(tables, day.date(), cfg, days=attendance_days)
+        except PointInTimeError:
+            notes.append(f"run {day.date()}: outcomes not yet observed (the label window is open); left out")
+            continue
+        feats = build_features(tables, day.date(), cfg)
+        cols = [
+            c for c in (*AIPW_COVARIATES, "lb_status") if c in feats.columns and c not in ("score", "grade")
+        ]
+        d = decisions_frame(snap, iv, outcomes, features=feats[cols])
+        d["run"] = day.date().isoformat()
+        d["stratum"] = d["school_id"] + "|" + d["run"]
+        frames.append(d)
+    if not frames:
+        raise EstimationError("no run with observed outcomes in the date range")
+    out = pd.concat(frames, ignore_index=True)
+    if truth is not None:
+        t = truth.assign(student_id=truth["student_id"].astype("str"), as_of=pd.to_datetime(truth["as_of"]))
+        keep = [c for c in t.columns if c not in out.columns or c in ("student_id", "as_of")]
+        out = out.merge(t[keep], on=["student_id", "as_of"], how="left", validate="one_to_one")
+    return out, notes
+
+
+@dataclass
+class InterventionEvaluation:
+    """The estimates (one row each in ``table``) and what they came from."""
+
+    table: pd.DataFrame
+    results: list[EffectEstimate]
+    decisions: pd.DataFrame
+    by_group: pd.DataFrame
+    notes: list[str] = field(default_factory=list)
+    simulated: bool = False
+
+    def to_json(self) -> str:
+        """One JSON object: ``estimates`` (per estimator, type and outcome: estimate, CI, n and
+        the true effect when simulated), ``by_group``, ``notes``."""
+        cols = ["estimator", "intervention_type", "outcome", "group", "estimate", "ci_low", "ci_high", "n",
+                "n_treated", "n_control", "p_value", "true_effect", "covers", "warnings"]  # fmt: skip
+        est = self.table[[c for c in cols if c in self.table.columns]]
+        grp = self.by_group
+        return json.dumps(
+            {
+                "estimates": _records(est),
+                "by_group": _records(grp),
+                "notes": self.notes,
+                "simulated": self.simulated,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    out = []
+    for row in frame.to_dict(orient="records"):
+        clean = {}
+        for k, v in row.items():
+            if isinstance(v, (float, np.floating)):
+                clean[k] = None if not np.isfinite(v) else float(v)
+            elif isinstance(v, (np.integer,)):
+                clean[k] = int(v)
+            elif isinstance(v, (np.bool_,)):
+                clean[k] = bool(v)
+            else:
+                clean[k] = v
+        out.append(clean)
+    return out
+
+
+def _true_effect(d: pd.DataFrame, mask: np.ndarray, outcome: str, column: str) -> float:
+    """The true effect over the rows an estimate used (NaN without truth columns)."""
+    if not mask.any():
+        return float("nan")
+    part = d.loc[mask]
+    if outcome == "outcome_attendance":
+        if not {"a0", "a1"} <= set(part.columns):
+            return float("nan")
+        return float((part["a1"] - part["a0"]).mean())
+    if column in part.columns and part[column].notna().all():
+        return float(part[column].mean())
+    if {"y0", "y1"} <= set(part.columns):
+        return float((part["y1"] - part["y0"]).mean())
+    return float("nan")
+
+
+def evaluate_interventions(
+    decisions: pd.DataFrame, *, seed: int = 0, level: float = 0.95, n_boot: int = 1000
+) -> InterventionEvaluation:
+    """Run every design the decisions support; a design the data cannot support is a note, not an error."""
+    d = decisions
+    simulated = "y0" in d.columns
+    rows: list[pd.DataFrame] = []
+    results: list[EffectEstimate] = []
+    notes: list[str] = []
+
+    def add(res: EffectEstimate, mask: np.ndarray, column: str, group: str = "all") -> None:
+        row = res.to_frame().assign(group=group)
+        if simulated:
+            truth = _true_effect(d, mask, res.outcome, column)
+            row["true_effect"] = truth
+            row["covers"] = bool(res.covers(truth)) if np.isfinite(truth) else None
+        rows.append(row)
+        results.append(res)
+
+    randomised = d["randomised"].to_numpy(dtype=bool)
+    for outcome in OUTCOMES:
+        try:
+            res = borderline_effect(
+                d, outcome=outcome, strata="stratum", seed=seed, level=level, n_boot=n_boot
+            )
+            add(res, randomised, "effect_selection")
+        except EstimationError as exc:
+            notes.append(f"borderline, {outcome}: {exc}")
+        try:
+            res = rd_effect(d, outcome=outcome, treatment="selected", intervention_type="case", level=level)
+            h = float(res.diagnostics.get("bandwidth_h", np.nan))
+            r = d["running_rank"].to_numpy(dtype=float)
+            mask = ~randomised & ~d["rule"].to_numpy(dtype=bool) & (np.abs(r) <= h)
+            add(res, mask, "effect_selection")
+        except EstimationError as exc:
+            notes.append(f"rd, {outcome}: {exc}")
+        pool = d.loc[
+            ~d["selected"].to_numpy(dtype=bool) & ~d["rule"].to_numpy(dtype=bool) & ~randomised
+        ].copy()
+        pool["manual"] = (
+            pool["assigned"].to_numpy(dtype=bool) & pool["intervention_mechanism"].eq("manual").to_numpy()
+        )
+        covs = [c for c in AIPW_COVARIATES if c in pool.columns]
+        if pool["manual"].sum() >= 10:
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", OverlapWarning)
+                    res = aipw_effect(pool, outcome=outcome, treatment="manual", covariates=covs, estimand="att",
+                                      intervention_type="tutoring", seed=seed, level=level)  # fmt: skip
+                notes.extend(
+                    f"aipw, {outcome}: {w.message}" for w in caught if issubclass(w.category, OverlapWarning)
+                )
+                mask = np.zeros(len(d), dtype=bool)
+                mask[pool.index[pool["manual"].to_numpy()]] = True
+                add(res, mask, "effect_expected")
+            except EstimationError as exc:
+                notes.append(f"aipw, {outcome}: {exc}")
+        else:
+            notes.append(
+                f"aipw, {outcome}: fewer than 10 manual supports outside the list; no observational comparison"
+            )
+
+    groups = []
+    band = d.loc[randomised]
+    for by in SUBGROUPS:
+        if by not in band.columns or band[by].isna().all():
+            continue
+        try:
+            res = effects_by_group(
+                borderline_effect, band.assign(**{by: band[by].astype("str")}), by=by, outcome="outcome_dropout",
+                strata="stratum", seed=seed, level=level, n_boot=n_boot, min_rows=30,
+            )  # fmt: skip
+        except EstimationError as exc:
+            notes.append(f"subgroups by {by}: {exc}")
+            continue
+        t = res.table.rename(columns={by: "value"}).assign(subgroup=by)
+        if simulated and "y0" in band.columns:
+            truth = [
+                _true_effect(
+                    band, (band[by].astype("str") == v).to_numpy(), "outcome_dropout", "effect_selection"
+                )
+                for v in t["value"]
+            ]
+            t["true_effect"] = truth
+        groups.append(t)
+        if res.note not in notes:
+            notes.append(res.note)
+    by_group = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame()
+    table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    return InterventionEvaluation(
+        table=table, results=results, decisions=d, by_group=by_group, notes=notes, simulated=simulated
+    )
+
+
+def read_snapshots(path: str | Path) -> pd.DataFrame:
+    """Risk snapshots from a Parquet/CSV file (e.g. a replay's ``snapshots.parquet``)."""
+    p = Path(path)
+    return pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p)

@@ -1,0 +1,149 @@
+"""The policy replay on a simulated county: the edited world is consistent with the truth it
+writes, the design's ethics hold, and the estimators recover the true effects over seeds."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.load import tables_from_frames
+from features.simulate import simulate_county
+from risk.evidence.evaluate import evaluate_interventions, evaluation_decisions
+from risk.evidence.replay import TrueEffects, policy_outcomes, replay_policy, write_replay
+
+#: stronger than SIMULATOR.md's effects so that a small county carries a measurable effect;
+#: the estimators' validity does not depend on the size of the effect
+STRONG = TrueEffects(tutoring_hr=0.3, aid_hr_poor=0.1)
+
+
+@pytest.fixture(scope="module")
+def county():
+    return simulate_county(students=1500, years=2, seed=5, preset="reap_2010")
+
+
+@pytest.fixture(scope="module")
+def replay(county, risk_bundle, risk_config):
+    return replay_policy(county, risk_bundle, config=risk_config, effects=STRONG, borderline_band=8, seed=5)
+
+
+def test_the_observed_world_shows_y1_for_the_treated_and_y0_for_the_others(replay):
+    tables = replay.tables()
+    for day in replay.decision_dates:
+        t = replay.truth.loc[replay.truth["as_of"] == pd.Timestamp(day)].set_index("student_id")
+        seen = policy_outcomes(tables, day, replay.config)
+        t = t.loc[t.index.intersection(seen.index)]
+        expect = np.where(t["treated"], t["y1"], t["y0"])
+        np.testing.assert_array_equal(seen.loc[t.index, "outcome_dropout"].to_numpy(), expect)
+        expect_a = np.where(t["treated"], t["a1"], t["a0"])
+        np.testing.assert_allclose(seen.loc[t.index, "outcome_attendance"].to_numpy(), expect_a)
+
+
+def test_supports_only_protect_and_only_where_the_hazard_ratio_is_below_one(replay):
+    t = replay.truth.dropna(subset=["y0", "y1"])
+    assert (t["y1"] <= t["y0"]).all()
+    assert ((t["y1"] < t["y0"]) <= (t["hazard_ratio"] < 1)).all()
+    assert (t["y1"] < t["y0"]).sum() >= 3, "a strong effect in a high-dropout county averts some dropouts"
+    assert (t.loc[t["hazard_ratio"] == 1, "effect_expected"] == 0).all()
+    assert (t.loc[t["active"], "effect_expected"] == 0).all()
+    # aid protects poor students only (SIMULATOR.md: Mo 2013)
+    aid = t.loc[t["would_be_type"] == "aid"]
+    assert (aid.loc[~aid["poor"], "hazard_ratio"] == 1).all()
+    assert (aid.loc[aid["poor"], "hazard_ratio"] == STRONG.aid_hr_poor).all()
+
+
+def test_an_averted_dropout_leaves_no_marks_and_the_child_keeps_attending(county, replay):
+    t = replay.truth
+    saved = t.loc[t["treated"] & (t["y1"] < t["y0"])]
+    assert len(saved)
+    ep = county.truth["episodes"]
+    reg = replay.frames["registry_events"]
+    att = replay.frames["attendance"]
+    for sid, day in zip(saved["student_id"], saved["as_of"], strict=True):
+        e = ep.loc[(ep["student_id"] == sid) & ep["fatal"] & (pd.to_datetime(ep["start_date"]) >= day)].iloc[
+            0
+        ]
+        marks = reg.loc[
+            (reg["student_id"] == sid) & reg["event_type"].isin(["suspected_mark", "dropout_mark"])
+        ]
+        assert not (pd.to_datetime(marks["event_date"]) >= pd.Timestamp(e["start_date"])).any()
+        a = att.loc[
+            (att["student_id"] == sid) & (pd.to_datetime(att["date"]) > pd.Timestamp(e["dropout_date"]))
+        ]
+        assert len(a) > 0 and (a["status"] == "present").all()
+
+
+def test_the_lottery_never_decides_for_red_students_or_rule_alerts(replay):
+    s = replay.snapshots
+    band = s["borderline"]
+    assert band.sum() > 0
+    assert not (band & (s["tier"] == "red")).any()
+    assert not (band & s["rules"].ne("")).any()
+    assert s.loc[s["tier"].eq("red") | s["rules"].ne(""), "selected"].all()
+    iv = replay.frames["interventions"]
+    winners = s.loc[s["assignment_mechanism"] == "random_borderline"]
+    assert (iv["assignment_mechanism"] == "random_borderline").sum() == len(winners)
+    # teachers' own picks never come from the band (the losers are the control group)
+    manual = iv.loc[iv["assignment_mechanism"] == "manual", ["student_id", "start_date"]]
+    m = manual.merge(s.assign(start_date=s["as_of"]), on=["student_id", "start_date"])
+    assert len(m) and not m["borderline"].any() and not m["selected"].any()
+
+
+def test_the_interventions_table_passes_the_data_contract(replay, tmp_path, county):
+    loaded = tables_from_frames(replay.frames)
+    iv = loaded.rejects.loc[loaded.rejects["table"] == "interventions"] if len(loaded.rejects) else []
+    assert len(iv) == 0
+    assert len(loaded.tables.interventions) == len(replay.frames["interventions"])
+    counts = write_replay(replay, county, tmp_path / "county")
+    assert (tmp_path / "county" / "truth" / "intervention_effects.parquet").exists()
+    assert counts["snapshots"] == len(replay.snapshots)
+
+
+def test_the_same_seed_gives_the_same_replay(county, risk_bundle, risk_config, replay):
+    again = replay_policy(county, risk_bundle, config=risk_config, effects=STRONG, borderline_band=8, seed=5)
+    pd.testing.assert_frame_equal(again.truth, replay.truth)
+
+
+def test_evaluation_rows_carry_the_truth_of_their_own_sample(replay):
+    d, notes = evaluation_decisions(replay.snapshots, replay.tables(), replay.config, truth=replay.truth)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ev = evaluate_interventions(d, n_boot=300)
+    t = ev.table.set_index(["estimator", "outcome"])
+    assert {"borderline", "rd", "aipw"} <= set(t.index.get_level_values(0))
+    band = d.loc[d["randomised"]]
+    assert t.loc[("borderline", "outcome_dropout"), "true_effect"] == pytest.approx(
+        band["effect_selection"].mean()
+    )
+    assert t.loc[("borderline", "outcome_dropout"), "n"] <= len(band)
+    js = ev.to_json()
+    assert '"true_effect"' in js and '"simulated": true' in js
+
+
+@pytest.mark.slow
+def test_the_estimators_recover_the_true_effects_over_seeds(risk_bundle, risk_config):
+    """12 counties: each design's interval covers the truth in most of them, and the lottery
+    and the discontinuity are unbiased within their Monte Carlo error (RESULTS.md has 30 seeds)."""
+    rows = []
+    for s in range(100, 112):
+        c = simulate_county(students=1500, years=2, seed=s, preset="reap_2010")
+        rep = replay_policy(c, risk_bundle, config=risk_config, effects=STRONG, borderline_band=8, seed=s)
+        d, _ = evaluation_decisions(rep.snapshots, rep.tables(), rep.config, truth=rep.truth)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ev = evaluate_interventions(d, seed=s, n_boot=300)
+        rows.append(ev.table.assign(seed=s))
+    res = pd.concat(rows, ignore_index=True)
+    for (est, outcome), g in res.groupby(["estimator", "outcome"]):
+        assert g["covers"].mean() >= 9 / 12, (
+            est,
+            outcome,
+            g[["estimate", "ci_low", "ci_high", "true_effect"]],
+        )
+    for est in ("borderline", "rd"):
+        g = res.loc[(res["estimator"] == est) & (res["outcome"] == "outcome_dropout")]
+        bias = g["estimate"] - g["true_effect"]
+        se = bias.std(ddof=1) / np.sqrt(len(bias))
+        assert abs(bias.mean()) <= 3 * se + 0.005, (est, bias.mean(), se)
