@@ -108,11 +108,10 @@ def fit_model_dask(
     fit_rows = design.part(panel["as_of"], "fit")
     valid_rows = design.part(panel["as_of"], "valid")
     cal = valid_rows & ~validation_halves(panel["student_id"], config)
-    X = prepare_features(panel, cols)
     y = panel["label"].to_numpy()
 
     parts = npartitions or _workers(client)
-    frame = X.loc[fit_rows].assign(__label=y[fit_rows].astype("int8"))
+    frame = prepare_features(panel.loc[fit_rows, cols], cols).assign(__label=y[fit_rows].astype("int8"))
     ddf = dd.from_pandas(frame, npartitions=parts, sort=False)
     params = {k: v for k, v in lightgbm_params(config).items() if k != "n_jobs"} | {"n_estimators": trees}
     model = DaskLGBMClassifier(client=client, **params)
@@ -121,7 +120,8 @@ def fit_model_dask(
         warnings.filterwarnings("ignore", "Parameter n_jobs will be ignored", UserWarning)
         model.fit(ddf[cols], ddf["__label"])
     est = model.to_local()
-    calibrator = calibrate(est, X.loc[cal], y[cal], config.calibration)
+    X_cal = prepare_features(panel.loc[cal, cols], cols)
+    calibrator = calibrate(est, X_cal, y[cal], config.calibration)
     record: dict[str, Any] = {
         "engine": "lightgbm.dask",
         "trees": trees,

@@ -180,21 +180,19 @@ def fit_model(
     valid_rows = design.part(panel["as_of"], "valid")
     stop = valid_rows & validation_halves(panel["student_id"], config)
     cal = valid_rows & ~stop
-    X = prepare_features(panel, cols)
     y = panel["label"].to_numpy()
     sampling: dict[str, float] = {}
+    w_fit = w_stop = None
+    if estimator is None and sampling_applies(int(fit_rows.sum()), config):
+        fit_rows, w_fit, stop, w_stop, record = _sample(panel, fit_rows, stop, config)
+        sampling = record.as_dict()
+    # only the rows each part uses are converted (sampled: a small part of a province panel)
+    X_fit, X_stop, X_cal = (prepare_features(panel.loc[rows, cols], cols) for rows in (fit_rows, stop, cal))
     if estimator is None:
-        if sampling_applies(int(fit_rows.sum()), config):
-            fit_rows, w_fit, stop, w_stop, record = _sample(panel, fit_rows, stop, config)
-            sampling = record.as_dict()
-        else:
-            w_fit = w_stop = None
-        est = fit_lightgbm(
-            X.loc[fit_rows], y[fit_rows], X.loc[stop], y[stop], config, w_fit=w_fit, w_stop=w_stop
-        )
+        est = fit_lightgbm(X_fit, y[fit_rows], X_stop, y[stop], config, w_fit=w_fit, w_stop=w_stop)
     else:
-        est = estimator.fit(X.loc[fit_rows], y[fit_rows])
-    calibrator = calibrate(est, X.loc[cal], y[cal], config.calibration)
+        est = estimator.fit(X_fit, y[fit_rows])
+    calibrator = calibrate(est, X_cal, y[cal], config.calibration)
     return FittedModel(
         est, calibrator, tuple(cols), int(fit_rows.sum()), int(stop.sum()), int(cal.sum()), sampling
     )
