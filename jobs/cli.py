@@ -195,14 +195,31 @@ def train(
         bool, typer.Option(help="evaluate the recipe on the last school year first")
     ] = True,
     track: Annotated[bool, typer.Option(help="log to MLflow and alias the model 'champion'")] = True,
+    negative_sample: Annotated[
+        float | None,
+        typer.Option(
+            help="share of negatives kept (every positive is), at any panel size; 1 = every row "
+            "(default: [train] negative_sample above [train] sample_above_rows fit rows)"
+        ),
+    ] = None,
 ) -> None:
     """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
+    from dataclasses import replace
+
     from features.simulate import read_truth
     from training.bundle import save_bundle
     from training.evaluate import train_tables
     from training.tracking import log_run
 
     cfg, loaded = _load(data_dir, config)
+    if negative_sample is not None:
+        from features.errors import ConfigError
+
+        try:
+            train_cfg = replace(cfg.train, negative_sample=negative_sample, sample_above_rows=0)
+        except ConfigError as exc:
+            raise _error(exc) from exc
+        cfg = replace(cfg, train=train_cfg)
     tables = loaded.tables
     bundle, report = train_tables(tables, cfg, truth=read_truth(data_dir), evaluate_first=evaluate_first)
     console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
