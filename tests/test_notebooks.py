@@ -44,12 +44,13 @@ def test_notebook_is_committed_without_outputs(path: Path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids)
-def test_notebook_runs_end_to_end(path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_notebook_runs_end_to_end(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     from nbclient import NotebookClient
 
     # the kernel is this interpreter (jupyter_client runs a "python" kernelspec with sys.executable);
     # prefer the environment's kernelspec over one a user may have installed elsewhere
     monkeypatch.setenv("JUPYTER_PREFER_ENV_PATH", "1")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebooks' temporary folders go where pytest cleans up
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     before = sorted(p.name for p in NOTEBOOK_DIR.iterdir())
     nb = nbformat.read(path, as_version=4)
