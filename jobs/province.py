@@ -30,10 +30,15 @@ Guarantees:
   not ``done`` or ``skipped`` in it.
 
 Fault injection: ``BAOXUE_FAIL_AT=<stage>`` stops every county before that stage;
-``BAOXUE_FAIL_COUNTY=<code>[:how]`` restricts it to one county (stage ``features`` when
-``BAOXUE_FAIL_AT`` is unset); ``how`` is ``raise`` (default), ``exit`` (the worker process
-dies at that point, every attempt) or ``exit_once`` (it dies on the first attempt only). The
-exits need the dask engine and a compute stage (load, features, assess, diff).
+``BAOXUE_FAIL_COUNTY=<code>[:how][,<code>[:how]...]`` restricts it to those counties (stage
+``features`` when ``BAOXUE_FAIL_AT`` is unset); ``how`` is ``raise`` (default), ``exit`` (the
+worker process dies at that point, every attempt) or ``exit_once`` (it dies on the first
+attempt only). The exits need the dask engine (the local engine raises instead) and a compute
+stage (load, features, assess, diff).
+
+A worker runs one county at a time: the clusters started here set
+``distributed.scheduler.worker-saturation`` to 1.0, so that a worker that dies takes no other
+county's task with it (set the same on an external scheduler).
 """
 
 from __future__ import annotations
@@ -175,17 +180,21 @@ def _county_fault(code: str, stage_fault: str) -> tuple[str, str]:
     spec = os.environ.get(FAIL_COUNTY_ENV, "").strip()
     if not spec:
         return stage_fault, "raise"
-    county, _, how = spec.partition(":")
-    how = how or "raise"
-    if how not in _HOW:
-        raise ValueError(f"{FAIL_COUNTY_ENV}={spec!r}: after ':' use one of {', '.join(_HOW)}")
-    stage = stage_fault or "features"
-    if how != "raise" and stage not in _COMPUTE_STAGES:
-        raise ValueError(
-            f"{FAIL_COUNTY_ENV}={spec!r}: a worker can only die in a compute stage "
-            f"({', '.join(_COMPUTE_STAGES)}), not before {stage!r}"
-        )
-    return (stage, how) if county == code else ("", "raise")
+    found = ("", "raise")
+    for item in spec.split(","):
+        county, _, how = item.strip().partition(":")
+        how = how or "raise"
+        if how not in _HOW:
+            raise ValueError(f"{FAIL_COUNTY_ENV}={spec!r}: after ':' use one of {', '.join(_HOW)}")
+        stage = stage_fault or "features"
+        if how != "raise" and stage not in _COMPUTE_STAGES:
+            raise ValueError(
+                f"{FAIL_COUNTY_ENV}={spec!r}: a worker can only die in a compute stage "
+                f"({', '.join(_COMPUTE_STAGES)}), not before {stage!r}"
+            )
+        if county == code:
+            found = (stage, how)
+    return found
 
 
 def _compute_task(
@@ -270,15 +279,17 @@ def _outcome(result: NightlyResult) -> CountyOutcome:
 
 def _client(compute: ComputeConfig):
     """A Dask client for ``[compute]`` and the cluster it started (``None``: an address)."""
+    import dask
     from distributed import Client, LocalCluster
 
     if compute.scheduler == "local-cluster":
-        cluster = LocalCluster(
-            n_workers=compute.n_workers,
-            threads_per_worker=compute.threads_per_worker,
-            processes=True,
-            dashboard_address=None,
-        )
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+            cluster = LocalCluster(
+                n_workers=compute.n_workers,
+                threads_per_worker=compute.threads_per_worker,
+                processes=True,
+                dashboard_address=None,
+            )
         return Client(cluster), cluster
     return Client(compute.scheduler), None
 
@@ -376,9 +387,10 @@ def run_province(
 def _run_dask(cfg, as_of, todo, configs, faults, scoring, run_id, started, client, finish) -> None:
     from distributed import as_completed
 
-    owned = None
-    if client is None:
-        client, owned = _client(cfg.compute)
+    owned = client is None
+    cluster = None
+    if owned:
+        client, cluster = _client(cfg.compute)
     try:
         states: dict[str, LedgerState] = {}
         for code in todo:  # the ledger as each county finds it (read-only; checked again at write)
@@ -398,13 +410,14 @@ def _run_dask(cfg, as_of, todo, configs, faults, scoring, run_id, started, clien
                 states[code] = state
         if not states:
             return
-        [model_ref] = client.scatter([scoring], broadcast=True)
+        # the model goes with each task (a bundle is small); a scattered copy would be lost with
+        # a worker that dies, and the tasks that need it with it
         futures = {}
         for code, state in states.items():
             stage, how = faults[code]
             marker = str(Path(configs[code].job.out_dir) / f".killed_{run_id}")
             fut = client.submit(
-                _compute_task, configs[code], as_of, state, model_ref, stage, how, marker, pure=False
+                _compute_task, configs[code], as_of, state, scoring, stage, how, marker, pure=False
             )
             futures[fut] = code
         for fut in as_completed(futures):
@@ -427,9 +440,10 @@ def _run_dask(cfg, as_of, todo, configs, faults, scoring, run_id, started, clien
                 finish(code, _outcome(result))
             del night
     finally:
-        if owned is not None:
+        if owned:
             client.close()
-            owned.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _write_record(cfg, as_of, run_id, path, before, outcomes, started, clock, resume) -> dict:
