@@ -12,6 +12,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import lightgbm as lgb
 import numpy as np
@@ -137,8 +138,9 @@ class FittedModel:
     n_fit: int
     n_stop: int
     n_calibration: int
-    #: :class:`~training.sample.SampleRecord` as a dict when the fit rows were sampled, else empty
-    sampling: dict[str, float] = field(default_factory=dict)
+    #: :class:`~training.sample.SampleRecord` as a dict when the fit rows were sampled (or the
+    #: Dask fit's record, :func:`training.cluster.fit_model_dask`), else empty
+    sampling: dict[str, Any] = field(default_factory=dict)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a positive label (1-D)."""
@@ -181,7 +183,7 @@ def fit_model(
     stop = valid_rows & validation_halves(panel["student_id"], config)
     cal = valid_rows & ~stop
     y = panel["label"].to_numpy()
-    sampling: dict[str, float] = {}
+    sampling: dict[str, Any] = {}
     w_fit = w_stop = None
     if estimator is None and sampling_applies(int(fit_rows.sum()), config):
         fit_rows, w_fit, stop, w_stop, record = _sample(panel, fit_rows, stop, config)
