@@ -190,14 +190,22 @@ def borderline_effect(
 
     binary = is_binary(y)
     single = len(table) == 1
+    # no event at all (or only events): every re-drawn lottery gives 0, so the permutation
+    # interval collapses to [0, 0]; Newcombe's interval on the pooled counts stays honest
+    degenerate = binary and bool(y.min() == y.max())
     if ci_method == "auto":
-        ci_method = "newcombe" if binary and single else "permutation"
+        ci_method = "newcombe" if binary and (single or degenerate) else "permutation"
+    if degenerate and not single:
+        warnings.append(
+            f"no variation in {outcome} among the randomised students (all {y[0]:g}): the interval is"
+            " Newcombe's on the counts pooled over strata"
+        )
     if ci_method == "newcombe":
         if not binary:
             raise EstimationError(
                 f"decisions.{outcome}: newcombe needs a 0/1 outcome; use ci_method='bootstrap'"
             )
-        if not single:
+        if not single and not degenerate:
             raise EstimationError("newcombe pools one stratum only; use strata=None or ci_method='bootstrap'")
         x1, n1 = int(y[t].sum()), int(t.sum())
         x0, n0 = int(y[~t].sum()), int((~t).sum())

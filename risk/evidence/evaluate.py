@@ -39,11 +39,21 @@ from ._result import EffectEstimate, EstimationError
 from .borderline import borderline_effect
 from .decisions import decisions_frame
 from .doubly_robust import OverlapWarning, aipw_effect
+from .event_study import event_study
 from .rd import rd_effect
-from .replay import policy_outcomes
+from .replay import policy_outcomes, weekly_attendance
 from .subgroups import effects_by_group
 
-__all__ = ["AIPW_COVARIATES", "InterventionEvaluation", "evaluate_interventions", "evaluation_decisions"]
+__all__ = [
+    "AIPW_COVARIATES",
+    "InterventionEvaluation",
+    "evaluate_interventions",
+    "evaluation_decisions",
+    "event_panel",
+]
+
+#: event study window: weeks before and after the case opened
+LEADS, LAGS = 4, 8
 
 #: covariates of the doubly robust design: the risk at assignment and what teachers see
 AIPW_COVARIATES: tuple[str, ...] = (
@@ -110,6 +120,48 @@ def evaluation_decisions(
     return out, notes
 
 
+def event_panel(
+    tables: Tables,
+    *,
+    support: str = "home_visit",
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    controls: int = 1500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Weekly attendance of the students who got ``support`` (their first one in the range)
+    and of a seeded sample of ``controls`` students who never got it, for the event study.
+
+    Columns ``student_id``, ``week`` (Monday), ``attendance`` (share of the week's school days)
+    and ``event_week`` (the Monday of the week the support started; NaT for controls).
+    """
+    if tables.interventions is None:
+        raise EstimationError("interventions: no table; the event study needs the supports that were given")
+    iv = tables.interventions
+    iv = iv.loc[iv["type"].astype("str") == support, ["student_id", "start_date"]]
+    iv = iv.assign(student_id=iv["student_id"].astype("str"), start_date=pd.to_datetime(iv["start_date"]))
+    ever = set(iv["student_id"])
+    if start is not None:
+        iv = iv.loc[iv["start_date"] >= pd.Timestamp(start)]
+    if end is not None:
+        iv = iv.loc[iv["start_date"] <= pd.Timestamp(end)]
+    if not len(iv):
+        raise EstimationError(f"interventions: no {support} in the date range; no event study")
+    first = iv.sort_values("start_date").drop_duplicates("student_id").set_index("student_id")["start_date"]
+    students = tables.students.assign(student_id=tables.students["student_id"].astype("str"))
+    school_of = students.drop_duplicates("student_id", keep="last").set_index("student_id")["school_id"]
+    pool = np.array(sorted(set(school_of.index) - ever), dtype=object)
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(pool, size=min(controls, len(pool)), replace=False) if len(pool) else pool
+    who = school_of.loc[list(first.index) + list(picked)]
+    lo = first.min() - pd.Timedelta(weeks=LEADS + 4)
+    hi = first.max() + pd.Timedelta(weeks=LAGS + 2)
+    panel = weekly_attendance(tables.attendance, tables.calendar, who, start=lo, end=hi)
+    open_week = first - pd.to_timedelta(first.dt.day_of_week, unit="D")
+    panel["event_week"] = panel["student_id"].map(open_week)
+    return panel
+
+
 @dataclass
 class InterventionEvaluation:
     """The estimates (one row each in ``table``) and what they came from."""
@@ -174,9 +226,18 @@ def _true_effect(d: pd.DataFrame, mask: np.ndarray, outcome: str, column: str) -
 
 
 def evaluate_interventions(
-    decisions: pd.DataFrame, *, seed: int = 0, level: float = 0.95, n_boot: int = 1000
+    decisions: pd.DataFrame,
+    *,
+    panel: pd.DataFrame | None = None,
+    visit_weeks: pd.DataFrame | None = None,
+    seed: int = 0,
+    level: float = 0.95,
+    n_boot: int = 1000,
 ) -> InterventionEvaluation:
-    """Run every design the decisions support; a design the data cannot support is a note, not an error."""
+    """Run every design the decisions support; a design the data cannot support is a note, not an error.
+
+    ``panel`` (:func:`event_panel`) adds the event study of home visits; ``visit_weeks`` (the
+    replay's ``truth/home_visit_weeks``) its true effect per event week."""
     d = decisions
     simulated = "y0" in d.columns
     rows: list[pd.DataFrame] = []
@@ -234,6 +295,29 @@ def evaluate_interventions(
             notes.append(
                 f"aipw, {outcome}: fewer than 10 manual supports outside the list; no observational comparison"
             )
+
+    if panel is not None:
+        try:
+            res = event_study(panel, outcome="attendance", period="week", event="event_week", leads=LEADS,
+                              lags=LAGS, reference=-1, level=level, intervention_type="home_visit")  # fmt: skip
+            pre = res.diagnostics.get("pretrend") or {}
+            if float(pre.get("p_value", 1.0)) < 0.05:
+                notes.append(
+                    "event study: the pre-trend test rejects (p = {:.2g}): cases open *because* attendance"
+                    " collapsed, so the weeks before the opening are no baseline for the weeks after and the"
+                    " estimate is not the visits' effect. Guaranteed supports have no untreated comparison;"
+                    " read this design as descriptive.".format(float(pre["p_value"]))
+                )
+            row = res.to_frame().assign(group="all")
+            if visit_weeks is not None and len(visit_weeks):
+                w = visit_weeks.set_index("event_week")["effect"].reindex(range(0, LAGS + 1))
+                truth = float(w.mean())
+                row["true_effect"] = truth
+                row["covers"] = bool(res.covers(truth)) if np.isfinite(truth) else None
+            rows.append(row)
+            results.append(res)
+        except EstimationError as exc:
+            notes.append(f"event study: {exc}")
 
     groups = []
     band = d.loc[randomised]

@@ -59,6 +59,16 @@ ASSUMPTIONS: tuple[str, ...] = (
 _KERNELS = {"triangular": "tri", "epanechnikov": "epa", "uniform": "uni"}
 
 
+@contextlib.contextmanager
+def _as_estimation_error():
+    """rdrobust's own refusals (too few distinct running values inside the bandwidth, a singular
+    fit) become :class:`EstimationError`, so a caller running many designs gets a note, not a crash."""
+    try:
+        yield
+    except Exception as exc:  # rdrobust raises bare Exception for a running variable without variation
+        raise EstimationError(f"rdrobust could not fit the discontinuity: {exc}") from exc
+
+
 def running_variable(decisions: pd.DataFrame, running: Literal["rank", "score"] = "rank") -> pd.Series:
     """The pooled running variable: > 0 inside each school's capacity cut-off, < 0 outside.
 
@@ -191,7 +201,7 @@ def rd_effect(
     covs = d[list(covariates)].to_numpy(dtype=float) if covariates else None
     clus = d[cluster].astype("str").to_numpy() if cluster else None
     messages = io.StringIO()
-    with contextlib.redirect_stdout(messages):
+    with contextlib.redirect_stdout(messages), _as_estimation_error():
         fit = rdrobust(
             y,
             x,

@@ -68,14 +68,14 @@ PRESENT_STATUSES: tuple[str, ...] = ("present", "late", "left_early")
 TRUTH_COLUMNS: dict[str, str] = {
     "student_id": "opaque student key",
     "as_of": "the decision date (the run)",
-    "would_be_type": "the support the student's plan names if selected (aid / tutoring / home_visit)",
+    "would_be_type": "the support the student's plan names if selected (aid / tutoring / talk)",
     "hazard_ratio": "the true hazard ratio of that support for this student",
     "poor": "poor household this school year (truth)",
     "treated": "got a support starting on as_of (case or manual)",
     "mechanism": "rule / model_rank / random_borderline / manual / '' (not treated)",
     "p_true": "true probability of a positive label within the horizon (truth/risk_monthly; NaN off month starts)",
     "active": "a dropout episode had already begun on as_of (no support can avert it)",
-    "effect_expected": "-(1 - hazard_ratio) * p_true (0 when active): expected change in dropout probability",
+    "effect_expected": "-(1 - hazard_ratio) * p_true (0 when active; y1 - y0 where p_true is unknown)",
     "p_manual": "chance of a teacher's own pick (tutoring) were the student not selected (0 in the band)",
     "effect_selection": "expected effect of selection: the support's effect minus what a manual pick would give",
     "y0": "label without the support (1 = dropped out within the horizon)",
@@ -98,6 +98,13 @@ class TrueEffects:
     manual_share : float
         Share of not-selected students whom teachers give tutoring of their own accord
         ("manual" assignments: the observational comparison for the doubly robust design).
+    home_visit_return, return_within_days : float, int
+        A home visit (家访劝返) after the 5-day rule brings the child back with this
+        probability, on a day drawn uniformly within this many days of the visit (60% within
+        30 days: assumption).
+    redrop_share, redrop_within_days : float, int
+        A returned child drops out again with this probability, within this many days (15%
+        within a term: Ao & Huang 2021 on 复学生).
     manual_score_slope, manual_poor_shift : float
         How strongly that choice follows the risk percentile (a top-percentile student is
         ``exp(3 * slope)`` times as likely to be picked as a bottom one) and poverty: teachers pick children who look at risk, so treated and untreated
@@ -110,11 +117,20 @@ class TrueEffects:
     manual_share: float = 0.04
     manual_score_slope: float = 0.8
     manual_poor_shift: float = 0.7
+    home_visit_return: float = 0.6
+    return_within_days: int = 30
+    redrop_share: float = 0.15
+    redrop_within_days: int = 60
 
     def __post_init__(self) -> None:
         for name in ("aid_hr_poor", "aid_hr_other", "tutoring_hr"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"{name} must be in [0, 1] (a protective effect), got {getattr(self, name)}")
+        for name in ("home_visit_return", "redrop_share"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.return_within_days < 1 or self.redrop_within_days < 1:
+            raise ValueError("return_within_days and redrop_within_days must be >= 1")
         if not 0 <= self.manual_share < 1:
             raise ValueError(f"manual_share must be in [0, 1), got {self.manual_share}")
 
@@ -140,6 +156,10 @@ class PolicyReplay:
     effects: TrueEffects
     config: BaoxueConfig
     meta: dict = field(default_factory=dict)
+    visits: pd.DataFrame = field(
+        default_factory=pd.DataFrame
+    )  # one row per home visit: did the child return?
+    visit_weeks: pd.DataFrame = field(default_factory=pd.DataFrame)  # true visit effect per event week
 
     def tables(self) -> Tables:
         """The observed county as validated tables."""
@@ -259,39 +279,58 @@ def _avert(
     drop = (kinds & (rdate >= m) & same_year).to_numpy(dtype=bool)
     out["registry_events"] = reg.loc[~drop].reset_index(drop=True)
 
-    # attendance: unexcused from the disengagement start -> present; missing school days -> present
-    att = frames["attendance"]
-    asid = att["student_id"].astype("str")
-    adate = pd.to_datetime(att["date"])
-    from_of = ep.groupby("student_id")["from_"].min()
-    f = asid.map(from_of)
-    a_year = _academic_year(adate)
-    hit = (f.notna() & (adate >= f) & (a_year == asid.map(year_of).fillna(-1).to_numpy())).to_numpy(
-        dtype=bool
-    )
-    hit = hit & att["status"].astype("str").eq("unexcused").to_numpy()
-    new_att = att.copy()
-    if hit.any():
-        status = new_att["status"].astype("str").to_numpy(dtype=object)
-        status[hit] = "present"
-        new_att["status"] = status
-        if "leave_id" in new_att.columns:
-            new_att.loc[hit, "leave_id"] = None
+    # attendance: from the disengagement start the child attends, to the end of the school year
+    out["attendance"] = _attend(frames, ep.assign(until=pd.NaT), _cal_cache)
+    return out
 
-    school_of = _school_of(frames["students"], ep)
-    cal = _cal_cache.get("cal")
+
+def _school_days(frames: dict[str, pd.DataFrame], cache: dict) -> pd.DataFrame:
+    cal = cache.get("cal")
     if cal is None:
         c = frames["calendar"]
         cal = c.loc[c["is_school_day"].astype(bool), ["school_id", "date"]].assign(
             school_id=lambda x: x["school_id"].astype("str"), date=lambda x: pd.to_datetime(x["date"])
         )
         cal["year"] = _academic_year(cal["date"])
-        _cal_cache["cal"] = cal
-    want = ep[["student_id", "from_", "year"]].assign(school_id=ep["student_id"].map(school_of))
+        cache["cal"] = cal
+    return cal
+
+
+def _attend(frames: dict[str, pd.DataFrame], spans: pd.DataFrame, cache: dict) -> pd.DataFrame:
+    """Attendance in which each span's student attends from ``from_`` to ``until`` (exclusive;
+    NaT = the end of that school year): unexcused days become ``present`` and school days of
+    the student's school without a row get a ``present`` row. One span per student."""
+    att = frames["attendance"]
+    if not len(spans):
+        return att
+    sp = spans.drop_duplicates("student_id").set_index("student_id")
+    rows = np.flatnonzero(att["student_id"].isin(sp.index).to_numpy())  # only the spans' students
+    sub = att.iloc[rows]
+    asid = sub["student_id"].astype("str")
+    adate = pd.to_datetime(sub["date"])
+    f = asid.map(sp["from_"])
+    u = asid.map(sp["until"])
+    same_year = _academic_year(adate) == asid.map(sp["year"]).fillna(-1).to_numpy()
+    hit = (f.notna() & (adate >= f) & (u.isna() | (adate < u)) & same_year).to_numpy(dtype=bool)
+    hit = hit & sub["status"].astype("str").eq("unexcused").to_numpy()
+    new_att = att.copy()
+    if hit.any():
+        at = rows[hit]
+        status = new_att["status"].astype("str").to_numpy(dtype=object)
+        status[at] = "present"
+        new_att["status"] = status
+        if "leave_id" in new_att.columns:
+            new_att.iloc[at, new_att.columns.get_loc("leave_id")] = None
+
+    school_of = _school_of(frames["students"], sp.reset_index().assign(start=sp["from_"].to_numpy()))
+    cal = _school_days(frames, cache)
+    want = sp.reset_index()[["student_id", "from_", "until", "year"]]
+    want = want.assign(school_id=want["student_id"].map(school_of))
     want = want.dropna(subset=["school_id"]).merge(cal, on=["school_id", "year"], how="inner")
-    want = want.loc[want["date"] >= want["from_"], ["student_id", "date"]]
+    want = want.loc[(want["date"] >= want["from_"]) & (want["until"].isna() | (want["date"] < want["until"]))]
     have = pd.DataFrame({"student_id": asid, "date": adate})
-    add = want.merge(have.drop_duplicates(), on=["student_id", "date"], how="left", indicator=True)
+    add = want[["student_id", "date"]].merge(have.drop_duplicates(), on=["student_id", "date"], how="left",
+                                             indicator=True)  # fmt: skip
     add = add.loc[add["_merge"] == "left_only", ["student_id", "date"]]
     if len(add):
         extra = pd.DataFrame({c: pd.Series([None] * len(add), dtype=object) for c in new_att.columns})
@@ -302,7 +341,26 @@ def _avert(
             extra["session"] = "day"
         new_att = pd.concat([new_att.astype({"status": "str"}), extra.astype(new_att.dtypes.to_dict())])
         new_att = new_att.sort_values(["student_id", "date"], kind="stable").reset_index(drop=True)
-    out["attendance"] = new_att
+    return new_att
+
+
+def _next_school_day(
+    frames: dict[str, pd.DataFrame], cache: dict, school: pd.Series, day: pd.Series
+) -> pd.Series:
+    """The first school day of each row's school on or after ``day`` (NaT when none that year)."""
+    cal = _school_days(frames, cache).sort_values("date")
+    q = pd.DataFrame(
+        {"school_id": school.to_numpy(), "day": pd.to_datetime(day).to_numpy(), "row": np.arange(len(day))}
+    )
+    q = q.dropna(subset=["school_id", "day"]).sort_values("day")
+    q["day"] = q["day"].astype("datetime64[ns]")
+    cal = cal.assign(date=cal["date"].astype("datetime64[ns]"), school_id=cal["school_id"].astype("str"))
+    q["school_id"] = q["school_id"].astype("str")
+    m = pd.merge_asof(q, cal[["school_id", "date"]], left_on="day", right_on="date", by="school_id",
+                      direction="forward")  # fmt: skip
+    out = pd.Series(pd.NaT, index=range(len(day)), dtype="datetime64[ns]")
+    out.loc[m["row"].to_numpy()] = pd.to_datetime(m["date"]).to_numpy()
+    out.index = day.index
     return out
 
 
@@ -319,11 +377,21 @@ def _school_of(students: pd.DataFrame, ep: pd.DataFrame) -> pd.Series:
 
 
 def _support(measures: pd.Series, rules: pd.Series) -> np.ndarray:
-    """The support a plan names first: aid when it refers to aid, home visit for a rule alert, else tutoring."""
+    """The support a plan names first: aid when it refers to aid, else tutoring; a rule alert on a
+    run date gets the head teacher's call to the family (``talk``; the home visit itself is
+    logged when the 5-day rule opens the suspected-dropout case)."""
     m = measures.fillna("").astype("str")
     aid = m.str.split(";").map(lambda xs: "aid_referral" in xs).to_numpy(dtype=bool)
     rule = rules.fillna("").astype("str").ne("").to_numpy()
-    return np.where(rule, "home_visit", np.where(aid, "aid", "tutoring")).astype(object)
+    return np.where(rule, "talk", np.where(aid, "aid", "tutoring")).astype(object)
+
+
+def _expected(active: np.ndarray, formula: np.ndarray, hr: np.ndarray, realised: np.ndarray) -> np.ndarray:
+    """The expected effect: 0 for a dropout already begun or a support without effect; the
+    formula where the truth knows ``p_true``; else (a child the simulator counted as gone, back
+    after a home visit) the realised change."""
+    out = np.where(np.isnan(formula), realised, formula)
+    return np.where(active | (hr >= 1), 0.0, out)
 
 
 def _manual_probability(
@@ -336,6 +404,136 @@ def _manual_probability(
     pct = (score.reset_index(drop=True).rank(method="average").to_numpy() - 0.5) / len(score)
     w = np.exp(eff.manual_score_slope * 3 * pct + eff.manual_poor_shift * poor)
     return np.minimum(0.9, eff.manual_share * w / w[eligible].mean())
+
+
+def weekly_attendance(
+    attendance: pd.DataFrame,
+    calendar: pd.DataFrame,
+    school_of: pd.Series,
+    *,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+) -> pd.DataFrame:
+    """Each student's share of the week's school days attended (weeks start on Monday).
+
+    ``school_of`` maps ``student_id`` to the school whose calendar counts the days; weeks with
+    no school day are left out; a school day with no row counts as absent. Returns
+    ``student_id``, ``week`` (the Monday) and ``attendance``.
+    """
+    cal = calendar.loc[calendar["is_school_day"].astype(bool), ["school_id", "date"]]
+    cal = cal.assign(school_id=cal["school_id"].astype("str"), date=pd.to_datetime(cal["date"]))
+    cal = cal.loc[(cal["date"] >= start) & (cal["date"] <= end)]
+    cal["week"] = cal["date"] - pd.to_timedelta(cal["date"].dt.day_of_week, unit="D")
+    days = cal.groupby(["school_id", "week"]).size().rename("days").reset_index()
+    sch = pd.DataFrame(
+        {"student_id": school_of.index.astype("str"), "school_id": school_of.astype("str").to_numpy()}
+    )
+    grid = sch.merge(days, on="school_id", how="inner")
+    a = attendance.loc[:, ["student_id", "date", "status"]]
+    a = a.assign(student_id=a["student_id"].astype("str"), date=pd.to_datetime(a["date"]))
+    a = a.loc[a["status"].astype("str").isin(PRESENT_STATUSES) & a["student_id"].isin(grid["student_id"])]
+    a = a.merge(sch, on="student_id").merge(cal[["school_id", "date", "week"]], on=["school_id", "date"])
+    got = a.drop_duplicates(["student_id", "date"]).groupby(["student_id", "week"]).size().rename("present")
+    grid = grid.join(got, on=["student_id", "week"])
+    share = grid["present"].fillna(0).to_numpy(dtype=float) / grid["days"].to_numpy(dtype=float)
+    return pd.DataFrame({"student_id": grid["student_id"], "week": grid["week"], "attendance": share})
+
+
+def _home_visits(
+    frames: dict[str, pd.DataFrame], episodes: pd.DataFrame, eff: TrueEffects, seed: int, cache: dict
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
+    """Every dropout episode's 5-day rule opens a case and a home visit follows the next day;
+    the visit brings the child back with ``eff.home_visit_return`` (the truth of each visit in
+    the returned frame). The frames show the visits' results."""
+    ep = episodes.dropna(subset=["mark_date"]).copy()
+    if not len(ep):
+        return frames, pd.DataFrame()
+    ep["start"] = pd.to_datetime(ep["start_date"])
+    ep["case_open"] = pd.to_datetime(ep["mark_date"])
+    ep["visit_date"] = ep["case_open"] + pd.Timedelta(days=1)
+    ep["year"] = _academic_year(ep["start"])
+    ep = ep.sort_values("start").drop_duplicates("student_id")  # one case per child and year
+    school = ep["student_id"].map(_school_of(frames["students"], ep))
+    sid, key = ep["student_id"].to_numpy(), ep["start"].astype("str").to_numpy()
+    back = _uniform(seed, "return", sid, key) < eff.home_visit_return
+    offset = np.floor(_uniform(seed, "return_day", sid, key) * eff.return_within_days).astype(int)
+    r_day = _next_school_day(frames, cache, school, ep["visit_date"] + pd.to_timedelta(offset, unit="D"))
+    r_ok = (
+        back & r_day.notna().to_numpy() & (_academic_year(r_day.fillna(ep["start"])) == ep["year"].to_numpy())
+    )
+    redrop = r_ok & (_uniform(seed, "redrop", sid, key) < eff.redrop_share)
+    r_off = 1 + np.floor(_uniform(seed, "redrop_day", sid, key) * eff.redrop_within_days).astype(int)
+    d_day = _next_school_day(frames, cache, school, r_day + pd.to_timedelta(r_off, unit="D"))
+    redrop &= d_day.notna().to_numpy() & (_academic_year(d_day.fillna(ep["start"])) == ep["year"].to_numpy())
+    visits = pd.DataFrame(
+        {
+            "student_id": sid,
+            "episode_start": ep["start"].to_numpy(),
+            "case_open": ep["case_open"].to_numpy(),
+            "visit_date": ep["visit_date"].to_numpy(),
+            "returned": r_ok,
+            "return_date": r_day.where(r_ok).to_numpy(),
+            "redrop": redrop,
+            "redrop_date": d_day.where(redrop).to_numpy(),
+            "year": ep["year"].to_numpy(),
+        }
+    )
+    out = dict(frames)
+    back_v = visits.loc[visits["returned"]]
+    spans = pd.DataFrame(
+        {
+            "student_id": back_v["student_id"],
+            "from_": back_v["return_date"],
+            "until": back_v["redrop_date"],
+            "year": back_v["year"],
+        }
+    )
+    out["attendance"] = _attend(frames, spans, cache)
+    # registry: a return mark on the day back; no 辍学 mark after it; a new suspected mark after a re-drop
+    reg = frames["registry_events"]
+    rsid = reg["student_id"].astype("str")
+    rdate = pd.to_datetime(reg["event_date"])
+    rb = back_v.set_index("student_id")
+    first_back = rsid.map(rb["return_date"])
+    same_year = _academic_year(rdate) == rsid.map(rb["year"]).fillna(-1).to_numpy()
+    drop = (reg["event_type"].astype("str").eq("dropout_mark") & (rdate >= first_back) & same_year).to_numpy(
+        dtype=bool
+    )
+    added = [
+        pd.DataFrame({"student_id": back_v["student_id"], "event_date": back_v["return_date"],
+                      "event_type": "return_mark", "verified": True})
+    ]  # fmt: skip
+    re = visits.loc[visits["redrop"]]
+    if len(re):
+        mark = _next_school_day(frames, cache, re["student_id"].map(school.set_axis(sid)),
+                                re["redrop_date"] + pd.Timedelta(days=6))  # fmt: skip
+        ok = mark.notna().to_numpy()
+        added.append(pd.DataFrame({"student_id": re["student_id"].to_numpy()[ok], "event_date": mark.to_numpy()[ok],
+                                   "event_type": "suspected_mark", "verified": False}))  # fmt: skip
+    new = pd.concat(added, ignore_index=True)
+    new = new.astype({"event_date": reg["event_date"].dtype}) if reg["event_date"].dtype != object else new
+    out["registry_events"] = pd.concat([reg.loc[~drop], new], ignore_index=True)
+    return out, visits
+
+
+def _visit_effects(before: pd.DataFrame, after: pd.DataFrame, frames: dict[str, pd.DataFrame],
+                   visits: pd.DataFrame) -> pd.DataFrame:  # fmt: skip
+    """The true effect of the visits per event week: attendance with minus without, over the visited."""
+    if not len(visits):
+        return pd.DataFrame(columns=["event_week", "effect", "n"])
+    school = _school_of(frames["students"], visits.assign(start=visits["case_open"]))
+    start, end = (
+        visits["case_open"].min() - pd.Timedelta(days=70),
+        visits["case_open"].max() + pd.Timedelta(days=70),
+    )
+    w0 = weekly_attendance(before, frames["calendar"], school, start=start, end=end)
+    w1 = weekly_attendance(after, frames["calendar"], school, start=start, end=end)
+    w = w0.merge(w1, on=["student_id", "week"], suffixes=("0", "1"))
+    opened = visits.set_index("student_id")["case_open"]
+    open_week = opened - pd.to_timedelta(opened.dt.day_of_week, unit="D")
+    w["event_week"] = ((w["week"] - w["student_id"].map(open_week)).dt.days // 7).astype("int64")
+    w["effect"] = w["attendance1"] - w["attendance0"]
+    return w.groupby("event_week")["effect"].agg(effect="mean", n="size").reset_index()
 
 
 # --------------------------------------------------------------------------- the replay
@@ -407,6 +605,12 @@ def replay_policy(
     risk_monthly = county.truth.get("risk_monthly")
     frames = {k: v.copy() for k, v in county.frames.items()}
     cache: dict = {}
+    # the 5-day rule's home visits of the whole school year come first: they are policy, never withheld
+    year0 = int(_academic_year(pd.DatetimeIndex([pd.Timestamp(dates[0])]))[0])
+    in_year = episodes.loc[_academic_year(episodes["start_date"]) == year0]
+    before_visits = frames["attendance"]
+    frames, visits = _home_visits(frames, in_year, eff, seed, cache)
+    after_visits = frames["attendance"]
     snapshots, truth_rows, iv_rows = [], [], []
     averted = pd.Index([], dtype="str")  # episode keys already averted
     for k, as_of in enumerate(dates):
@@ -471,6 +675,9 @@ def replay_policy(
             (episodes["start_date"] < day) & (pd.to_datetime(episodes["dropout_date"]) >= day), "student_id"
         ]
         is_active = np.isin(ids, active.to_numpy())
+        realised = out1["outcome_dropout"].reindex(ids).to_numpy(dtype=float) - out0[
+            "outcome_dropout"
+        ].reindex(ids).to_numpy(dtype=float)
         if risk_monthly is not None and (risk_monthly["as_of"] == day).any():
             pt = risk_monthly.loc[risk_monthly["as_of"] == day].assign(
                 student_id=lambda x: x["student_id"].astype("str")
@@ -489,10 +696,10 @@ def replay_policy(
                 "mechanism": mech.astype("str"),
                 "p_true": p_true,
                 "active": is_active,
-                "effect_expected": np.where(is_active, 0.0, -(1 - hr) * p_true),
+                "effect_expected": _expected(is_active, -(1 - hr) * p_true, hr, realised),
                 "p_manual": p_manual,
-                "effect_selection": np.where(
-                    is_active, 0.0, -(1 - plan_hr) * p_true + p_manual * (1 - eff.tutoring_hr) * p_true
+                "effect_selection": _expected(
+                    is_active, (-(1 - plan_hr) + p_manual * (1 - eff.tutoring_hr)) * p_true, plan_hr, realised
                 ),
                 "y0": out0["outcome_dropout"].reindex(ids).to_numpy(dtype=float),
                 "y1": out1["outcome_dropout"].reindex(ids).to_numpy(dtype=float),
@@ -519,6 +726,24 @@ def replay_policy(
         )
         snapshots.append(snap.reset_index(drop=True))
 
+    if len(visits):
+        # a visit to an episode a support averted never happened
+        vkey = visits["student_id"] + "|" + pd.to_datetime(visits["episode_start"]).astype("str")
+        visits = visits.loc[~vkey.isin(averted)].reset_index(drop=True)
+        iv_rows.append(
+            pd.DataFrame(
+                {
+                    "intervention_id": [f"HV-{i:06d}" for i in range(len(visits))],
+                    "student_id": visits["student_id"],
+                    "type": "home_visit",
+                    "start_date": visits["visit_date"],
+                    "end_date": visits["visit_date"] + pd.Timedelta(days=eff.return_within_days),
+                    "assignment_mechanism": "rule",
+                    "list_version": "rule_5day",
+                }
+            )
+        )
+    visit_weeks = _visit_effects(before_visits, after_visits, county.frames, visits)
     frames["interventions"] = pd.concat(iv_rows, ignore_index=True)
     truth_all = pd.concat(truth_rows, ignore_index=True)
     meta = {
@@ -528,6 +753,8 @@ def replay_policy(
         "effects": {k: getattr(eff, k) for k in eff.__dataclass_fields__},
         "n_treated": int(truth_all["treated"].sum()),
         "n_averted": int(len(averted)),
+        "n_home_visits": int(len(visits)),
+        "n_returned_after_visit": int(visits["returned"].sum()) if len(visits) else 0,
         "model_version": scoring.version,
     }
     return PolicyReplay(
@@ -538,6 +765,8 @@ def replay_policy(
         effects=eff,
         config=cfg,
         meta=meta,
+        visits=visits,
+        visit_weeks=visit_weeks,
     )
 
 
@@ -554,6 +783,8 @@ def write_replay(replay: PolicyReplay, county: SimulatedCounty, out: str | Path)
     out = Path(out)
     replay.snapshots.to_parquet(out / "snapshots.parquet", index=False)
     replay.truth.to_parquet(out / "truth" / "intervention_effects.parquet", index=False)
+    replay.visits.to_parquet(out / "truth" / "home_visits.parquet", index=False)
+    replay.visit_weeks.to_parquet(out / "truth" / "home_visit_weeks.parquet", index=False)
     (out / "truth" / "replay.json").write_text(
         json.dumps(replay.meta, indent=2, ensure_ascii=False), encoding="utf-8"
     )
