@@ -848,7 +848,8 @@ def replay_policy_cmd(
     console.print(
         f"policy replayed on {rep.meta['decision_dates']}: {len(iv):,} supports "
         f"({', '.join(f'{k} {v}' for k, v in iv['assignment_mechanism'].value_counts().items())}), "
-        f"{rep.meta['n_averted']} dropouts averted; {sum(rows.values()):,} rows -> {out}",
+        f"{rep.meta['n_averted']} dropouts averted, {rep.meta['n_returned_after_visit']} of "
+        f"{rep.meta['n_home_visits']} suspected dropouts back after a home visit; {sum(rows.values()):,} rows -> {out}",
         markup=False,
         highlight=False,
     )
@@ -874,14 +875,19 @@ def evaluate_interventions_cmd(
     ] = False,
     seed: Annotated[int, typer.Option(help="bootstrap / permutation / cross-fitting seed")] = 0,
 ) -> None:
-    """Estimate what the supports achieved (lottery, discontinuity, doubly robust, subgroups)."""
+    """Estimate what the supports achieved (lottery, discontinuity, doubly robust, event study, subgroups)."""
     import warnings
 
     import pandas as pd
 
     from jobs.reports.evidence import write_evidence_report
     from risk.evidence import EstimationError
-    from risk.evidence.evaluate import evaluate_interventions, evaluation_decisions, read_snapshots
+    from risk.evidence.evaluate import (
+        evaluate_interventions,
+        evaluation_decisions,
+        event_panel,
+        read_snapshots,
+    )
 
     cfg = _config(config, db)
     source = data or cfg.data.source
@@ -906,6 +912,8 @@ def evaluate_interventions_cmd(
         raise _error(ValueError("no risk snapshots: run the nightly job first, or pass --snapshots"))
     truth_file = folder / "truth" / "intervention_effects.parquet"
     truth = pd.read_parquet(truth_file) if truth_file.exists() else None
+    weeks_file = folder / "truth" / "home_visit_weeks.parquet"
+    visit_weeks = pd.read_parquet(weeks_file) if weeks_file.exists() else None
     try:
         decisions, notes = evaluation_decisions(
             snaps,
@@ -915,9 +923,14 @@ def evaluate_interventions_cmd(
             end=_day(end) if end else None,
             truth=truth,
         )
+        try:
+            panel = event_panel(loaded.tables, start=_day(start) if start else None, end=_day(end) if end else None,
+                                seed=seed)  # fmt: skip
+        except EstimationError as exc:
+            panel, notes = None, [*notes, f"event study: {exc}"]
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ev = evaluate_interventions(decisions, seed=seed)
+            ev = evaluate_interventions(decisions, panel=panel, visit_weeks=visit_weeks, seed=seed)
     except (EstimationError, ValueError) as exc:
         raise _error(exc) from exc
     ev.notes = notes + ev.notes

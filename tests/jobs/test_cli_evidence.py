@@ -26,6 +26,7 @@ def test_replay_then_evaluate_prints_estimates_with_the_truth_and_writes_the_rep
     assert out["simulated"] is True
     designs = {(e["estimator"], e["outcome"]) for e in out["estimates"]}
     assert ("borderline", "outcome_dropout") in designs and ("rd", "outcome_dropout") in designs
+    assert ("event_study", "attendance") in designs
     for e in out["estimates"]:
         assert e["ci_low"] <= e["estimate"] <= e["ci_high"]
         assert e["true_effect"] is not None and e["n"] > 0
