@@ -567,7 +567,8 @@ def replay_policy(
     effects : TrueEffects, optional
         The true effects (default SIMULATOR.md's).
     borderline_band : int
-        Ranks either side of each school's cut-off decided by the lottery (> 0).
+        Ranks either side of each school's cut-off decided by the lottery (0: no lottery, the
+        cut-off alone decides; the regression discontinuity then has no hole at the cut-off).
     seed : int
         Seeds the lottery, the manual picks and which episodes a support averts.
     attendance_days : int
@@ -580,8 +581,8 @@ def replay_policy(
     from risk.assess import assess_full
     from risk.score import ScoringModel, load_model
 
-    if borderline_band < 1:
-        raise ValueError("borderline_band must be >= 1: the replay exists to check the randomised design")
+    if borderline_band < 0:
+        raise ValueError(f"borderline_band must be >= 0, got {borderline_band}")
     eff = effects or TrueEffects()
     base = config or BaoxueConfig()
     cfg = replace(

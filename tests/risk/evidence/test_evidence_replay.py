@@ -181,3 +181,8 @@ def test_the_estimators_recover_the_true_effects_over_seeds(risk_bundle, risk_co
         bias = g["estimate"] - g["true_effect"]
         se = bias.std(ddof=1) / np.sqrt(len(bias))
         assert abs(bias.mean()) <= 3 * se + 0.005, (est, bias.mean(), se)
+
+
+def test_a_negative_band_is_refused(county, risk_bundle):
+    with pytest.raises(ValueError, match="borderline_band"):
+        replay_policy(county, risk_bundle, borderline_band=-1)
