@@ -209,19 +209,20 @@ def _records(frame: pd.DataFrame) -> list[dict]:
     return out
 
 
-def _true_effect(d: pd.DataFrame, mask: np.ndarray, outcome: str, column: str) -> float:
-    """The true effect over the rows an estimate used (NaN without truth columns)."""
+def _true_effect(d: pd.DataFrame, mask: np.ndarray, outcome: str, selection: bool) -> float:
+    """The realised true effect over the rows an estimate used (NaN without truth columns):
+    both potential outcomes of every student are known, so this is the sample's own effect.
+    ``selection``: the effect of being selected (lottery, cut-off) rather than of the support."""
     if not mask.any():
         return float("nan")
     part = d.loc[mask]
-    if outcome == "outcome_attendance":
-        if not {"a0", "a1"} <= set(part.columns):
-            return float("nan")
-        return float((part["a1"] - part["a0"]).mean())
-    if column in part.columns and part[column].notna().all():
-        return float(part[column].mean())
-    if {"y0", "y1"} <= set(part.columns):
-        return float((part["y1"] - part["y0"]).mean())
+    kind = "dropout" if outcome == "outcome_dropout" else "attendance"
+    col = f"selection_{kind}"
+    if selection and col in part.columns:
+        return float(part[col].mean())
+    a, b = ("y0", "y1") if kind == "dropout" else ("a0", "a1")
+    if {a, b} <= set(part.columns):
+        return float((part[b] - part[a]).mean())
     return float("nan")
 
 
@@ -244,10 +245,10 @@ def evaluate_interventions(
     results: list[EffectEstimate] = []
     notes: list[str] = []
 
-    def add(res: EffectEstimate, mask: np.ndarray, column: str, group: str = "all") -> None:
+    def add(res: EffectEstimate, mask: np.ndarray, selection: bool, group: str = "all") -> None:
         row = res.to_frame().assign(group=group)
         if simulated:
-            truth = _true_effect(d, mask, res.outcome, column)
+            truth = _true_effect(d, mask, res.outcome, selection)
             row["true_effect"] = truth
             row["covers"] = bool(res.covers(truth)) if np.isfinite(truth) else None
         rows.append(row)
@@ -259,7 +260,7 @@ def evaluate_interventions(
             res = borderline_effect(
                 d, outcome=outcome, strata="stratum", seed=seed, level=level, n_boot=n_boot
             )
-            add(res, randomised, "effect_selection")
+            add(res, randomised, True)
         except EstimationError as exc:
             notes.append(f"borderline, {outcome}: {exc}")
         try:
@@ -267,7 +268,7 @@ def evaluate_interventions(
             h = float(res.diagnostics.get("bandwidth_h", np.nan))
             r = d["running_rank"].to_numpy(dtype=float)
             mask = ~randomised & ~d["rule"].to_numpy(dtype=bool) & (np.abs(r) <= h)
-            add(res, mask, "effect_selection")
+            add(res, mask, True)
         except EstimationError as exc:
             notes.append(f"rd, {outcome}: {exc}")
         pool = d.loc[
@@ -288,7 +289,7 @@ def evaluate_interventions(
                 )
                 mask = np.zeros(len(d), dtype=bool)
                 mask[pool.index[pool["manual"].to_numpy()]] = True
-                add(res, mask, "effect_expected")
+                add(res, mask, False)
             except EstimationError as exc:
                 notes.append(f"aipw, {outcome}: {exc}")
         else:
@@ -335,9 +336,7 @@ def evaluate_interventions(
         t = res.table.rename(columns={by: "value"}).assign(subgroup=by)
         if simulated and "y0" in band.columns:
             truth = [
-                _true_effect(
-                    band, (band[by].astype("str") == v).to_numpy(), "outcome_dropout", "effect_selection"
-                )
+                _true_effect(band, (band[by].astype("str") == v).to_numpy(), "outcome_dropout", True)
                 for v in t["value"]
             ]
             t["true_effect"] = truth

@@ -75,9 +75,13 @@ TRUTH_COLUMNS: dict[str, str] = {
     "mechanism": "rule / model_rank / random_borderline / manual / '' (not treated)",
     "p_true": "true probability of a positive label within the horizon (truth/risk_monthly; NaN off month starts)",
     "active": "a dropout episode had already begun on as_of (no support can avert it)",
-    "effect_expected": "-(1 - hazard_ratio) * p_true (0 when active; y1 - y0 where p_true is unknown)",
+    "effect_expected": "-(1 - hazard_ratio) * p_true (0 when active; y1 - y0 where p_true is unknown); "
+    "ignores that a home visit resolves most suspected marks, so about twice the realised effect on the label",
     "p_manual": "chance of a teacher's own pick (tutoring) were the student not selected (0 in the band)",
     "effect_selection": "expected effect of selection: the support's effect minus what a manual pick would give",
+    "would_manual": "a teacher would have picked the student had the policy not selected them",
+    "selection_dropout": "realised effect of selection on the label (y1 - y0; 0 where a teacher's pick would give the same)",
+    "selection_attendance": "realised effect of selection on attendance, likewise",
     "y0": "label without the support (1 = dropped out within the horizon)",
     "y1": "label with the support",
     "a0": "share of the next 30 school days attended without the support",
@@ -647,6 +651,9 @@ def replay_policy(
             selected, snap["assignment_mechanism"].astype("str").to_numpy(), np.where(manual, "manual", "")
         )
         plan_hr = hr
+        # had a selected student not been selected, would a teacher have picked them? (fixed draw)
+        would_manual = ~rule & ~band & (u < p_manual)
+        plan_tutoring = support == "tutoring"
         support = np.where(manual, "tutoring", support)
         hr = np.where(manual, eff.tutoring_hr, hr)
         treated = selected | manual
@@ -701,6 +708,17 @@ def replay_policy(
                 "p_manual": p_manual,
                 "effect_selection": _expected(
                     is_active, (-(1 - plan_hr) + p_manual * (1 - eff.tutoring_hr)) * p_true, plan_hr, realised
+                ),
+                "would_manual": would_manual,
+                # the realised effect of *selection*: what the plan's support changed, against what
+                # the student would have had unselected (a teacher's tutoring when would_manual; the
+                # same support when the plan is tutoring, so no change)
+                "selection_dropout": np.where(would_manual & (plan_tutoring | manual), 0.0, realised),
+                "selection_attendance": np.where(
+                    would_manual & (plan_tutoring | manual),
+                    0.0,
+                    out1["outcome_attendance"].reindex(ids).to_numpy(dtype=float)
+                    - out0["outcome_attendance"].reindex(ids).to_numpy(dtype=float),
                 ),
                 "y0": out0["outcome_dropout"].reindex(ids).to_numpy(dtype=float),
                 "y1": out1["outcome_dropout"].reindex(ids).to_numpy(dtype=float),

@@ -48,6 +48,9 @@ def test_supports_only_protect_and_only_where_the_hazard_ratio_is_below_one(repl
     assert (t["y1"] < t["y0"]).sum() >= 3, "a strong effect in a high-dropout county averts some dropouts"
     assert (t.loc[t["hazard_ratio"] == 1, "effect_expected"] == 0).all()
     assert (t.loc[t["active"], "effect_expected"] == 0).all()
+    # in the band nobody would be a teacher's pick: selection's effect is the support's
+    band = t.loc[~t["would_manual"]]
+    np.testing.assert_array_equal(band["selection_dropout"], band["y1"] - band["y0"])
     # aid protects poor students only (SIMULATOR.md: Mo 2013)
     aid = t.loc[t["would_be_type"] == "aid"]
     assert (aid.loc[~aid["poor"], "hazard_ratio"] == 1).all()
@@ -150,7 +153,7 @@ def test_evaluation_rows_carry_the_truth_of_their_own_sample(replay):
     assert {"borderline", "rd", "aipw"} <= set(t.index.get_level_values(0))
     band = d.loc[d["randomised"]]
     assert t.loc[("borderline", "outcome_dropout"), "true_effect"] == pytest.approx(
-        band["effect_selection"].mean()
+        band["selection_dropout"].mean()
     )
     assert t.loc[("borderline", "outcome_dropout"), "n"] <= len(band)
     js = ev.to_json()
