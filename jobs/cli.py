@@ -914,18 +914,11 @@ def evaluate_interventions_cmd(
     truth = pd.read_parquet(truth_file) if truth_file.exists() else None
     weeks_file = folder / "truth" / "home_visit_weeks.parquet"
     visit_weeks = pd.read_parquet(weeks_file) if weeks_file.exists() else None
+    first, last = (_day(text) if text else None for text in (start, end))
     try:
-        decisions, notes = evaluation_decisions(
-            snaps,
-            loaded.tables,
-            cfg,
-            start=_day(start) if start else None,
-            end=_day(end) if end else None,
-            truth=truth,
-        )
+        decisions, notes = evaluation_decisions(snaps, loaded.tables, cfg, start=first, end=last, truth=truth)
         try:
-            panel = event_panel(loaded.tables, start=_day(start) if start else None, end=_day(end) if end else None,
-                                seed=seed)  # fmt: skip
+            panel = event_panel(loaded.tables, start=first, end=last, seed=seed)
         except EstimationError as exc:
             panel, notes = None, [*notes, f"event study: {exc}"]
         with warnings.catch_warnings():

@@ -35,7 +35,7 @@ from features.config import BaoxueConfig
 from features.contract import Tables
 from features.errors import PointInTimeError
 
-from ._result import EffectEstimate, EstimationError
+from ._result import EffectEstimate, EstimationError, _jsonable
 from .borderline import borderline_effect
 from .decisions import decisions_frame
 from .doubly_robust import OverlapWarning, aipw_effect
@@ -182,31 +182,14 @@ class InterventionEvaluation:
         grp = self.by_group
         return json.dumps(
             {
-                "estimates": _records(est),
-                "by_group": _records(grp),
+                "estimates": _jsonable(est),
+                "by_group": _jsonable(grp),
                 "notes": self.notes,
                 "simulated": self.simulated,
             },
             ensure_ascii=False,
             indent=2,
         )
-
-
-def _records(frame: pd.DataFrame) -> list[dict]:
-    out = []
-    for row in frame.to_dict(orient="records"):
-        clean = {}
-        for k, v in row.items():
-            if isinstance(v, (float, np.floating)):
-                clean[k] = None if not np.isfinite(v) else float(v)
-            elif isinstance(v, (np.integer,)):
-                clean[k] = int(v)
-            elif isinstance(v, (np.bool_,)):
-                clean[k] = bool(v)
-            else:
-                clean[k] = v
-        out.append(clean)
-    return out
 
 
 def _true_effect(d: pd.DataFrame, mask: np.ndarray, outcome: str, selection: bool) -> float:

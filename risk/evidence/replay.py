@@ -48,6 +48,7 @@ from features.contract import Tables
 from features.errors import DataContractError
 from features.load import tables_from_frames
 from features.simulate import SimulatedCounty
+from risk.assign import PRESENT_STATUSES  # the statuses that count as attending a day
 from training.labels import make_labels, observed_until
 
 __all__ = [
@@ -61,8 +62,6 @@ __all__ = [
     "write_replay",
 ]
 
-#: attendance statuses that count as attending a day
-PRESENT_STATUSES: tuple[str, ...] = ("present", "late", "left_early")
 
 #: the columns of ``truth/intervention_effects`` (one row per student and decision date)
 TRUTH_COLUMNS: dict[str, str] = {
@@ -683,9 +682,14 @@ def replay_policy(
             (episodes["start_date"] < day) & (pd.to_datetime(episodes["dropout_date"]) >= day), "student_id"
         ]
         is_active = np.isin(ids, active.to_numpy())
-        realised = out1["outcome_dropout"].reindex(ids).to_numpy(dtype=float) - out0[
-            "outcome_dropout"
-        ].reindex(ids).to_numpy(dtype=float)
+        o0 = out0.reindex(ids)
+        o1 = out1.reindex(ids)
+        y0, y1 = o0["outcome_dropout"].to_numpy(dtype=float), o1["outcome_dropout"].to_numpy(dtype=float)
+        a0, a1 = (
+            o0["outcome_attendance"].to_numpy(dtype=float),
+            o1["outcome_attendance"].to_numpy(dtype=float),
+        )
+        realised = y1 - y0
         if risk_monthly is not None and (risk_monthly["as_of"] == day).any():
             pt = risk_monthly.loc[risk_monthly["as_of"] == day].assign(
                 student_id=lambda x: x["student_id"].astype("str")
@@ -714,16 +718,11 @@ def replay_policy(
                 # the student would have had unselected (a teacher's tutoring when would_manual; the
                 # same support when the plan is tutoring, so no change)
                 "selection_dropout": np.where(would_manual & (plan_tutoring | manual), 0.0, realised),
-                "selection_attendance": np.where(
-                    would_manual & (plan_tutoring | manual),
-                    0.0,
-                    out1["outcome_attendance"].reindex(ids).to_numpy(dtype=float)
-                    - out0["outcome_attendance"].reindex(ids).to_numpy(dtype=float),
-                ),
-                "y0": out0["outcome_dropout"].reindex(ids).to_numpy(dtype=float),
-                "y1": out1["outcome_dropout"].reindex(ids).to_numpy(dtype=float),
-                "a0": out0["outcome_attendance"].reindex(ids).to_numpy(dtype=float),
-                "a1": out1["outcome_attendance"].reindex(ids).to_numpy(dtype=float),
+                "selection_attendance": np.where(would_manual & (plan_tutoring | manual), 0.0, a1 - a0),
+                "y0": y0,
+                "y1": y1,
+                "a0": a0,
+                "a1": a1,
             }
         )
         truth_rows.append(truth)
