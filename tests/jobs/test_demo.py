@@ -1,0 +1,143 @@
+"""`baoxue demo` end to end, the way the README runs it, and the golden record of what it writes.
+
+The demo runs once per module as a real subprocess (the console script). Two kinds of check
+read its folder:
+
+- the README's promises: the county, the rejects file, the ledger, the snapshot and the report
+  set to open first;
+- the golden record ``data/demo_golden.json``: one digest per column of the last night's
+  snapshot and of every ledger table. A refactor must leave every digest as it was; a change
+  of behaviour shows up as the columns it changed, and is accepted by regenerating the file
+  (``python tests/jobs/test_demo.py DEMO_DIR``) in a commit that says why.
+
+Digests do not depend on where the demo ran: run ids (``YYYYMMDD-<config hash>``, and the
+config holds paths) are reduced to their date, event ids (hashes of run ids) and wall-clock
+columns are left out, and rows are sorted on their canonical text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+pytestmark = pytest.mark.slow
+
+GOLDEN = Path(__file__).parent / "data" / "demo_golden.json"
+STUDENTS = "600"
+
+#: columns that hold wall-clock times, code versions, file hashes or hashes of run ids
+_VOLATILE = {
+    "started_at",
+    "finished_at",
+    "seconds",
+    "stage_seconds",
+    "code_version",
+    "data_hash",
+    "config_hash",
+    "event_id",
+    "heartbeat",
+    "pid",
+    "host",
+    "created_at",
+    "imported_at",
+}
+_RUN_ID = re.compile(r"\b(\d{8})-[0-9a-f]{8}\b")
+
+
+def _baoxue() -> str:
+    exe = Path(sys.executable).parent / "baoxue"
+    return str(exe) if exe.exists() else shutil.which("baoxue") or "baoxue"
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell as text, run ids reduced to their date, rows in a fixed order."""
+    frame = frame.drop(columns=[c for c in frame.columns if c in _VOLATILE])
+    text = pd.DataFrame(
+        {
+            c: [_RUN_ID.sub(r"\1", "" if pd.isna(v) else repr(v)) for v in frame[c].tolist()]
+            for c in frame.columns
+        }
+    )
+    return (
+        text.sort_values(list(text.columns), kind="stable").reset_index(drop=True)
+        if len(text.columns)
+        else text
+    )
+
+
+def _column_digests(name: str, frame: pd.DataFrame) -> dict[str, str]:
+    text = _canonical(frame)
+    out = {f"{name}.rows": str(len(text))}
+    for c in text.columns:
+        out[f"{name}.{c}"] = hashlib.sha256("\x1f".join(text[c]).encode()).hexdigest()[:16]
+    return out
+
+
+def demo_digests(out: Path) -> dict[str, str]:
+    """Digest per column of the last snapshot and of every ledger table of a demo folder."""
+    digests: dict[str, str] = {}
+    snapshot = max(out.glob("risk_snapshot_*.parquet"))
+    digests |= _column_digests("snapshot", pd.read_parquet(snapshot))
+    engine = sa.create_engine(f"sqlite:///{out / 'ledger.db'}")
+    try:
+        with engine.connect() as conn:
+            for table in sorted(sa.inspect(conn).get_table_names()):
+                if table in ("alembic_version", "job_lock"):
+                    continue
+                digests |= _column_digests(f"ledger.{table}", pd.read_sql_table(table, conn))
+    finally:
+        engine.dispose()
+    return digests
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    proc = subprocess.run(
+        [_baoxue(), "demo", "--out", str(out), "--students", STUDENTS],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return out, proc
+
+
+def test_demo_runs_end_to_end_as_the_readme_says(demo):
+    out, proc = demo
+    assert (out / "county" / "students.parquet").is_file()
+    assert (out / "rejects.csv").is_file()
+    assert "students" in proc.stdout
+    # the whole loop: nightly ledger, snapshots, and the report set to open first
+    assert (out / "ledger.db").is_file()
+    assert list(out.glob("risk_snapshot_*.parquet"))
+    index = next((out / "reports").glob("reports-*/index.html"))
+    assert "open this first" in proc.stdout and str(index.name) in proc.stdout
+    assert list(index.parent.glob("classes/*.html")) and list(index.parent.glob("monthly-*.xlsx"))
+
+
+def test_demo_writes_what_the_golden_record_says(demo):
+    out, _ = demo
+    now = demo_digests(out)
+    golden = json.loads(GOLDEN.read_text())
+    changed = sorted(k for k in golden.keys() | now.keys() if golden.get(k) != now.get(k))
+    assert not changed, (
+        f"the demo's output changed in {len(changed)} columns: {changed[:40]}. If the change is intended, "
+        f"regenerate {GOLDEN.name} with `python tests/jobs/test_demo.py DEMO_DIR` and say why in the commit."
+    )
+
+
+if __name__ == "__main__":  # regenerate the golden record from a demo folder
+    folder = Path(sys.argv[1])
+    GOLDEN.parent.mkdir(exist_ok=True)
+    GOLDEN.write_text(json.dumps(demo_digests(folder), indent=1, sort_keys=True) + "\n")
+    print(f"wrote {GOLDEN} from {folder}")
