@@ -35,6 +35,7 @@ from training.splits import (
     last_year_design,
     monthly_as_of_dates,
 )
+from training.table import evaluate_table, metrics_json, read_table
 from training.tracking import load_champion, log_run
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "cohort",
     "deployment_design",
     "evaluate",
+    "evaluate_table",
     "evaluate_tables",
     "evaluation_data",
     "expected_calibration_error",
@@ -73,11 +75,13 @@ __all__ = [
     "log_run",
     "logistic_baseline",
     "make_labels",
+    "metrics_json",
     "monthly_as_of_dates",
     "negative_sample_weights",
     "observable_as_of_dates",
     "oracle_scores",
     "per_month_metrics",
+    "read_table",
     "reliability_table",
     "sampling_applies",
     "save_bundle",
