@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO   := demo_out
 
-.PHONY: demo test lint install clean bench
+.PHONY: demo test test-fast lint install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +25,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# the whole suite, slow tests included, on every core (pytest-xdist; one module per worker
+# keeps module fixtures such as the demo run shared)
 test: $(STAMP) lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadscope
+
+# for development: everything but the tests marked slow (notebooks, demo, Dask, replays)
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -n auto --dist loadscope -m "not slow"
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/simulate.py

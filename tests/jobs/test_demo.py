@@ -12,7 +12,7 @@ read its folder:
 
 Digests do not depend on where the demo ran: run ids (``YYYYMMDD-<config hash>``, and the
 config holds paths) are reduced to their date, event ids (hashes of run ids) and wall-clock
-columns are left out, and rows are sorted on their canonical text.
+columns are left out, the git commit in model versions is masked, and rows are sorted on their canonical text.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ _VOLATILE = {
     "imported_at",
 }
 _RUN_ID = re.compile(r"\b(\d{8})-[0-9a-f]{8}\b")
+#: the git commit inside model versions ("baoxue 0.1.0 (1c13d1a15233)")
+_COMMIT = re.compile(r"\(([0-9a-f]{12})\)")
 
 
 def _baoxue() -> str:
@@ -59,14 +61,13 @@ def _baoxue() -> str:
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Every cell as text, run ids reduced to their date, rows in a fixed order."""
+    """Every cell as text, run ids reduced to their date, commits masked, rows in a fixed order."""
     frame = frame.drop(columns=[c for c in frame.columns if c in _VOLATILE])
-    text = pd.DataFrame(
-        {
-            c: [_RUN_ID.sub(r"\1", "" if pd.isna(v) else repr(v)) for v in frame[c].tolist()]
-            for c in frame.columns
-        }
-    )
+
+    def cell(v) -> str:
+        return _COMMIT.sub("(commit)", _RUN_ID.sub(r"\1", "" if pd.isna(v) else repr(v)))
+
+    text = pd.DataFrame({c: [cell(v) for v in frame[c].tolist()] for c in frame.columns})
     return (
         text.sort_values(list(text.columns), kind="stable").reset_index(drop=True)
         if len(text.columns)
