@@ -36,6 +36,7 @@ from features._time import day_numbers, known_mask, school_days
 from features.cohort import _settings, _spine
 from features.config import BaoxueConfig, FeaturesConfig
 from features.contract import Tables
+from features.rulebook import STREAK_RULES
 
 __all__ = ["attendance_features", "attendance_columns"]
 
@@ -227,9 +228,8 @@ def attendance_features(
 
     streak = out["att_unexcused_streak_current"]
     flag = lambda m: np.where(np.isnan(streak), np.nan, m.astype("float64"))  # noqa: E731
-    out["att_rule_48h"] = flag(streak >= rules.report_48h_days)
-    out["att_rule_3day"] = flag(streak > rules.suspected_dropout_days)
-    out["att_rule_5day"] = flag(streak >= rules.registry_update_days)
+    for rule in STREAK_RULES:  # the registry's comparisons, the same that risk.rules evaluates
+        out[rule.flag] = flag(rule.fires(streak, rules))
 
     frame = pd.DataFrame({c: out[c][spine_codes] for c in cols}, index=spine.index)
     return frame

@@ -23,9 +23,19 @@ from typing import Literal
 import pandas as pd
 
 from features.cohort import _settings
-from features.config import BaoxueConfig, FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig, RulesConfig
+from features.rulebook import STREAK_RULES
 
-__all__ = ["FeatureInfo", "UNITS", "catalog", "feature_info", "phrase", "format_value", "catalog_markdown"]
+__all__ = [
+    "FeatureInfo",
+    "UNITS",
+    "catalog",
+    "family_of",
+    "feature_info",
+    "phrase",
+    "format_value",
+    "catalog_markdown",
+]
 
 Unit = Literal[
     "share",
@@ -69,6 +79,15 @@ UNITS: dict[str, tuple[str, str]] = {
 _FAMILY = {"att": "attendance", "acad": "academic", "hard": "hardship", "lb": "left_behind", "ctx": "context"}
 
 
+def family_of(column: str) -> str:
+    """The family of a feature column, from its prefix (``att_``, ``acad_``, ``hard_``, ``lb_``, ``ctx_``).
+
+    >>> family_of("lb_mother_away"), family_of("att_rule_5day")
+    ('left_behind', 'attendance')
+    """
+    return _FAMILY[column.split("_", 1)[0]]
+
+
 @dataclass(frozen=True)
 class FeatureInfo:
     """One catalogue entry. ``reason_zh`` / ``reason_en`` are ``str.format`` templates with
@@ -84,14 +103,14 @@ class FeatureInfo:
 
     @property
     def family(self) -> str:
-        return _FAMILY[self.name.split("_", 1)[0]]
+        return family_of(self.name)
 
 
 def _f(name: str, unit: str, zh: str, en: str, rzh: str, ren: str, restricted: bool = False) -> FeatureInfo:
     return FeatureInfo(name, unit, zh, en, rzh, ren, restricted)
 
 
-def _attendance(windows: list[int]) -> list[FeatureInfo]:
+def _attendance(windows: list[int], rules: RulesConfig) -> list[FeatureInfo]:
     rows = [
         _f(
             "att_recorded_days_term",
@@ -227,31 +246,9 @@ def _attendance(windows: list[int]) -> list[FeatureInfo]:
             "秋季开学迟到校{value}个上课日",
             "back {value} school days late after the autumn start",
         ),
-        _f(
-            "att_rule_48h",
-            "flag",
-            "48小时规则触发: 无假缺勤满2个上课日, 须上报",
-            "48-hour rule fires: absent 2 school days without leave (report)",
-            "无故缺勤已满48小时, 须上报乡镇和教育局",
-            "absent 48 hours without leave: report to township and county",
-        ),
-        _f(
-            "att_rule_3day",
-            "flag",
-            "疑似辍学规则触发: 连续无故缺勤超过3个上课日",
-            "suspected-dropout rule fires: more than 3 consecutive unexcused school days",
-            "连续无故缺勤超过3天, 按疑似辍学处理",
-            "more than 3 school days absent: treat as suspected dropout",
-        ),
-        _f(
-            "att_rule_5day",
-            "flag",
-            "学籍标注规则触发: 连续无故缺勤满5个上课日",
-            "registry rule fires: 5 consecutive unexcused school days",
-            "连续无故缺勤满5天, 须在学籍系统标注疑似辍学",
-            "5 school days absent: mark suspected dropout in the registry",
-        ),
     ]
+    # the rule flags, in the words of the county's [rules] (features.rulebook)
+    rows += [_f(rule.flag, "flag", *rule.flag_texts(rules)) for rule in STREAK_RULES]
     return rows
 
 
@@ -672,12 +669,15 @@ def _context(fc: FeaturesConfig) -> list[FeatureInfo]:
 def catalog(config: BaoxueConfig | FeaturesConfig | None = None) -> dict[str, FeatureInfo]:
     """Every feature column under ``config`` with its :class:`FeatureInfo`, in column order.
 
+    The words of the ``att_rule_*`` flags follow ``config.rules`` (a :class:`BaoxueConfig`;
+    the default ``[rules]`` otherwise), built by :meth:`features.rulebook.Rule.flag_texts`.
+
     >>> catalog()["acad_bottom20_class"].family
     'academic'
     """
-    fc, _ = _settings(config)
+    fc, rules = _settings(config)
     entries = [
-        *_attendance(sorted(fc.recent_windows)),
+        *_attendance(sorted(fc.recent_windows), rules),
         *_academic(),
         *_hardship("prisoner_child" in fc.use_restricted),
         *_left_behind(),
@@ -700,7 +700,7 @@ def feature_info(name: str, config: BaoxueConfig | FeaturesConfig | None = None)
     if name.startswith("att_") and name.endswith("d"):
         digits = name.rsplit("_", 1)[-1][:-1]
         if digits.isdigit():
-            for e in _attendance([int(digits)]):
+            for e in _attendance([int(digits)], _settings(config)[1]):
                 if e.name == name:
                     return e
     raise KeyError(f"{name!r} is not a feature column; see features.catalog.catalog()")

@@ -26,6 +26,8 @@ from typing import Literal
 import pandas as pd
 import pandera.pandas as pa
 
+from features.rulebook import RULEBOOK
+
 __all__ = [
     "ColumnSpec",
     "TableSpec",
@@ -37,6 +39,8 @@ __all__ = [
     "spec",
     "DROPOUT_REASONS",
     "PLACEMENTS",
+    "CASE_TRIGGERS",
+    "NON_RULE_TRIGGERS",
 ]
 
 Kind = Literal["id", "str", "int", "float", "bool", "date", "month", "category"]
@@ -61,6 +65,11 @@ DROPOUT_REASONS = (
     "identity_issue",
     "deceased",
 )
+#: ``cases.trigger`` codes that are not rules: the model's red tier, its rank within capacity, staff
+NON_RULE_TRIGGERS = ("model_red", "model_rank", "manual")
+#: ``cases.trigger`` codes: the rules that open a case (:data:`features.rulebook.RULEBOOK`, in its
+#: display order), then :data:`NON_RULE_TRIGGERS`
+CASE_TRIGGERS: tuple[str, ...] = (*(c for c, r in RULEBOOK.items() if r.opens_case), *NON_RULE_TRIGGERS)
 PLACEMENTS = (
     "same_grade_class",
     "separate_class",
@@ -509,15 +518,7 @@ TABLES: dict[str, TableSpec] = {
                     "trigger",
                     "category",
                     "触发原因",
-                    values=(
-                        "rule_48h",
-                        "rule_3day",
-                        "rule_5day",
-                        "registry_mark",
-                        "model_red",
-                        "model_rank",
-                        "manual",
-                    ),
+                    values=CASE_TRIGGERS,
                 ),
                 _c(
                     "case_type",

@@ -665,8 +665,8 @@ def _report_inputs(config, db, data, as_of, snapshot, cases):
     _, loaded = _load(data or cfg.data.source, config)
     try:
         if snapshot is not None:
-            return inputs_from_files(snapshot, loaded.tables, cases=cases)
-        return inputs_from_db(_ledger(cfg), loaded.tables, as_of=as_of)
+            return inputs_from_files(snapshot, loaded.tables, cases=cases, rules=cfg.rules)
+        return inputs_from_db(_ledger(cfg), loaded.tables, as_of=as_of, rules=cfg.rules)
     except (ValueError, FileNotFoundError) as exc:
         raise _error(exc) from exc
 

@@ -184,6 +184,6 @@ def replay_nightly(
     }
     from jobs.reports.bundle import inputs_from_db, write_all
 
-    reports = write_all(inputs_from_db(engine, tables), out / "reports", students="red")
+    reports = write_all(inputs_from_db(engine, tables, rules=cfg.rules), out / "reports", students="red")
     artefacts[f"reports of the last night ({len(reports.files)} files) — open this first"] = reports.index
     return runs, artefacts

@@ -3,7 +3,8 @@
 Pure functions of frames (no database, no clock). ``jobs/ledger.py`` applies what they
 return to the ledger. The policy (DOMAIN.md "Responsibility is personal"):
 
-- every rule alert (:data:`CASE_RULES`: registry mark, 5-day, more than 3 days, 48 h) opens or
+- every rule alert that opens a case (:data:`CASE_RULES`, the registry's rules with
+  ``opens_case``, in its one severity order: registry mark, 5-day, more than 3 days, 48 h) opens or
   updates a ``suspected_dropout`` case owned by the head teacher of the student's class
   (班主任包班级; the principal when the class has none);
 - students ``selected`` in the snapshot (within their school's capacity, red always) who have
@@ -25,6 +26,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from risk.rules import CASE_RULES
+
 __all__ = [
     "CASE_RULES",
     "OWNER_ROLES",
@@ -37,9 +40,6 @@ __all__ = [
     "off_list",
     "auto_closes",
 ]
-
-#: rules that open a suspected-dropout case, strongest first (the case's ``trigger``)
-CASE_RULES: tuple[str, ...] = ("registry_mark", "rule_5day", "rule_3day", "rule_48h")
 
 #: staff roles that own prevention cases by default (``[risk] owner_roles``), preferred in this order on ties
 OWNER_ROLES: tuple[str, ...] = ("counsellor", "moral_ed", "subject_teacher")

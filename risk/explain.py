@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.catalog import _FAMILY
-from risk.score import DEFAULT_CHUNK, ScoringModel, _chunks, design_matrix
+from features.catalog import family_of
+from risk.score import DEFAULT_CHUNK, ScoringModel, chunks, design_matrix
 from training.bundle import ModelBundle
 
 __all__ = ["EXPECTED", "FAMILIES", "contributions", "family_contributions", "shap_plots"]
@@ -60,7 +60,7 @@ def contributions(
     cols = [*bundle.features, EXPECTED]
     out = np.empty((len(features), len(cols)), dtype="float64")
     booster = bundle.model.booster_
-    for part in _chunks(len(features), chunk_size):
+    for part in chunks(len(features), chunk_size):
         out[part] = booster.predict(design_matrix(bundle, features.iloc[part]), pred_contrib=True)
     return pd.DataFrame(out, index=features.index, columns=cols)
 
@@ -73,7 +73,7 @@ def family_contributions(contrib: pd.DataFrame) -> pd.DataFrame:
     [[0.75, 0.0, 0.0, -0.1, 0.0]]
     """
     feats = [c for c in contrib.columns if c != EXPECTED]
-    fam = pd.Index([_FAMILY[c.split("_", 1)[0]] for c in feats])
+    fam = pd.Index([family_of(c) for c in feats])
     values = contrib[feats].to_numpy()
     out = {f: values[:, np.flatnonzero(fam == f)].sum(axis=1) for f in FAMILIES}
     return pd.DataFrame(out, index=contrib.index)

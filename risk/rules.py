@@ -1,7 +1,15 @@
 """The deterministic rules of the county plans, evaluated on the as-of date with their evidence.
 
-Rules fire whatever the model says. Each alert names the rule (the ``cases.trigger``
-codes of the data contract, :data:`risk.snapshot.RULES`) and carries its evidence:
+Rules fire whatever the model says. This module is the public home of the rule registry
+for ``risk`` and ``jobs`` code: :data:`RULEBOOK` (each rule's code, ``[rules]`` threshold,
+comparison, severity, whether it opens a case, and its words built from the configured
+threshold), :data:`RULE_SEVERITY` (the one order of tiers and cases), :data:`CASE_RULES`,
+:func:`rule_labels` and :func:`rule_names`. They are defined in :mod:`features.rulebook`
+(the data contract and the attendance flags read them too, and ``features`` may not import
+``risk``) and re-exported here.
+
+Each alert names the rule (the ``cases.trigger`` codes of the data contract, the codes of
+:data:`RULEBOOK`) and carries its evidence:
 
 - ``rule_48h``: the current run of consecutive unexcused school days has reached
   ``[rules] report_48h_days`` (2 school days = 48 hours) → report to the township and the
@@ -37,9 +45,19 @@ from features._time import day_numbers, known_mask, school_days
 from features.cohort import IN_EVENTS
 from features.config import BaoxueConfig, RulesConfig
 from features.contract import Tables
-from risk.snapshot import RULES
+from features.rulebook import CASE_RULES, RULE_SEVERITY, RULEBOOK, STREAK_RULES, Rule, rule_labels, rule_names
 
-__all__ = ["ALERT_COLUMNS", "evaluate_rules", "rules_by_student"]
+__all__ = [
+    "ALERT_COLUMNS",
+    "CASE_RULES",
+    "RULEBOOK",
+    "RULE_SEVERITY",
+    "Rule",
+    "evaluate_rules",
+    "rule_labels",
+    "rule_names",
+    "rules_by_student",
+]
 
 #: columns of :func:`evaluate_rules`
 ALERT_COLUMNS = ("student_id", "rule", "first_day", "last_day", "days", "evidence")
@@ -61,11 +79,11 @@ def _streak_alerts(
     tables: Tables, as_of: dt.date, spine: pd.DataFrame, streak: pd.Series, rc: RulesConfig
 ) -> list[dict]:
     streak = streak.reindex(spine.index).fillna(0.0)
-    hit = streak >= min(rc.report_48h_days, rc.suspected_dropout_days + 1, rc.registry_update_days)
+    hit = np.logical_or.reduce([rule.fires(streak.to_numpy(), rc) for rule in STREAK_RULES])
     if not hit.any():
         return []
-    students = spine.loc[hit.to_numpy()]
-    runs = streak.loc[hit.to_numpy()].astype("int64").to_numpy()
+    students = spine.loc[hit]
+    runs = streak.loc[hit].astype("int64").to_numpy()
     school_ids = students["school_id"].astype("str").to_numpy()
     sd = school_days(tables.calendar, school_ids, as_of)
     codes = sd.code_of(school_ids)
@@ -75,18 +93,14 @@ def _streak_alerts(
         row = sd.table[code]
         day_of[int(code)] = sd.d0 + np.flatnonzero(row >= 0)
     out: list[dict] = []
-    thresholds = (
-        ("rule_48h", rc.report_48h_days, lambda k: k >= rc.report_48h_days),
-        ("rule_3day", rc.suspected_dropout_days, lambda k: k > rc.suspected_dropout_days),
-        ("rule_5day", rc.registry_update_days, lambda k: k >= rc.registry_update_days),
-    )
+    thresholds = [(rule.code, rule.threshold(rc), rule) for rule in STREAK_RULES]
     for sid, code, k in zip(students.index, codes, runs, strict=True):
         days = day_of[int(code)]
         last_ord = int(sd.last[code])
         first_ord = max(last_ord - int(k) + 1, 0)
         first, last = _date(days[first_ord]), _date(days[last_ord])
-        for rule, threshold, fires in thresholds:
-            if fires(int(k)):
+        for rule, threshold, r in thresholds:
+            if r.fires(int(k), rc):
                 out.append(
                     {
                         "student_id": sid,
@@ -166,7 +180,7 @@ def _leave_alerts(tables: Tables, as_of: dt.date, spine: pd.DataFrame, rc: Rules
         if "approved" in lv
         else np.zeros(len(lv), dtype=bool)
     )
-    bad = (weekdays > rc.principal_leave_days) & ((role != "principal") | ~approved)
+    bad = RULEBOOK["leave_unapproved"].fires(weekdays, rc) & ((role != "principal") | ~approved)
     out: list[dict] = []
     for i in np.flatnonzero(bad):
         out.append(
@@ -214,7 +228,7 @@ def evaluate_rules(
     -------
     DataFrame
         Columns :data:`ALERT_COLUMNS`; ``evidence`` is a dict per row. Sorted by student
-        and rule order of :data:`risk.snapshot.RULES`.
+        and the display order of :data:`RULEBOOK`.
     """
     rc = _rules_config(config)
     rows = [
@@ -225,7 +239,7 @@ def evaluate_rules(
     frame = pd.DataFrame(rows, columns=list(ALERT_COLUMNS))
     if not len(frame):
         return frame.astype({"student_id": "str", "rule": "str", "days": "int64"})
-    order = {r: i for i, r in enumerate(RULES)}
+    order = {r: i for i, r in enumerate(RULEBOOK)}
     frame["_o"] = frame["rule"].map(order)
     frame = frame.sort_values(["student_id", "_o"], kind="stable").drop(columns="_o").reset_index(drop=True)
     return frame.astype({"student_id": "str", "rule": "str", "days": "int64"})

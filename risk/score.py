@@ -16,7 +16,7 @@ comparing with ``bundle.predict_proba``; when neither matches, the bundle's own
 Examples
 --------
 >>> import numpy as np
->>> list(_chunks(5, 2))
+>>> list(chunks(5, 2))
 [slice(0, 2, None), slice(2, 4, None), slice(4, 5, None)]
 """
 
@@ -35,7 +35,7 @@ from scipy.special import expit
 from features.errors import DataContractError
 from training.bundle import ModelBundle, load_bundle
 
-__all__ = ["ScoringModel", "load_model", "score", "raw_margin", "design_matrix", "DEFAULT_CHUNK"]
+__all__ = ["ScoringModel", "load_model", "score", "raw_margin", "design_matrix", "chunks", "DEFAULT_CHUNK"]
 
 #: rows scored at a time; memory is bounded by a chunk's model matrix
 DEFAULT_CHUNK = 100_000
@@ -126,7 +126,9 @@ def _load_mlflow(uri: str, tracking_uri: str | None) -> ScoringModel:
     return ScoringModel(bundle, uri, f"{label} ({bundle.code_version})")
 
 
-def _chunks(n: int, size: int) -> Iterator[slice]:
+def chunks(n: int, size: int) -> Iterator[slice]:
+    """Slices of ``range(n)`` of at most ``size`` rows each (one at least), in order: how
+    scoring and contributions walk a large frame."""
     for start in range(0, n, max(1, size)):
         yield slice(start, min(n, start + size))
 
@@ -159,7 +161,7 @@ def raw_margin(bundle: ModelBundle, features: pd.DataFrame, *, chunk_size: int =
     bundle.check(features)
     booster = bundle.model.booster_
     out = np.empty(len(features), dtype="float64")
-    for part in _chunks(len(features), chunk_size):
+    for part in chunks(len(features), chunk_size):
         out[part] = booster.predict(design_matrix(bundle, features.iloc[part]), raw_score=True)
     return out
 
@@ -217,7 +219,7 @@ def score(
         p = np.concatenate(
             [
                 bundle.predict_proba(features.iloc[part]).to_numpy()
-                for part in _chunks(len(features), chunk_size)
+                for part in chunks(len(features), chunk_size)
             ]
         )
     return pd.Series(p, index=features.index, name="probability")

@@ -11,25 +11,17 @@ and SQL alike: codes are joined with ``;`` (``rules``, ``reason_codes``,
 
 from __future__ import annotations
 
+from risk.rules import rule_names
+
 __all__ = ["SNAPSHOT_COLUMNS", "TIERS", "RULES", "MEASURES", "snapshot_markdown"]
 
 #: tiers in precedence order; "none" = not on any list
 TIERS: tuple[str, ...] = ("red", "yellow", "blue", "none")
 
-#: rule codes (the ``cases.trigger`` codes of the data contract) with their zh / en names
-RULES: dict[str, tuple[str, str]] = {
-    "rule_48h": ("48小时无故缺勤", "48 hours absent without approved leave"),
-    "rule_3day": (
-        "连续3天以上无故缺勤 (疑似辍学)",
-        "more than 3 consecutive unexcused school days (suspected dropout)",
-    ),
-    "rule_5day": (
-        "连续5天无故缺勤 (须更新学籍)",
-        "5 consecutive unexcused school days (registry update due)",
-    ),
-    "registry_mark": ("学籍已标注疑似辍学", "registry carries a suspected-dropout mark"),
-    "leave_unapproved": ("请假超过5天未经校长批准", "leave over 5 days without the principal's approval"),
-}
+#: rule codes (the ``cases.trigger`` codes of the data contract) with their zh / en names under
+#: the default ``[rules]``; the registry is :data:`risk.rules.RULEBOOK`, and with a county's
+#: config at hand use :func:`risk.rules.rule_names` (the numbers follow its thresholds)
+RULES: dict[str, tuple[str, str]] = rule_names()
 
 #: measure codes (DOMAIN.md "Supports") with their zh / en names
 MEASURES: dict[str, tuple[str, str]] = {

@@ -2,10 +2,12 @@
 
 The conditions are checked in precedence order; the first that holds sets the tier and
 is recorded (``tier_condition`` code and a sentence in zh / en). All thresholds are
-``[risk]`` configuration.
+``[risk]`` configuration; a fired rule is named in the words of ``[rules]``
+(:meth:`risk.rules.Rule.label`).
 
 ==========  ====================================================================================
-red         any rule fires (48 h, >3 days, 5 days, registry mark, unapproved long leave), or
+red         any rule fires (named in the one severity order :data:`risk.rules.RULE_SEVERITY`:
+            registry mark, 5 days, >3 days, 48 h, unapproved long leave), or
             calibrated risk >= ``red_risk``, or among the run's top ``red_top_share``
 yellow      >= ``yellow_unexcused_days`` unexcused days in the last 10 school days; or an
             academic fall (newly in the class's bottom 20%, or the grade percentile down by
@@ -34,13 +36,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.config import BaoxueConfig, RiskConfig
-from risk.snapshot import RULES, TIERS
+from features.config import BaoxueConfig, RiskConfig, RulesConfig
+from risk.rules import RULE_SEVERITY, RULEBOOK
+from risk.snapshot import TIERS
 
-__all__ = ["TIER_COLUMNS", "RULE_SEVERITY", "assign_tiers", "watched_group_masks"]
-
-#: which fired rule a red tier names when several fire: the most serious first
-RULE_SEVERITY: tuple[str, ...] = ("rule_5day", "rule_3day", "registry_mark", "rule_48h", "leave_unapproved")
+__all__ = ["TIER_COLUMNS", "assign_tiers", "watched_group_masks"]
 
 #: columns of :func:`assign_tiers`
 TIER_COLUMNS = ("tier", "tier_condition", "tier_reason_zh", "tier_reason_en")
@@ -100,6 +100,7 @@ def assign_tiers(
     previous: pd.Series | None = None,
     rank: pd.Series | None = None,
     config: BaoxueConfig | RiskConfig | None = None,
+    rules_config: RulesConfig | None = None,
 ) -> pd.DataFrame:
     """The tier of every student and the condition that set it.
 
@@ -117,6 +118,10 @@ def assign_tiers(
         County rank (1 = highest risk, ties broken; :func:`risk.rank.county_rank`) for the
         top shares; by default the order of ``probability`` with ties in index order.
     config : BaoxueConfig or RiskConfig, optional
+    rules_config : RulesConfig, optional
+        ``[rules]``, for the words of a fired rule (its configured threshold); by default
+        ``config.rules`` when ``config`` is a :class:`BaoxueConfig`, else the defaults.
+        Which fired rule a red tier names follows :data:`risk.rules.RULE_SEVERITY`.
 
     Returns
     -------
@@ -124,6 +129,8 @@ def assign_tiers(
         Same index; columns :data:`TIER_COLUMNS` (``tier`` is a category of :data:`TIERS`).
     """
     rc = _config(config)
+    if rules_config is None and isinstance(config, BaoxueConfig):
+        rules_config = config.rules
     idx = probability.index
     p = probability.to_numpy(dtype="float64")
     n = len(idx)
@@ -148,7 +155,7 @@ def assign_tiers(
     alerted = np.flatnonzero(fired != "")  # few students: split their codes once, not per rule
     codes = [set(fired[i].split(";")) for i in alerted]
     for rule in RULE_SEVERITY:
-        rz, re_ = RULES[rule]
+        rz, re_ = RULEBOOK[rule].label(rules_config, "zh"), RULEBOOK[rule].label(rules_config, "en")
         has = np.zeros(n, dtype=bool)
         has[alerted] = [rule in c for c in codes]
         put(has, "red", f"rule:{rule}", f"规则触发: {rz}", f"rule fired: {re_}")

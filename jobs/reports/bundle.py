@@ -21,6 +21,7 @@ from typing import Literal
 
 import pandas as pd
 
+from features.config import RulesConfig
 from features.contract import Tables
 from jobs.reports import html, xlsx
 from risk.reporting import (
@@ -61,6 +62,7 @@ class ReportInputs:
     interventions: pd.DataFrame | None = None
     contributions: pd.DataFrame | None = None
     config: ReportConfig = field(default_factory=ReportConfig)
+    rules: RulesConfig = field(default_factory=RulesConfig)  # [rules]: the words of fired rules
 
     @property
     def as_of(self) -> pd.Timestamp:
@@ -86,9 +88,15 @@ def _previous_as_of(runs: pd.DataFrame, as_of: pd.Timestamp, days: int = 7) -> p
 
 
 def inputs_from_db(
-    engine, tables: Tables, *, as_of: str | None = None, history_runs: int = 16
+    engine,
+    tables: Tables,
+    *,
+    as_of: str | None = None,
+    history_runs: int = 16,
+    rules: RulesConfig | None = None,
 ) -> ReportInputs:
-    """A run's snapshot (latest, or the latest of ``as_of``), last week's, the history and the ledger."""
+    """A run's snapshot (latest, or the latest of ``as_of``), last week's, the history and the ledger
+    (``rules``: the county's ``[rules]``, for the words of fired rules; defaults when omitted)."""
     from jobs import storage
 
     snapshot = storage.read_snapshot(engine, as_of=as_of)
@@ -114,6 +122,7 @@ def inputs_from_db(
         cases=storage.read_cases(engine),
         case_events=storage.read_case_events(engine),
         interventions=storage.read_interventions(engine),
+        rules=rules or RulesConfig(),
     )
 
 
@@ -137,10 +146,12 @@ def inputs_from_files(
     previous: Path | None = None,
     cases: Path | None = None,
     case_events: Path | None = None,
+    rules: RulesConfig | None = None,
 ) -> ReportInputs:
     """Inputs from a snapshot file (``baoxue score``) and optional ledger exports.
 
-    Without ``cases``, the loaded tables' ``cases`` / ``case_events`` / ``interventions`` are used.
+    Without ``cases``, the loaded tables' ``cases`` / ``case_events`` / ``interventions`` are used;
+    ``rules`` is the county's ``[rules]`` (the words of fired rules; defaults when omitted).
     """
     snap = _read(snapshot)
     assert snap is not None
@@ -154,6 +165,7 @@ def inputs_from_files(
         cases=_read(cases) if cases is not None else tables.cases,
         case_events=_read(case_events) if case_events is not None else tables.case_events,
         interventions=tables.interventions,
+        rules=rules or RulesConfig(),
     )
 
 
@@ -167,7 +179,7 @@ def write_weekly(inputs: ReportInputs, class_id: str, out: Path, language: Langu
     """The weekly list of one class: ``out/<class_id>.html`` and ``.xlsx``."""
     wl = weekly_class_list(
         inputs.snapshot, class_id, previous=inputs.previous, cases=inputs.cases, tables=inputs.tables,
-        config=inputs.config, language=language,
+        config=inputs.config, rules_config=inputs.rules, language=language,
     )  # fmt: skip
     return [
         _write(out / f"{class_id}.html", html.weekly_html(wl)),

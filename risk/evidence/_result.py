@@ -13,7 +13,18 @@ from scipy import stats
 
 from features.errors import BaoxueError, DataContractError
 
-__all__ = ["EffectEstimate", "EstimationError", "results_frame"]
+__all__ = [
+    "EffectEstimate",
+    "EstimationError",
+    "results_frame",
+    "jsonable",
+    "require_columns",
+    "as_bool",
+    "outcome_values",
+    "is_binary",
+    "normal_p_value",
+    "z_value",
+]
 
 
 class EstimationError(BaoxueError, ValueError):
@@ -121,7 +132,7 @@ class EffectEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """Everything, JSON-serialisable: DataFrames become lists of records, NaN becomes None."""
-        return _jsonable(asdict(self))
+        return jsonable(asdict(self))
 
 
 def results_frame(results: Iterable[EffectEstimate]) -> pd.DataFrame:
@@ -132,15 +143,22 @@ def results_frame(results: Iterable[EffectEstimate]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON values: frames as lists of records, Series and mappings as dicts
+    (keys as text), arrays as lists, numpy scalars as Python ones, NaN as ``None`` and
+    Timestamps as ISO text; what the estimators' ``to_dict`` and the evaluation write.
+
+    >>> jsonable({"a": np.int64(2), "b": [np.float64("nan"), True]})
+    {'a': 2, 'b': [None, True]}
+    """
     if isinstance(obj, pd.DataFrame):
-        return [_jsonable(r) for r in obj.to_dict(orient="records")]
+        return [jsonable(r) for r in obj.to_dict(orient="records")]
     if isinstance(obj, pd.Series):
-        return _jsonable(obj.to_dict())
+        return jsonable(obj.to_dict())
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, np.ndarray)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (bool, np.bool_)):
         return bool(obj)
     if isinstance(obj, (int, np.integer)):

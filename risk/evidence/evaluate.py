@@ -35,7 +35,7 @@ from features.config import BaoxueConfig
 from features.contract import Tables
 from features.errors import PointInTimeError
 
-from ._result import EffectEstimate, EstimationError, _jsonable
+from ._result import EffectEstimate, EstimationError, jsonable
 from .borderline import borderline_effect
 from .decisions import decisions_frame
 from .doubly_robust import OverlapWarning, aipw_effect
@@ -182,8 +182,8 @@ class InterventionEvaluation:
         grp = self.by_group
         return json.dumps(
             {
-                "estimates": _jsonable(est),
-                "by_group": _jsonable(grp),
+                "estimates": jsonable(est),
+                "by_group": jsonable(grp),
                 "notes": self.notes,
                 "simulated": self.simulated,
             },

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._result import EffectEstimate, EstimationError, _jsonable, require_columns, results_frame
+from ._result import EffectEstimate, EstimationError, jsonable, require_columns, results_frame
 
 __all__ = ["SubgroupEffects", "effects_by_group", "holm"]
 
@@ -60,7 +60,7 @@ class SubgroupEffects:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable: the table as records and the note."""
-        return {"note": self.note, "table": _jsonable(self.table)}
+        return {"note": self.note, "table": jsonable(self.table)}
 
 
 def effects_by_group(

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from features.config import RulesConfig
 from features.contract import Tables
 from risk.reporting._common import (
     ReportConfig,
@@ -26,7 +27,8 @@ from risk.reporting._common import (
     stage_text,
 )
 from risk.reporting._labels import CASE_TYPE_LABELS, TIER_LABELS, Language, label
-from risk.snapshot import RULES, TIERS
+from risk.rules import rule_labels
+from risk.snapshot import TIERS
 
 __all__ = ["WeeklyClassList", "weekly_class_list", "WEEKLY_COLUMNS", "tier_order"]
 
@@ -133,6 +135,7 @@ def weekly_class_list(
     cases: pd.DataFrame | None = None,
     tables: Tables | None = None,
     config: ReportConfig | None = None,
+    rules_config: RulesConfig | None = None,
     language: Language = "zh",
 ) -> WeeklyClassList:
     """The weekly list of one class from this week's (and last week's) risk snapshot.
@@ -151,6 +154,9 @@ def weekly_class_list(
         Loaded tables: ``student_names`` for names, ``classes``, ``schools``, ``staff``.
     config : ReportConfig, optional
         Bands and the number of reasons shown.
+    rules_config : RulesConfig, optional
+        The county's ``[rules]``: the fired rules are named with its thresholds
+        (:func:`risk.rules.rule_labels`; the defaults when omitted).
     language : {"zh", "en"}
         Language of the text columns.
 
@@ -197,6 +203,7 @@ def weekly_class_list(
         prev_tier = prev_listed_rows.set_index("student_id")["tier"]
     zh = language == "zh"
     sep = "；" if zh else "; "
+    rule_names = rule_labels(rules_config, language)
     prob = rows["probability"].astype("float64")
     points, arrow = _change(prob, lookup(rows["student_id"], prev_prob).astype("float64"), cfg.steady_points)
     if not zh:
@@ -217,9 +224,7 @@ def weekly_class_list(
             if previous is not None
             else False,
             "rules": rows["rules"]
-            .map(
-                lambda r: sep.join(RULES[c][0 if zh else 1] if c in RULES else c for c in split_text(r, ";"))
-            )
+            .map(lambda r: sep.join(rule_names.get(c, c) for c in split_text(r, ";")))
             .to_numpy(),
             "reasons": rows[f"reasons_{language}"]
             .map(lambda r: sep.join(split_text(r, "；" if zh else ";")[: cfg.top_reasons]))

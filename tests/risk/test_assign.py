@@ -46,6 +46,7 @@ def _staff(caps=(2, 4)) -> pd.DataFrame:
 def test_trigger_is_the_strongest_case_rule():
     assert case_trigger("rule_48h;rule_3day;rule_5day") == "rule_5day"
     assert case_trigger("rule_48h;registry_mark") == "registry_mark"
+    assert case_trigger("rule_3day;rule_5day;registry_mark") == "registry_mark"  # as the tier names it
     assert case_trigger("leave_unapproved") is None
 
 

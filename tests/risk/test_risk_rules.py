@@ -14,7 +14,7 @@ from features.build import build_features
 from features.cohort import cohort
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
-from risk.rules import evaluate_rules, rules_by_student
+from risk.rules import RULEBOOK, evaluate_rules, rule_labels, rules_by_student
 
 AS_OF = dt.date(
     2025, 3, 10
@@ -32,6 +32,7 @@ UNEXCUSED = {
     "h": [],
     "i": [],
     "j": [],
+    "k": [3, 4, 5, 6, 7, 10],  # 6 days: the registry update at 5, not at 7
 }
 SCHOOL_DAYS = [3, 4, 5, 6, 7, 10]
 
@@ -129,6 +130,29 @@ def test_thresholds_come_from_config(tables):
     fired = _fired(_alerts(tables, cfg))
     assert fired["b"] == ["rule_48h", "rule_3day"]  # 5 < 7: no registry update yet
     assert fired["a"] == ["rule_48h", "rule_3day"]  # 3 > 2
+
+
+def test_a_county_at_seven_days_neither_fires_nor_flags_six_and_names_its_seven(tables):
+    cfg = BaoxueConfig()
+    seven = replace(cfg, rules=replace(cfg.rules, registry_update_days=7))
+    assert _fired(_alerts(tables))["k"] == ["rule_48h", "rule_3day", "rule_5day"]
+    alerts = _alerts(tables, seven)
+    assert _fired(alerts)["k"] == ["rule_48h", "rule_3day"]
+    # the attendance flags use the registry's comparisons: the same verdicts as the alerts
+    for config in (cfg, seven):
+        feats = build_features(tables, AS_OF, config)
+        fired = _fired(_alerts(tables, config))
+        for rule in (r for r in RULEBOOK.values() if r.flag):
+            flagged = set(feats.index[feats[rule.flag] == 1])
+            assert flagged == {s for s, codes in fired.items() if rule.code in codes}, rule.code
+    # the alerts read in the county's words
+    words = rule_labels(seven.rules)
+    assert [words[r] for r in _fired(_alerts(tables, seven))["b"]] == [
+        "48小时无故缺勤",
+        "连续3天以上无故缺勤 (疑似辍学)",
+    ]
+    assert words["rule_5day"] == "连续7天无故缺勤 (须更新学籍)"
+    assert rule_labels(seven.rules, "en")["rule_5day"].startswith("7 consecutive")
 
 
 def test_open_registry_mark_fires_until_a_return(tables):

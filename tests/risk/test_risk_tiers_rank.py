@@ -48,6 +48,16 @@ def test_precedence_rule_then_risk_then_yellow_then_blue():
     assert t["tier"].dtype == "category"
 
 
+def test_an_official_registry_mark_outranks_a_mark_merely_due():
+    """The one severity order (risk.rules.RULE_SEVERITY), the same as a case's trigger."""
+    t = _tiers(
+        [0.01] * 3,
+        rules=["rule_48h;rule_3day;rule_5day;registry_mark", "rule_3day;registry_mark", "rule_5day"],
+    )
+    assert t["tier_condition"].tolist() == ["rule:registry_mark", "rule:registry_mark", "rule:rule_5day"]
+    assert t.loc["s0", "tier_reason_en"] == "rule fired: registry carries a suspected-dropout mark"
+
+
 def test_yellow_academic_fall_and_family_event():
     t = _tiers(
         [0.01] * 4,
