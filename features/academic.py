@@ -27,10 +27,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask, school_year_start
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, FeaturesConfig, feature_settings
 from features.contract import CORE_SUBJECTS, SUBJECTS, Tables
+from features.time import day_numbers, known_rows, school_year_start, school_years
 
 __all__ = ["academic_features", "academic_columns", "LEVEL_PERCENTILE", "LOOKBACK_DAYS"]
 
@@ -137,7 +137,7 @@ def academic_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Academic features of the cohort on ``as_of``.
@@ -149,7 +149,7 @@ def academic_features(
         history).
     as_of : date
         Only exams dated on or before this day count.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         ``bottom_share`` (学困生) and ``fail_share``.
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of``.
@@ -180,20 +180,18 @@ def academic_features(
     >>> f[["acad_composite_pct_class_last", "acad_bottom20_class", "acad_failed_subjects_last"]].values.tolist()
     [[25.0, 0.0, 1.0], [75.0, 0.0, 0.0]]
     """
-    fc, _ = _settings(config)
-    spine = _spine(tables, as_of, cohort)
+    fc, _ = feature_settings(config)
+    spine = spine_of(tables, as_of, cohort)
     cols = academic_columns()
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols}
     spine_codes = spine["code"].to_numpy()
     asof_day = int(day_numbers(np.array([np.datetime64(as_of, "s")]))[0])
 
-    out["acad_repeated_grade"] = _repeated_grade(tables.students, as_of, n_all)
+    known_students = known_rows(tables, "students", as_of)
+    out["acad_repeated_grade"] = _repeated_grade(known_students, n_all)
 
-    exams = tables.exams
-    ex = exams.loc[
-        known_mask(exams, as_of, date_col="exam_date", since=as_of - dt.timedelta(days=LOOKBACK_DAYS))
-    ]
+    ex = known_rows(tables, "exams", as_of, since=as_of - dt.timedelta(days=LOOKBACK_DAYS))
     ex = ex.drop_duplicates("exam_id")
     res = tables.exam_results
     exam_idx = pd.Index(ex["exam_id"].astype("str"))
@@ -215,16 +213,16 @@ def academic_features(
                 "absent": res["absent"].fillna(False).to_numpy(dtype=bool)[sel],
             }
         )
-        _fill_academic(out, r, ex, tables.students, as_of, asof_day, fc)
+        _fill_academic(out, r, ex, known_students, as_of, asof_day, fc)
 
     frame = pd.DataFrame({c: out[c][spine_codes] for c in cols}, index=spine.index)
     return frame
 
 
-def _class_at(students: pd.DataFrame, as_of: dt.date, code: np.ndarray, day: np.ndarray) -> np.ndarray:
+def _class_at(st: pd.DataFrame, code: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Class code (factorised ``class_id``, -1 unknown) of each (student code, day): the
-    ``students`` row known on ``as_of`` with the latest ``valid_from`` on or before ``day``."""
-    st = students.loc[known_mask(students, as_of, date_col="valid_from")]
+    ``students`` row of ``st`` (those known on ``as_of``) with the latest ``valid_from``
+    on or before ``day``."""
     cls, _ = pd.factorize(st["class_id"].astype("str"), use_na_sentinel=True)
     cls = np.where(st["class_id"].isna().to_numpy(), -1, cls)
     big = np.int64(1 << 22)
@@ -283,7 +281,7 @@ def _fill_academic(
         comp = np.where(n_sc > 0, score_comp, np.where(n_lv > 0, sum_lv / n_lv, np.nan))
     pairs = pd.DataFrame({"code": pk // len(ex), "exam": pk % len(ex)})
     pairs["day"] = exam_day[pairs["exam"].to_numpy()]
-    pairs["cls"] = _class_at(students, as_of, pairs["code"].to_numpy(), pairs["day"].to_numpy())
+    pairs["cls"] = _class_at(students, pairs["code"].to_numpy(), pairs["day"].to_numpy())
     cls_key = np.where(pairs["cls"].to_numpy() >= 0, pairs["cls"].to_numpy(), -1 - np.arange(len(pairs)))
     pairs["comp"] = comp
     pairs["score_comp"] = score_comp
@@ -363,14 +361,13 @@ def _fill_academic(
         )
 
 
-def _repeated_grade(students: pd.DataFrame, as_of: dt.date, n_all: int) -> np.ndarray:
+def _repeated_grade(st: pd.DataFrame, n_all: int) -> np.ndarray:
     """1.0 when the known ``students`` history shows the same grade in two school years or a
     grade going down (留级), else 0.0."""
-    st = students.loc[known_mask(students, as_of, date_col="valid_from")]
     code = st["student_id"].cat.codes.to_numpy().astype("int64")
     grade = st["grade"].to_numpy(dtype="int64")
     days = st["valid_from"]
-    sy = np.where(days.dt.month >= 8, days.dt.year, days.dt.year - 1)
+    sy = school_years(days)
     frame = pd.DataFrame({"code": code, "grade": grade, "sy": sy, "day": day_numbers(days.to_numpy())})
     frame = frame.sort_values(["code", "day"], kind="stable")
     same = frame.groupby(["code", "grade"], sort=False)["sy"].nunique()

@@ -22,8 +22,7 @@ from typing import Literal
 
 import pandas as pd
 
-from features.cohort import _settings
-from features.config import BaoxueConfig, FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig, feature_settings
 
 __all__ = ["FeatureInfo", "UNITS", "catalog", "feature_info", "phrase", "format_value", "catalog_markdown"]
 
@@ -669,13 +668,13 @@ def _context(fc: FeaturesConfig) -> list[FeatureInfo]:
     return rows
 
 
-def catalog(config: BaoxueConfig | FeaturesConfig | None = None) -> dict[str, FeatureInfo]:
+def catalog(config: BaoxueConfig | None = None) -> dict[str, FeatureInfo]:
     """Every feature column under ``config`` with its :class:`FeatureInfo`, in column order.
 
     >>> catalog()["acad_bottom20_class"].family
     'academic'
     """
-    fc, _ = _settings(config)
+    fc, _ = feature_settings(config)
     entries = [
         *_attendance(sorted(fc.recent_windows)),
         *_academic(),
@@ -686,7 +685,7 @@ def catalog(config: BaoxueConfig | FeaturesConfig | None = None) -> dict[str, Fe
     return {e.name: e for e in entries}
 
 
-def feature_info(name: str, config: BaoxueConfig | FeaturesConfig | None = None) -> FeatureInfo:
+def feature_info(name: str, config: BaoxueConfig | None = None) -> FeatureInfo:
     """The catalogue entry of ``name``; all restricted and window variants are known."""
     cat = catalog(config)
     if name in cat:
@@ -739,7 +738,7 @@ def phrase(
     name: str,
     value: object,
     language: Literal["zh", "en"] = "zh",
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
 ) -> str:
     """The reason sentence for ``name`` at ``value`` (a flag's sentence says it is true)."""
     info = feature_info(name, config)
@@ -747,7 +746,7 @@ def phrase(
     return template.format(value=format_value(info.unit, value, language))
 
 
-def catalog_markdown(config: BaoxueConfig | FeaturesConfig | None = None) -> str:
+def catalog_markdown(config: BaoxueConfig | None = None) -> str:
     """The catalogue as a Markdown table (the README's feature section is generated from it).
 
     >>> catalog_markdown().splitlines()[0]

@@ -16,10 +16,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, feature_settings
 from features.contract import TABLES, Tables
+from features.time import day_numbers, known_rows
 
 __all__ = ["left_behind_features", "left_behind_columns", "CAREGIVERS"]
 
@@ -50,7 +50,7 @@ def left_behind_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Left-behind features of the cohort on ``as_of``.
@@ -62,7 +62,7 @@ def left_behind_features(
         (``is_migrant_child``).
     as_of : date
         Only rows known on or before this day count.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         ``recent_change_days``.
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of``.
@@ -94,8 +94,8 @@ def left_behind_features(
     >>> f.loc["a", ["lb_both_parents_away", "lb_mother_away"]].tolist(), f.loc["a", "lb_caregiver"]
     ([1.0, 1.0], 'grandparent')
     """
-    fc, _ = _settings(config)
-    spine = _spine(tables, as_of, cohort)
+    fc, _ = feature_settings(config)
+    spine = spine_of(tables, as_of, cohort)
     cols = left_behind_columns()
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols if c != "lb_caregiver"}
@@ -106,7 +106,7 @@ def left_behind_features(
     lb = tables.left_behind
     newly = np.full(n_all, np.nan)
     if lb is not None:
-        known = lb.loc[known_mask(lb, as_of, date_col="effective_date")]
+        known = known_rows(tables, "left_behind", as_of)
         f = pd.DataFrame(
             {
                 "code": known["student_id"].cat.codes.to_numpy().astype("int64"),
@@ -146,7 +146,7 @@ def left_behind_features(
     ev = tables.family_events
     if ev is not None:
         since = as_of - dt.timedelta(days=fc.recent_change_days - 1)
-        known = ev.loc[known_mask(ev, as_of, date_col="event_date", since=since)]
+        known = known_rows(tables, "family_events", as_of, since=since)
         hit = known.loc[known["event_type"].astype("str").eq("parent_migration_start").to_numpy()]
         newly = np.where(np.isnan(newly), 0.0, newly) if lb is None else newly
         newly[hit["student_id"].cat.codes.to_numpy()] = 1.0

@@ -10,12 +10,16 @@ import pandas as pd
 import pytest
 
 from features.catalog import catalog, feature_info
-from features.config import FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig
 from risk.plans import suggest_measures
 from risk.reasons import SILENT, explain_reasons, reason_sentence
 
 ALL = catalog(
-    FeaturesConfig(use_restricted=("ethnicity_code", "disability_type", "health_status", "prisoner_child"))
+    BaoxueConfig(
+        features=FeaturesConfig(
+            use_restricted=("ethnicity_code", "disability_type", "health_status", "prisoner_child")
+        )
+    )
 )
 RAW_NAME = re.compile(r"\b(att|acad|hard|lb|ctx)_[a-z0-9_]+\b")
 CATEGORY_VALUES = {
