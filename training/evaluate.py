@@ -22,7 +22,7 @@ from features.contract import Tables
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
 from training.bundle import ModelBundle, code_version, feature_schema
 from training.fairness import AUDIT_ATTRIBUTES, FairnessAudit, audit_groups, fairness_audit
-from training.fit import FittedModel, explain_speed, feature_columns, fit_model, prepare_features
+from training.fit import FittedModel, explain_speed, fit_model, panel_feature_columns, prepare_features
 from training.labels import label_panel, observable_as_of_dates, observed_until
 from training.metrics import per_month_metrics, reliability_table, score_metrics
 from training.splits import TemporalDesign, deployment_design, last_year_design, monthly_as_of_dates
@@ -248,7 +248,7 @@ def evaluate(
         left out (with a log line) when the panel lacks them.
     """
     design = design or last_year_design(data["as_of"].unique(), config)
-    feats = feature_columns(data)
+    feats = panel_feature_columns(data)
     test = design.part(data["as_of"], "test")
     if not test.any():
         raise ValueError("the design has no test rows in data")
