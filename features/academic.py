@@ -30,6 +30,7 @@ import pandas as pd
 from features.cohort import spine_of
 from features.config import BaoxueConfig, FeaturesConfig, feature_settings
 from features.contract import CORE_SUBJECTS, SUBJECTS, Tables
+from features.names import FeatureNames, feature_names
 from features.time import day_numbers, known_rows, school_year_start, school_years
 
 __all__ = ["academic_features", "academic_columns", "LEVEL_PERCENTILE", "LOOKBACK_DAYS"]
@@ -44,18 +45,19 @@ _TERM_DAYS = 182.5
 _LEVELS = ("A", "B", "C", "D")
 
 
-def academic_columns() -> list[str]:
+def academic_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`academic_features` returns, in order.
 
     >>> len(academic_columns())
     17
     """
+    names = feature_names(config)
     cols = ["acad_composite_score_last", "acad_composite_pct_class_last", "acad_composite_pct_grade_last"]
     for subj in CORE_SUBJECTS:
         cols += [f"acad_{subj}_pct_class_last", f"acad_{subj}_pct_grade_last"]
     cols += [
-        "acad_bottom20_class",
-        "acad_bottom20_new",
+        names.bottom_class,
+        names.bottom_new,
         "acad_composite_pct_change",
         "acad_composite_pct_slope_2terms",
         "acad_failed_subjects_last",
@@ -182,7 +184,7 @@ def academic_features(
     """
     fc, _ = feature_settings(config)
     spine = spine_of(tables, as_of, cohort)
-    cols = academic_columns()
+    cols = academic_columns(config)
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols}
     spine_codes = spine["code"].to_numpy()
@@ -213,7 +215,7 @@ def academic_features(
                 "absent": res["absent"].fillna(False).to_numpy(dtype=bool)[sel],
             }
         )
-        _fill_academic(out, r, ex, known_students, as_of, asof_day, fc)
+        _fill_academic(out, r, ex, known_students, as_of, asof_day, fc, feature_names(config))
 
     frame = pd.DataFrame({c: out[c][spine_codes] for c in cols}, index=spine.index)
     return frame
@@ -245,6 +247,7 @@ def _fill_academic(
     as_of: dt.date,
     asof_day: int,
     fc: FeaturesConfig,
+    names: FeatureNames,
 ) -> None:
     exam_day = day_numbers(ex["exam_date"].to_numpy())
     r["day"] = exam_day[r["exam"].to_numpy()]
@@ -320,14 +323,14 @@ def _fill_academic(
         is_bottom = np.where(
             np.isnan(last["pct_class"].to_numpy()), np.nan, last["pct_class"].to_numpy() <= bottom
         )
-    out["acad_bottom20_class"][c] = is_bottom
+    out[names.bottom_class][c] = is_bottom
     prev_class = np.full(n_all, np.nan)
     prev_class[prev["code"].to_numpy()] = prev["pct_class"].to_numpy()
     prev_grade = np.full(n_all, np.nan)
     prev_grade[prev["code"].to_numpy()] = prev["pct_grade"].to_numpy()
     with np.errstate(invalid="ignore"):
         was_bottom = prev_class[c] <= bottom
-    out["acad_bottom20_new"][c] = np.where(
+    out[names.bottom_new][c] = np.where(
         np.isnan(prev_class[c]) | np.isnan(is_bottom), np.nan, (is_bottom == 1) & ~was_bottom
     )
     out["acad_composite_pct_change"][c] = last["pct_grade"].to_numpy() - prev_grade[c]

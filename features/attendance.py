@@ -35,6 +35,7 @@ import pandas as pd
 from features.cohort import spine_of
 from features.config import BaoxueConfig, feature_settings
 from features.contract import Tables
+from features.names import feature_names
 from features.time import day_numbers, known_date, known_rows, school_day_runs, school_days
 
 __all__ = ["attendance_features", "attendance_columns"]
@@ -51,6 +52,7 @@ def attendance_columns(config: BaoxueConfig | None = None) -> list[str]:
     ['att_recorded_days_term', 'att_absence_rate_term', 'att_unexcused_rate_term']
     """
     fc, _ = feature_settings(config)
+    names = feature_names(config)
     wins = sorted(fc.recent_windows)
     cols = ["att_recorded_days_term", "att_absence_rate_term", "att_unexcused_rate_term"]
     for w in wins:
@@ -63,7 +65,7 @@ def attendance_columns(config: BaoxueConfig | None = None) -> list[str]:
         "att_late_count_term",
         "att_left_early_count_term",
         "att_leave_days_term",
-        "att_leave_over5_term",
+        names.long_leave,
         "att_return_late_spring",
         "att_return_late_autumn",
         "att_rule_48h",
@@ -203,7 +205,7 @@ def attendance_features(
     out["att_late_count_term"] = np.where(has_term, late, np.nan)
     out["att_left_early_count_term"] = np.where(has_term, left_early, np.nan)
     out["att_leave_days_term"] = np.where(has_term, leave_term, np.nan)
-    out["att_leave_over5_term"] = np.where(
+    out[feature_names(config).long_leave] = np.where(
         has_term, (acc.longest_leave > rules.principal_leave_days).astype("float64"), np.nan
     )
     for name, (stu_start, any_rec, first_present) in acc.returns.items():

@@ -137,8 +137,8 @@ def feature_columns(config: BaoxueConfig | None = None) -> list[str]:
     feature_settings(config)
     return [
         *attendance_columns(config),
-        *academic_columns(),
+        *academic_columns(config),
         *hardship_columns(config),
-        *left_behind_columns(),
+        *left_behind_columns(config),
         *context_columns(config),
     ]

@@ -19,6 +19,7 @@ import pandas as pd
 from features.cohort import spine_of
 from features.config import BaoxueConfig, feature_settings
 from features.contract import Tables, spec
+from features.names import feature_names
 from features.time import known_date, known_mask, known_rows, school_year_start, valid_at
 
 __all__ = ["hardship_features", "hardship_columns", "HARDSHIP_TYPES", "POOR_TYPES"]
@@ -37,20 +38,21 @@ def hardship_columns(config: BaoxueConfig | None = None) -> list[str]:
     ['hard_is_registered_poor', 'hard_is_monitored']
     """
     fc, _ = feature_settings(config)
+    names = feature_names(config)
     cols = [f"hard_is_{t}" for t in HARDSHIP_TYPES]
     if "prisoner_child" in fc.use_restricted:
         cols.append("hard_is_prisoner_child")
     cols += [
         "hard_is_poor_any",
         "hard_level",
-        "hard_status_change_90d",
+        names.status_change,
         "hard_parent_ill",
         "hard_parent_died",
         "hard_orphan",
         "hard_has_siblings",
         "hard_aid_cny_year",
         "hard_aid_count_year",
-        "hard_family_event_90d",
+        names.family_event,
     ]
     return cols
 
@@ -109,6 +111,7 @@ def hardship_features(
     [[1.0, 3.0, nan], [0.0, 0.0, nan]]
     """
     fc, _ = feature_settings(config)
+    names = feature_names(config)
     spine = spine_of(tables, as_of, cohort)
     cols = hardship_columns(config)
     n_all = len(tables.student_ids)
@@ -136,9 +139,9 @@ def hardship_features(
         start_recent = known_mask(known, as_of, date_col=known_date("hardship"), since=recent)
         # an interval that ended in the window (valid_to is the end, not the known date)
         end_recent = known_mask(known, as_of, date_col="valid_to", since=recent)
-        out["hard_status_change_90d"] = (
-            _per_student(known.loc[start_recent | end_recent], n_all) > 0
-        ).astype("float64")
+        out[names.status_change] = (_per_student(known.loc[start_recent | end_recent], n_all) > 0).astype(
+            "float64"
+        )
 
     ev = tables.family_events
     if ev is not None:
@@ -147,7 +150,7 @@ def hardship_features(
             known = known.loc[~known["event_type"].astype("str").eq("incarceration").to_numpy()]
         etype = known["event_type"].astype("str").to_numpy()
         rec = known_mask(known, as_of, date_col=known_date("family_events"), since=recent)
-        out["hard_family_event_90d"] = _per_student(known.loc[rec], n_all)
+        out[names.family_event] = _per_student(known.loc[rec], n_all)
         out["hard_parent_died"] = (_per_student(known.loc[etype == "parent_death"], n_all) > 0).astype(
             "float64"
         )

@@ -19,6 +19,7 @@ import pandas as pd
 from features.cohort import spine_of
 from features.config import BaoxueConfig, feature_settings
 from features.contract import TABLES, Tables
+from features.names import feature_names
 from features.time import day_numbers, known_rows
 
 __all__ = ["left_behind_features", "left_behind_columns", "CAREGIVERS"]
@@ -27,7 +28,7 @@ CAREGIVERS: tuple[str, ...] = TABLES["left_behind"].column("caregiver").values o
 _MONTH_DAYS = 30.4375
 
 
-def left_behind_columns() -> list[str]:
+def left_behind_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`left_behind_features` returns, in order.
 
     >>> left_behind_columns()[-1]
@@ -41,7 +42,7 @@ def left_behind_columns() -> list[str]:
         "lb_father_only_away",
         "lb_caregiver",
         "lb_months_in_status",
-        "lb_parent_left_90d",
+        feature_names(config).parent_left,
         "lb_migrant_child",
     ]
 
@@ -96,7 +97,7 @@ def left_behind_features(
     """
     fc, _ = feature_settings(config)
     spine = spine_of(tables, as_of, cohort)
-    cols = left_behind_columns()
+    cols = left_behind_columns(config)
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols if c != "lb_caregiver"}
     caregiver = np.full(n_all, -1, dtype="int64")
@@ -150,7 +151,7 @@ def left_behind_features(
         hit = known.loc[known["event_type"].astype("str").eq("parent_migration_start").to_numpy()]
         newly = np.where(np.isnan(newly), 0.0, newly) if lb is None else newly
         newly[hit["student_id"].cat.codes.to_numpy()] = 1.0
-    out["lb_parent_left_90d"] = newly
+    out[feature_names(config).parent_left] = newly
 
     codes = spine["code"].to_numpy()
     frame = pd.DataFrame({c: out[c][codes] for c in cols if c != "lb_caregiver"}, index=spine.index)
