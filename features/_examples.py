@@ -6,8 +6,9 @@ March 2011, both enrolled from 1 September 2024. Student ``a`` was present on Mo
 an ``enrol`` registry event on 1 September. Nothing else: every optional table is absent.
 
 A doctest changes only what it is about: :func:`example_frames` takes a table name with a
-frame (replaces the table), a dict of columns (replaces or adds those columns; a
-one-row table grows to the columns' length) or ``None`` (drops the table).
+frame (replaces the table), a dict of columns (replaces or adds those columns; a base
+column holding one repeated value is repeated to the new length) or ``None`` (drops the
+table).
 
 >>> t = example_tables(attendance={"student_id": ["a", "b"], "date": ["2024-09-02"] * 2,
 ...                                "status": ["present", "unexcused"]})
@@ -69,8 +70,10 @@ def example_frames(**tables: pd.DataFrame | Mapping[str, object] | None) -> dict
             continue
         cols = dict(base.get(name, {}))
         n = max((len(v) for v in over.values() if isinstance(v, list)), default=None)  # type: ignore[union-attr]
-        if n is not None:  # a longer table: single-row base columns are repeated
-            cols = {k: (v * n if len(v) == 1 else v) for k, v in cols.items()}
+        if n is not None:  # another length: base columns of one repeated value are repeated
+            cols = {
+                k: (v[:1] * n if len(v) != n and len(set(map(str, v))) == 1 else v) for k, v in cols.items()
+            }
         cols.update(over)  # type: ignore[arg-type]
         out[name] = pd.DataFrame(cols)
     return out

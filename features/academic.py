@@ -164,21 +164,10 @@ def academic_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "class_id": ["k1"] * 2, "grade": [7, 7], "sex": ["M", "F"],
-    ...         "birth_ym": ["2011-03"] * 2}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["midterm"], "exam_date": ["2024-11-08"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a", "b"], "exam_id": ["e1"] * 2,
-    ...         "subject": ["math"] * 2, "score": [50.0, 90.0], "full_marks": [100.0] * 2}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ... }
-    >>> f = academic_features(tables_from_frames(frames).tables, dt.date(2024, 11, 10))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(exams={"exam_type": ["midterm"], "exam_date": ["2024-11-08"]},
+    ...                         exam_results={"student_id": ["a", "b"], "score": [50.0, 90.0]})
+    >>> f = academic_features(tables, dt.date(2024, 11, 10))
     >>> f[["acad_composite_pct_class_last", "acad_bottom20_class", "acad_failed_subjects_last"]].values.tolist()
     [[25.0, 0.0, 1.0], [75.0, 0.0, 0.0]]
     """

@@ -115,22 +115,11 @@ def attendance_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
     >>> days = ["2024-09-02", "2024-09-03", "2024-09-04"]
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a"], "valid_from": ["2024-09-01"], "school_id": ["s1"],
-    ...                               "grade": [7], "sex": ["M"], "birth_ym": ["2011-03"]}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"] * 3, "date": days,
-    ...                                 "status": ["present", "unexcused", "unexcused"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ... }
-    >>> f = attendance_features(tables_from_frames(frames).tables, dt.date(2024, 9, 4))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(attendance={"student_id": ["a"] * 3, "date": days,
+    ...                                     "status": ["present", "unexcused", "unexcused"]})
+    >>> f = attendance_features(tables, dt.date(2024, 9, 4))
     >>> f.loc["a", ["att_unexcused_streak_current", "att_rule_48h", "att_rule_3day"]].tolist()
     [2.0, 1.0, 0.0]
     """

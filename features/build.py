@@ -7,22 +7,9 @@ column concatenation.
 
 Examples
 --------
->>> import pandas as pd
->>> from features.load import tables_from_frames
->>> frames = {
-...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-...         "school_id": ["s1"] * 2, "class_id": ["k1"] * 2, "grade": [7, 7], "sex": ["M", "F"],
-...         "birth_ym": ["2011-03"] * 2}),
-...     "attendance": pd.DataFrame({"student_id": ["a", "b"], "date": ["2024-09-02"] * 2,
-...                                 "status": ["present", "unexcused"]}),
-...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-...                                   "score": [88.0], "full_marks": [100.0]}),
-...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-...                                      "event_type": ["enrol"]}),
-... }
->>> tables = tables_from_frames(frames).tables
+>>> from features._examples import example_tables
+>>> tables = example_tables(attendance={"student_id": ["a", "b"], "date": ["2024-09-02"] * 2,
+...                                     "status": ["present", "unexcused"]})
 >>> X = build_features(tables, dt.date(2024, 9, 2))
 >>> X.shape[0], X["att_unexcused_days_10d"].tolist()
 (2, [0.0, 1.0])

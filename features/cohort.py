@@ -11,22 +11,11 @@ nothing: a suspected dropout is still enrolled, and is exactly who the list is f
 
 Examples
 --------
->>> import pandas as pd
->>> from features.load import tables_from_frames
->>> frames = {
-...     "students": pd.DataFrame({"student_id": ["a", "b", "c"], "valid_from": ["2024-09-01"] * 3,
-...         "school_id": ["s1"] * 3, "class_id": ["k1"] * 3, "grade": [7] * 3, "sex": ["M", "F", "M"],
-...         "birth_ym": ["2011-03"] * 3}),
-...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-...                                   "score": [88.0], "full_marks": [100.0]}),
-...     "registry_events": pd.DataFrame({"student_id": ["b", "c", "c"],
-...         "event_date": ["2024-10-08", "2024-10-08", "2024-11-04"],
-...         "event_type": ["dropout_mark", "dropout_mark", "return_mark"]}),
-... }
->>> tables = tables_from_frames(frames).tables
+>>> from features._examples import example_tables
+>>> tables = example_tables(
+...     students={"student_id": ["a", "b", "c"], "sex": ["M", "F", "M"]},
+...     registry_events={"student_id": ["b", "c", "c"], "event_date": ["2024-10-08", "2024-10-08", "2024-11-04"],
+...                      "event_type": ["dropout_mark", "dropout_mark", "return_mark"]})
 >>> cohort_index(tables, dt.date(2024, 10, 20)).tolist()
 ['a']
 >>> cohort_index(tables, dt.date(2024, 11, 4)).tolist()

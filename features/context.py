@@ -112,21 +112,9 @@ def context_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "class_id": ["k1"] * 2, "grade": [9, 9], "sex": ["M", "F"],
-    ...         "birth_ym": ["2009-10", "2008-06"]}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [9],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ... }
-    >>> f = context_features(tables_from_frames(frames).tables, dt.date(2024, 9, 10))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(students={"grade": [9, 9], "birth_ym": ["2009-10", "2008-06"]}, exams={"grade": [9]})
+    >>> f = context_features(tables, dt.date(2024, 9, 10))
     >>> f[["ctx_overage_years", "ctx_september_window", "ctx_class_size"]].values.tolist()
     [[0.0, 1.0, 2.0], [2.0, 1.0, 2.0]]
     """

@@ -76,22 +76,10 @@ def left_behind_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "grade": [7, 7], "sex": ["M", "F"], "birth_ym": ["2011-03"] * 2}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ...     "left_behind": pd.DataFrame({"student_id": ["a"], "effective_date": ["2024-03-01"], "status": [2],
-    ...                                  "absent_parent": ["both"], "caregiver": ["grandparent"]}),
-    ... }
-    >>> f = left_behind_features(tables_from_frames(frames).tables, dt.date(2024, 10, 1))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(left_behind={"student_id": ["a"], "effective_date": ["2024-03-01"], "status": [2],
+    ...                                      "absent_parent": ["both"], "caregiver": ["grandparent"]})
+    >>> f = left_behind_features(tables, dt.date(2024, 10, 1))
     >>> f.loc["a", ["lb_both_parents_away", "lb_mother_away"]].tolist(), f.loc["a", "lb_caregiver"]
     ([1.0, 1.0], 'grandparent')
     """
