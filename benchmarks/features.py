@@ -34,7 +34,7 @@ from features.contract import TABLES
 
 GENERATE = r"""
 import sys, numpy as np, pandas as pd, pyarrow as pa, pyarrow.parquet as pq, datetime as dt
-from features._time import default_calendar
+from features.time import default_calendar
 n, out = int(sys.argv[1]), sys.argv[2]
 rng = np.random.default_rng(0)
 ids = pa.array([f"s{i:07d}" for i in range(n)])

@@ -28,7 +28,7 @@ import pandas as pd
 
 from features.config import BaoxueConfig, TrainConfig
 from training.evaluate import _md
-from training.fit import feature_columns, fit_model, prepare_features
+from training.fit import fit_model, panel_feature_columns, prepare_features
 from training.metrics import score_metrics
 from training.splits import last_year_design
 
@@ -98,7 +98,7 @@ def one(args) -> dict:
     base = TrainConfig()
     design = last_year_design(data["as_of"].unique(), base)
     test = data.loc[design.part(data["as_of"], "test")].reset_index(drop=True)
-    X_test = prepare_features(test, feature_columns(data))
+    X_test = prepare_features(test, panel_feature_columns(data))
     gc.collect()
     _trim()
     before = _rss_gib()

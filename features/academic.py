@@ -27,10 +27,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask, school_year_start
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, FeaturesConfig, feature_settings
 from features.contract import CORE_SUBJECTS, SUBJECTS, Tables
+from features.names import FeatureNames, feature_names
+from features.time import day_numbers, known_rows, school_year_start, school_years
 
 __all__ = ["academic_features", "academic_columns", "LEVEL_PERCENTILE", "LOOKBACK_DAYS"]
 
@@ -44,18 +45,19 @@ _TERM_DAYS = 182.5
 _LEVELS = ("A", "B", "C", "D")
 
 
-def academic_columns() -> list[str]:
+def academic_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`academic_features` returns, in order.
 
     >>> len(academic_columns())
     17
     """
+    names = feature_names(config)
     cols = ["acad_composite_score_last", "acad_composite_pct_class_last", "acad_composite_pct_grade_last"]
     for subj in CORE_SUBJECTS:
         cols += [f"acad_{subj}_pct_class_last", f"acad_{subj}_pct_grade_last"]
     cols += [
-        "acad_bottom20_class",
-        "acad_bottom20_new",
+        names.bottom_class,
+        names.bottom_new,
         "acad_composite_pct_change",
         "acad_composite_pct_slope_2terms",
         "acad_failed_subjects_last",
@@ -137,7 +139,7 @@ def academic_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Academic features of the cohort on ``as_of``.
@@ -149,7 +151,7 @@ def academic_features(
         history).
     as_of : date
         Only exams dated on or before this day count.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         ``bottom_share`` (学困生) and ``fail_share``.
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of``.
@@ -162,38 +164,25 @@ def academic_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "class_id": ["k1"] * 2, "grade": [7, 7], "sex": ["M", "F"],
-    ...         "birth_ym": ["2011-03"] * 2}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["midterm"], "exam_date": ["2024-11-08"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a", "b"], "exam_id": ["e1"] * 2,
-    ...         "subject": ["math"] * 2, "score": [50.0, 90.0], "full_marks": [100.0] * 2}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ... }
-    >>> f = academic_features(tables_from_frames(frames).tables, dt.date(2024, 11, 10))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(exams={"exam_type": ["midterm"], "exam_date": ["2024-11-08"]},
+    ...                         exam_results={"student_id": ["a", "b"], "score": [50.0, 90.0]})
+    >>> f = academic_features(tables, dt.date(2024, 11, 10))
     >>> f[["acad_composite_pct_class_last", "acad_bottom20_class", "acad_failed_subjects_last"]].values.tolist()
     [[25.0, 0.0, 1.0], [75.0, 0.0, 0.0]]
     """
-    fc, _ = _settings(config)
-    spine = _spine(tables, as_of, cohort)
-    cols = academic_columns()
+    fc, _ = feature_settings(config)
+    spine = spine_of(tables, as_of, cohort)
+    cols = academic_columns(config)
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols}
     spine_codes = spine["code"].to_numpy()
     asof_day = int(day_numbers(np.array([np.datetime64(as_of, "s")]))[0])
 
-    out["acad_repeated_grade"] = _repeated_grade(tables.students, as_of, n_all)
+    known_students = known_rows(tables, "students", as_of)
+    out["acad_repeated_grade"] = _repeated_grade(known_students, n_all)
 
-    exams = tables.exams
-    ex = exams.loc[
-        known_mask(exams, as_of, date_col="exam_date", since=as_of - dt.timedelta(days=LOOKBACK_DAYS))
-    ]
+    ex = known_rows(tables, "exams", as_of, since=as_of - dt.timedelta(days=LOOKBACK_DAYS))
     ex = ex.drop_duplicates("exam_id")
     res = tables.exam_results
     exam_idx = pd.Index(ex["exam_id"].astype("str"))
@@ -215,16 +204,16 @@ def academic_features(
                 "absent": res["absent"].fillna(False).to_numpy(dtype=bool)[sel],
             }
         )
-        _fill_academic(out, r, ex, tables.students, as_of, asof_day, fc)
+        _fill_academic(out, r, ex, known_students, as_of, asof_day, fc, feature_names(config))
 
     frame = pd.DataFrame({c: out[c][spine_codes] for c in cols}, index=spine.index)
     return frame
 
 
-def _class_at(students: pd.DataFrame, as_of: dt.date, code: np.ndarray, day: np.ndarray) -> np.ndarray:
+def _class_at(st: pd.DataFrame, code: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Class code (factorised ``class_id``, -1 unknown) of each (student code, day): the
-    ``students`` row known on ``as_of`` with the latest ``valid_from`` on or before ``day``."""
-    st = students.loc[known_mask(students, as_of, date_col="valid_from")]
+    ``students`` row of ``st`` (those known on ``as_of``) with the latest ``valid_from``
+    on or before ``day``."""
     cls, _ = pd.factorize(st["class_id"].astype("str"), use_na_sentinel=True)
     cls = np.where(st["class_id"].isna().to_numpy(), -1, cls)
     big = np.int64(1 << 22)
@@ -247,6 +236,7 @@ def _fill_academic(
     as_of: dt.date,
     asof_day: int,
     fc: FeaturesConfig,
+    names: FeatureNames,
 ) -> None:
     exam_day = day_numbers(ex["exam_date"].to_numpy())
     r["day"] = exam_day[r["exam"].to_numpy()]
@@ -283,7 +273,7 @@ def _fill_academic(
         comp = np.where(n_sc > 0, score_comp, np.where(n_lv > 0, sum_lv / n_lv, np.nan))
     pairs = pd.DataFrame({"code": pk // len(ex), "exam": pk % len(ex)})
     pairs["day"] = exam_day[pairs["exam"].to_numpy()]
-    pairs["cls"] = _class_at(students, as_of, pairs["code"].to_numpy(), pairs["day"].to_numpy())
+    pairs["cls"] = _class_at(students, pairs["code"].to_numpy(), pairs["day"].to_numpy())
     cls_key = np.where(pairs["cls"].to_numpy() >= 0, pairs["cls"].to_numpy(), -1 - np.arange(len(pairs)))
     pairs["comp"] = comp
     pairs["score_comp"] = score_comp
@@ -322,14 +312,14 @@ def _fill_academic(
         is_bottom = np.where(
             np.isnan(last["pct_class"].to_numpy()), np.nan, last["pct_class"].to_numpy() <= bottom
         )
-    out["acad_bottom20_class"][c] = is_bottom
+    out[names.bottom_class][c] = is_bottom
     prev_class = np.full(n_all, np.nan)
     prev_class[prev["code"].to_numpy()] = prev["pct_class"].to_numpy()
     prev_grade = np.full(n_all, np.nan)
     prev_grade[prev["code"].to_numpy()] = prev["pct_grade"].to_numpy()
     with np.errstate(invalid="ignore"):
         was_bottom = prev_class[c] <= bottom
-    out["acad_bottom20_new"][c] = np.where(
+    out[names.bottom_new][c] = np.where(
         np.isnan(prev_class[c]) | np.isnan(is_bottom), np.nan, (is_bottom == 1) & ~was_bottom
     )
     out["acad_composite_pct_change"][c] = last["pct_grade"].to_numpy() - prev_grade[c]
@@ -363,14 +353,13 @@ def _fill_academic(
         )
 
 
-def _repeated_grade(students: pd.DataFrame, as_of: dt.date, n_all: int) -> np.ndarray:
+def _repeated_grade(st: pd.DataFrame, n_all: int) -> np.ndarray:
     """1.0 when the known ``students`` history shows the same grade in two school years or a
     grade going down (留级), else 0.0."""
-    st = students.loc[known_mask(students, as_of, date_col="valid_from")]
     code = st["student_id"].cat.codes.to_numpy().astype("int64")
     grade = st["grade"].to_numpy(dtype="int64")
     days = st["valid_from"]
-    sy = np.where(days.dt.month >= 8, days.dt.year, days.dt.year - 1)
+    sy = school_years(days)
     frame = pd.DataFrame({"code": code, "grade": grade, "sy": sy, "day": day_numbers(days.to_numpy())})
     frame = frame.sort_values(["code", "day"], kind="stable")
     same = frame.groupby(["code", "grade"], sort=False)["sy"].nunique()

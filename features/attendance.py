@@ -1,7 +1,7 @@
 """Attendance features (考勤): absence, unexcused streaks, leave, lateness and the DOMAIN.md rules.
 
 Everything is counted in *school days* of the student's school (``calendar`` table or
-the default calendar, see :mod:`features._time`), never calendar days, so weekends and
+the default calendar, see :mod:`features.time`), never calendar days, so weekends and
 holidays neither count as absence nor break a streak.
 
 How a day is read:
@@ -32,11 +32,12 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask, school_days
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, feature_settings
 from features.contract import Tables
+from features.names import feature_names
 from features.rulebook import STREAK_RULES
+from features.time import day_numbers, known_date, known_rows, school_day_runs, school_days
 
 __all__ = ["attendance_features", "attendance_columns"]
 
@@ -45,13 +46,14 @@ _PRESENT, _LATE, _LEFT_EARLY, _SICK, _PERSONAL, _UNEXCUSED = range(6)
 _EVENING = 3  # position of "evening" in the session categories
 
 
-def attendance_columns(config: BaoxueConfig | FeaturesConfig | None = None) -> list[str]:
+def attendance_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`attendance_features` returns, in order.
 
     >>> attendance_columns()[:3]
     ['att_recorded_days_term', 'att_absence_rate_term', 'att_unexcused_rate_term']
     """
-    fc, _ = _settings(config)
+    fc, _ = feature_settings(config)
+    names = feature_names(config)
     wins = sorted(fc.recent_windows)
     cols = ["att_recorded_days_term", "att_absence_rate_term", "att_unexcused_rate_term"]
     for w in wins:
@@ -64,7 +66,7 @@ def attendance_columns(config: BaoxueConfig | FeaturesConfig | None = None) -> l
         "att_late_count_term",
         "att_left_early_count_term",
         "att_leave_days_term",
-        "att_leave_over5_term",
+        names.long_leave,
         "att_return_late_spring",
         "att_return_late_autumn",
         "att_rule_48h",
@@ -86,26 +88,11 @@ def _group_ends(keys: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.append(keys[1:] != keys[:-1], True))
 
 
-def _runs(stu: np.ndarray, ordn: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Runs of consecutive school days in arrays sorted by (student, ordinal).
-
-    Returns each run's student, last ordinal and length.
-    """
-    if not len(stu):
-        e = np.zeros(0, dtype="int64")
-        return e, e, e
-    brk = np.ones(len(stu), dtype=bool)
-    brk[1:] = (stu[1:] != stu[:-1]) | (ordn[1:] != ordn[:-1] + 1)
-    starts = np.flatnonzero(brk)
-    ends = np.append(starts[1:], len(stu)) - 1
-    return stu[ends].astype("int64"), ordn[ends].astype("int64"), (ends - starts + 1).astype("float64")
-
-
 def attendance_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Attendance features of the cohort on ``as_of``.
@@ -116,7 +103,7 @@ def attendance_features(
         Validated tables; reads ``attendance``, ``calendar`` and ``leave_requests``.
     as_of : date
         Only rows dated on or before this day are read.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         Windows (``features.recent_windows``) and rule thresholds (``rules``).
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of`` (computed if omitted).
@@ -129,29 +116,18 @@ def attendance_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
     >>> days = ["2024-09-02", "2024-09-03", "2024-09-04"]
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a"], "valid_from": ["2024-09-01"], "school_id": ["s1"],
-    ...                               "grade": [7], "sex": ["M"], "birth_ym": ["2011-03"]}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"] * 3, "date": days,
-    ...                                 "status": ["present", "unexcused", "unexcused"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ... }
-    >>> f = attendance_features(tables_from_frames(frames).tables, dt.date(2024, 9, 4))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(attendance={"student_id": ["a"] * 3, "date": days,
+    ...                                     "status": ["present", "unexcused", "unexcused"]})
+    >>> f = attendance_features(tables, dt.date(2024, 9, 4))
     >>> f.loc["a", ["att_unexcused_streak_current", "att_rule_48h", "att_rule_3day"]].tolist()
     [2.0, 1.0, 0.0]
     """
-    fc, rules = _settings(config)
-    spine = _spine(tables, as_of, cohort)
+    fc, rules = feature_settings(config)
+    spine = spine_of(tables, as_of, cohort)
     n_all = len(tables.student_ids)
-    cols = attendance_columns(fc)
+    cols = attendance_columns(config)
     if not len(spine):
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in cols}, index=spine.index)
 
@@ -168,11 +144,12 @@ def attendance_features(
         wins=wins,
         sd=sd,
         stu_school=stu_school,
-        covered=_approved_leave_keys(tables.leave_requests, as_of, sd, stu_school, n_ord),
+        covered=_approved_leave_keys(tables, as_of, sd, stu_school, n_ord),
     )
     att = tables.attendance
     codes = att["student_id"].cat.codes.to_numpy()
-    sec = np.asarray(att["date"].to_numpy(), dtype="datetime64[s]").view("int64")
+    # the scan keeps the rows known on as_of itself (dated up to as_of, in the window)
+    sec = np.asarray(att[known_date("attendance")].to_numpy(), dtype="datetime64[s]").view("int64")
     status = att["status"].cat.codes.to_numpy()
     session = att["session"].cat.codes.to_numpy() if "session" in att else None
     for rows in _student_chunks(codes, _CHUNK_ROWS):
@@ -218,7 +195,7 @@ def attendance_features(
     out["att_late_count_term"] = np.where(has_term, late, np.nan)
     out["att_left_early_count_term"] = np.where(has_term, left_early, np.nan)
     out["att_leave_days_term"] = np.where(has_term, leave_term, np.nan)
-    out["att_leave_over5_term"] = np.where(
+    out[feature_names(config).long_leave] = np.where(
         has_term, (acc.longest_leave > rules.principal_leave_days).astype("float64"), np.nan
     )
     for name, (stu_start, any_rec, first_present) in acc.returns.items():
@@ -361,16 +338,16 @@ class _Scan:
         if not has_dup:  # one row per day: lateness counts are cells of the cube
             self.late[lo:hi] += cube[:, :, 1, _LATE : _LEFT_EARLY + 1].sum(1)
 
-        # streaks of consecutive unexcused school days
+        # the unexcused streak (features.time): runs of consecutive unexcused school days
         unexcused = st == _UNEXCUSED
-        rs, rend, rlen = _runs(s[unexcused], o[unexcused])
+        rs, rend, rlen = school_day_runs(s[unexcused], o[unexcused])
         cur = rend == last_c[rs]
         self.current[lo + rs[cur]] = rlen[cur]
         sel = unexcused & in_term
-        rs, _, rlen = _runs(s[sel], o[sel])
+        rs, _, rlen = school_day_runs(s[sel], o[sel])
         np.maximum.at(self.longest, lo + rs, rlen)
         sel = (st >= _SICK) & ~unexcused & in_term
-        rs, _, rlen = _runs(s[sel], o[sel])
+        rs, _, rlen = school_day_runs(s[sel], o[sel])
         np.maximum.at(self.longest_leave, lo + rs, rlen)
 
         # the last day present (late and left early count as present)
@@ -401,12 +378,12 @@ class _Scan:
 
 
 def _approved_leave_keys(
-    leave: pd.DataFrame | None, as_of: dt.date, sd, stu_school: np.ndarray, n_ord: int
+    tables: Tables, as_of: dt.date, sd, stu_school: np.ndarray, n_ord: int
 ) -> np.ndarray:
     """Sorted packed (student, school day) keys covered by approved leave known on ``as_of``."""
-    if leave is None or not len(leave):
+    if tables.leave_requests is None or not len(tables.leave_requests):
         return np.zeros(0, dtype="int64")
-    lv = leave.loc[known_mask(leave, as_of, date_col="start_date")]
+    lv = known_rows(tables, "leave_requests", as_of)
     lv = lv.loc[lv["approved"].fillna(False).astype(bool).to_numpy()] if "approved" in lv else lv.iloc[:0]
     if not len(lv):
         return np.zeros(0, dtype="int64")

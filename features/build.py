@@ -7,22 +7,9 @@ column concatenation.
 
 Examples
 --------
->>> import pandas as pd
->>> from features.load import tables_from_frames
->>> frames = {
-...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-...         "school_id": ["s1"] * 2, "class_id": ["k1"] * 2, "grade": [7, 7], "sex": ["M", "F"],
-...         "birth_ym": ["2011-03"] * 2}),
-...     "attendance": pd.DataFrame({"student_id": ["a", "b"], "date": ["2024-09-02"] * 2,
-...                                 "status": ["present", "unexcused"]}),
-...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-...                                   "score": [88.0], "full_marks": [100.0]}),
-...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-...                                      "event_type": ["enrol"]}),
-... }
->>> tables = tables_from_frames(frames).tables
+>>> from features._examples import example_tables
+>>> tables = example_tables(attendance={"student_id": ["a", "b"], "date": ["2024-09-02"] * 2,
+...                                     "status": ["present", "unexcused"]})
 >>> X = build_features(tables, dt.date(2024, 9, 2))
 >>> X.shape[0], X["att_unexcused_days_10d"].tolist()
 (2, [0.0, 1.0])
@@ -40,8 +27,8 @@ import pandas as pd
 
 from features.academic import academic_features
 from features.attendance import attendance_features
-from features.cohort import _settings, cohort
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import cohort
+from features.config import BaoxueConfig, feature_settings
 from features.context import context_features
 from features.contract import Tables
 from features.hardship import hardship_features
@@ -69,9 +56,7 @@ FAMILIES: dict[str, Builder] = {
 }
 
 
-def build_features(
-    tables: Tables, as_of: dt.date, config: BaoxueConfig | FeaturesConfig | None = None
-) -> pd.DataFrame:
+def build_features(tables: Tables, as_of: dt.date, config: BaoxueConfig | None = None) -> pd.DataFrame:
     """The feature matrix on ``as_of``: one row per cohort student, every family's columns.
 
     Parameters
@@ -80,9 +65,10 @@ def build_features(
         Validated tables.
     as_of : date
         The day the matrix describes; only rows known on or before it are read.
-    config : BaoxueConfig or FeaturesConfig, optional
-        Pass the whole :class:`BaoxueConfig` so that the county's rule thresholds
-        (``[rules]``) apply; a bare :class:`FeaturesConfig` uses the default rules.
+    config : BaoxueConfig, optional
+        The county's settings (defaults when omitted). The whole configuration, because
+        the rule flags and some column names follow ``[rules]``: a bare
+        :class:`~features.config.FeaturesConfig` raises ``TypeError``.
 
     Returns
     -------
@@ -92,6 +78,7 @@ def build_features(
     """
     if isinstance(as_of, dt.datetime):
         as_of = as_of.date()
+    feature_settings(config)  # refuse a bare FeaturesConfig before any work
     spine = cohort(tables, as_of)
     parts = [b(tables, as_of, config=config, cohort=spine) for b in BUILDERS]
     out = pd.concat(parts, axis=1)
@@ -100,7 +87,7 @@ def build_features(
 
 
 def build_panel(
-    tables: Tables, as_of_dates: Iterable[dt.date], config: BaoxueConfig | FeaturesConfig | None = None
+    tables: Tables, as_of_dates: Iterable[dt.date], config: BaoxueConfig | None = None
 ) -> pd.DataFrame:
     """Feature matrices of several as-of dates stacked for training.
 
@@ -122,7 +109,7 @@ def build_panel(
     return pd.concat(frames)
 
 
-def feature_columns(config: BaoxueConfig | FeaturesConfig | None = None) -> list[str]:
+def feature_columns(config: BaoxueConfig | None = None) -> list[str]:
     """Every column :func:`build_features` returns under ``config``, in order.
 
     >>> feature_columns()[0], len(feature_columns()) > 60
@@ -134,11 +121,11 @@ def feature_columns(config: BaoxueConfig | FeaturesConfig | None = None) -> list
     from features.hardship import hardship_columns
     from features.left_behind import left_behind_columns
 
-    _settings(config)
+    feature_settings(config)
     return [
         *attendance_columns(config),
-        *academic_columns(),
+        *academic_columns(config),
         *hardship_columns(config),
-        *left_behind_columns(),
+        *left_behind_columns(config),
         *context_columns(config),
     ]

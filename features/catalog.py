@@ -22,8 +22,8 @@ from typing import Literal
 
 import pandas as pd
 
-from features.cohort import _settings
-from features.config import BaoxueConfig, FeaturesConfig, RulesConfig
+from features.config import BaoxueConfig, FeaturesConfig, RulesConfig, feature_settings
+from features.names import FeatureNames, config_for_name, feature_names
 from features.rulebook import STREAK_RULES
 
 __all__ = [
@@ -110,7 +110,8 @@ def _f(name: str, unit: str, zh: str, en: str, rzh: str, ren: str, restricted: b
     return FeatureInfo(name, unit, zh, en, rzh, ren, restricted)
 
 
-def _attendance(windows: list[int], rules: RulesConfig) -> list[FeatureInfo]:
+def _attendance(windows: list[int], names: FeatureNames, rules: RulesConfig) -> list[FeatureInfo]:
+    n = names.leave_days
     rows = [
         _f(
             "att_recorded_days_term",
@@ -223,12 +224,12 @@ def _attendance(windows: list[int], rules: RulesConfig) -> list[FeatureInfo]:
             "{value} school days on leave this term",
         ),
         _f(
-            "att_leave_over5_term",
+            names.long_leave,
             "flag",
-            "本学期有超过5个上课日的连续请假",
-            "a leave of more than 5 school days this term",
-            "本学期请长假超过5天",
-            "a leave of more than 5 school days this term",
+            f"本学期有超过{n}个上课日的连续请假",
+            f"a leave of more than {n} school days this term",
+            f"本学期请长假超过{n}天",
+            f"a leave of more than {n} school days this term",
         ),
         _f(
             "att_return_late_spring",
@@ -252,7 +253,8 @@ def _attendance(windows: list[int], rules: RulesConfig) -> list[FeatureInfo]:
     return rows
 
 
-def _academic() -> list[FeatureInfo]:
+def _academic(names: FeatureNames) -> list[FeatureInfo]:
+    p = names.bottom_percent.replace("_", ".")
     rows = [
         _f(
             "acad_composite_score_last",
@@ -300,20 +302,20 @@ def _academic() -> list[FeatureInfo]:
         ]
     rows += [
         _f(
-            "acad_bottom20_class",
+            names.bottom_class,
             "flag",
-            "学困生: 总成绩在班级后20%",
-            "learning difficulty (学困生): composite in the bottom 20% of the class",
-            "总成绩在班级后20% (学困生)",
-            "in the bottom 20% of the class (学困生)",
+            f"学困生: 总成绩在班级后{p}%",
+            f"learning difficulty (学困生): composite in the bottom {p}% of the class",
+            f"总成绩在班级后{p}% (学困生)",
+            f"in the bottom {p}% of the class (学困生)",
         ),
         _f(
-            "acad_bottom20_new",
+            names.bottom_new,
             "flag",
-            "新进入班级后20%",
-            "newly in the bottom 20% of the class since the previous exam",
-            "成绩新落入班级后20%",
-            "fell into the bottom 20% of the class",
+            f"新进入班级后{p}%",
+            f"newly in the bottom {p}% of the class since the previous exam",
+            f"成绩新落入班级后{p}%",
+            f"fell into the bottom {p}% of the class",
         ),
         _f(
             "acad_composite_pct_change",
@@ -360,8 +362,9 @@ def _academic() -> list[FeatureInfo]:
     return rows
 
 
-def _hardship(restricted: bool) -> list[FeatureInfo]:
-    names = {
+def _hardship(restricted: bool, names: FeatureNames) -> list[FeatureInfo]:
+    d = names.recent_days
+    types = {
         "registered_poor": ("建档立卡/脱贫户", "registered poor household (建档立卡)"),
         "monitored": ("防返贫监测户", "monitored for relapse into poverty"),
         "dibao": ("低保户", "minimum living allowance (低保)"),
@@ -371,7 +374,7 @@ def _hardship(restricted: bool) -> list[FeatureInfo]:
     }
     rows = [
         _f(f"hard_is_{k}", "flag", f"当前为{zh}", f"currently {en}", f"家庭为{zh}", f"family is {en}")
-        for k, (zh, en) in names.items()
+        for k, (zh, en) in types.items()
     ]
     if restricted:
         rows.append(
@@ -403,12 +406,12 @@ def _hardship(restricted: bool) -> list[FeatureInfo]:
             "hardship level {value}",
         ),
         _f(
-            "hard_status_change_90d",
+            names.status_change,
             "flag",
-            "近90天困难认定有变化",
-            "hardship status changed in the last 90 days",
-            "近90天家庭困难认定发生变化",
-            "hardship status changed in the last 90 days",
+            f"近{d}天困难认定有变化",
+            f"hardship status changed in the last {d} days",
+            f"近{d}天家庭困难认定发生变化",
+            f"hardship status changed in the last {d} days",
         ),
         _f(
             "hard_parent_ill",
@@ -452,18 +455,19 @@ def _hardship(restricted: bool) -> list[FeatureInfo]:
             "{value} aid payments this school year",
         ),
         _f(
-            "hard_family_event_90d",
+            names.family_event,
             "count",
-            "近90天家庭变故次数",
-            "family events in the last 90 days",
-            "近90天家庭发生{value}次变故",
-            "{value} family events in the last 90 days",
+            f"近{d}天家庭变故次数",
+            f"family events in the last {d} days",
+            f"近{d}天家庭发生{{value}}次变故",
+            f"{{value}} family events in the last {d} days",
         ),
     ]
     return rows
 
 
-def _left_behind() -> list[FeatureInfo]:
+def _left_behind(names: FeatureNames) -> list[FeatureInfo]:
+    d = names.recent_days
     return [
         _f(
             "lb_status",
@@ -522,12 +526,12 @@ def _left_behind() -> list[FeatureInfo]:
             "in the current left-behind status for {value} months",
         ),
         _f(
-            "lb_parent_left_90d",
+            names.parent_left,
             "flag",
-            "近90天父母新外出",
-            "a parent newly left in the last 90 days",
-            "近90天父母新外出务工",
-            "a parent left for work in the last 90 days",
+            f"近{d}天父母新外出",
+            f"a parent newly left in the last {d} days",
+            f"近{d}天父母新外出务工",
+            f"a parent left for work in the last {d} days",
         ),
         _f("lb_migrant_child", "flag", "随迁子女", "migrant child (随迁子女)", "随迁子女", "migrant child"),
     ]
@@ -666,7 +670,7 @@ def _context(fc: FeaturesConfig) -> list[FeatureInfo]:
     return rows
 
 
-def catalog(config: BaoxueConfig | FeaturesConfig | None = None) -> dict[str, FeatureInfo]:
+def catalog(config: BaoxueConfig | None = None) -> dict[str, FeatureInfo]:
     """Every feature column under ``config`` with its :class:`FeatureInfo`, in column order.
 
     The words of the ``att_rule_*`` flags follow ``config.rules`` (a :class:`BaoxueConfig`;
@@ -675,34 +679,40 @@ def catalog(config: BaoxueConfig | FeaturesConfig | None = None) -> dict[str, Fe
     >>> catalog()["acad_bottom20_class"].family
     'academic'
     """
-    fc, rules = _settings(config)
+    fc, rules = feature_settings(config)
+    names = feature_names(config)
     entries = [
-        *_attendance(sorted(fc.recent_windows), rules),
-        *_academic(),
-        *_hardship("prisoner_child" in fc.use_restricted),
-        *_left_behind(),
+        *_attendance(sorted(fc.recent_windows), names, rules),
+        *_academic(names),
+        *_hardship("prisoner_child" in fc.use_restricted, names),
+        *_left_behind(names),
         *_context(fc),
     ]
     return {e.name: e for e in entries}
 
 
-def feature_info(name: str, config: BaoxueConfig | FeaturesConfig | None = None) -> FeatureInfo:
-    """The catalogue entry of ``name``; all restricted and window variants are known."""
+def feature_info(name: str, config: BaoxueConfig | None = None) -> FeatureInfo:
+    """The catalogue entry of ``name``; all restricted variants are known, and so are the
+    columns whose name carries another configured number (window, ``recent_change_days``,
+    ``principal_leave_days``, ``bottom_share``: :func:`features.names.config_for_name`).
+
+    >>> feature_info("hard_family_event_60d").en
+    'family events in the last 60 days'
+    """
     cat = catalog(config)
     if name in cat:
         return cat[name]
     full = FeaturesConfig(
         use_restricted=("ethnicity_code", "disability_type", "health_status", "prisoner_child")
     )
-    for e in _context(full) + _hardship(True):
+    for e in _context(full) + _hardship(True, feature_names(config)):
         if e.name == name:
             return e
-    if name.startswith("att_") and name.endswith("d"):
-        digits = name.rsplit("_", 1)[-1][:-1]
-        if digits.isdigit():
-            for e in _attendance([int(digits)], _settings(config)[1]):
-                if e.name == name:
-                    return e
+    other = config_for_name(name, config)
+    if other is not None:
+        cat = catalog(other)
+        if name in cat:
+            return cat[name]
     raise KeyError(f"{name!r} is not a feature column; see features.catalog.catalog()")
 
 
@@ -739,7 +749,7 @@ def phrase(
     name: str,
     value: object,
     language: Literal["zh", "en"] = "zh",
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
 ) -> str:
     """The reason sentence for ``name`` at ``value`` (a flag's sentence says it is true)."""
     info = feature_info(name, config)
@@ -747,7 +757,7 @@ def phrase(
     return template.format(value=format_value(info.unit, value, language))
 
 
-def catalog_markdown(config: BaoxueConfig | FeaturesConfig | None = None) -> str:
+def catalog_markdown(config: BaoxueConfig | None = None) -> str:
     """The catalogue as a Markdown table (the README's feature section is generated from it).
 
     >>> catalog_markdown().splitlines()[0]

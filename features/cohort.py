@@ -11,22 +11,11 @@ nothing: a suspected dropout is still enrolled, and is exactly who the list is f
 
 Examples
 --------
->>> import pandas as pd
->>> from features.load import tables_from_frames
->>> frames = {
-...     "students": pd.DataFrame({"student_id": ["a", "b", "c"], "valid_from": ["2024-09-01"] * 3,
-...         "school_id": ["s1"] * 3, "class_id": ["k1"] * 3, "grade": [7] * 3, "sex": ["M", "F", "M"],
-...         "birth_ym": ["2011-03"] * 3}),
-...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-...                                   "score": [88.0], "full_marks": [100.0]}),
-...     "registry_events": pd.DataFrame({"student_id": ["b", "c", "c"],
-...         "event_date": ["2024-10-08", "2024-10-08", "2024-11-04"],
-...         "event_type": ["dropout_mark", "dropout_mark", "return_mark"]}),
-... }
->>> tables = tables_from_frames(frames).tables
+>>> from features._examples import example_tables
+>>> tables = example_tables(
+...     students={"student_id": ["a", "b", "c"], "sex": ["M", "F", "M"]},
+...     registry_events={"student_id": ["b", "c", "c"], "event_date": ["2024-10-08", "2024-10-08", "2024-11-04"],
+...                      "event_type": ["dropout_mark", "dropout_mark", "return_mark"]})
 >>> cohort_index(tables, dt.date(2024, 10, 20)).tolist()
 ['a']
 >>> cohort_index(tables, dt.date(2024, 11, 4)).tolist()
@@ -40,11 +29,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import known_mask, valid_at
-from features.config import BaoxueConfig, FeaturesConfig, RulesConfig
 from features.contract import Tables
+from features.time import known_rows, valid_at
 
-__all__ = ["cohort", "cohort_index", "OUT_EVENTS", "IN_EVENTS"]
+__all__ = ["cohort", "cohort_index", "spine_of", "OUT_EVENTS", "IN_EVENTS"]
 
 #: registry events that take a student out of school (until an ``IN_EVENTS`` event)
 OUT_EVENTS = ("dropout_mark", "transfer_out", "graduate", "abroad", "other_left", "suspend", "deceased")
@@ -67,7 +55,7 @@ def cohort(tables: Tables, as_of: dt.date) -> pd.DataFrame:
     # one row per student: the latest valid_from wins if intervals overlap
     rows = rows.sort_values("valid_from", kind="stable").drop_duplicates("student_id", keep="last")
     codes = rows["student_id"].cat.codes.to_numpy().astype("int64")
-    out_now = _out_of_school(tables.registry_events, as_of, len(tables.student_ids))
+    out_now = _out_of_school(known_rows(tables, "registry_events", as_of), len(tables.student_ids))
     keep = ~out_now[codes]
     rows = rows.loc[keep]
     codes = codes[keep]
@@ -88,9 +76,9 @@ def cohort_index(tables: Tables, as_of: dt.date) -> pd.Index:
 _RANK = {e: i for i, e in enumerate(OUT_EVENTS)} | {e: 10 + i for i, e in enumerate(IN_EVENTS)}
 
 
-def _out_of_school(events: pd.DataFrame, as_of: dt.date, n_students: int) -> np.ndarray:
-    """Boolean per student code: out of school on ``as_of`` according to known registry events."""
-    ev = events.loc[known_mask(events, as_of, date_col="event_date")]
+def _out_of_school(ev: pd.DataFrame, n_students: int) -> np.ndarray:
+    """Boolean per student code: out of school according to the registry events ``ev``
+    (those known on the day)."""
     types = ev["event_type"].astype("str")
     state = types.isin(OUT_EVENTS + IN_EVENTS).to_numpy()
     ev = ev.loc[state]
@@ -113,16 +101,8 @@ def _out_of_school(events: pd.DataFrame, as_of: dt.date, n_students: int) -> np.
     return out
 
 
-def _settings(config: BaoxueConfig | FeaturesConfig | None) -> tuple[FeaturesConfig, RulesConfig]:
-    """The feature and rule settings of ``config`` (defaults for ``None``; a bare
-    :class:`FeaturesConfig` uses the default rules)."""
-    if config is None:
-        return FeaturesConfig(), RulesConfig()
-    if isinstance(config, FeaturesConfig):
-        return config, RulesConfig()
-    return config.features, config.rules
-
-
-def _spine(tables: Tables, as_of: dt.date, frame: pd.DataFrame | None) -> pd.DataFrame:
-    """The cohort frame a builder works on: the one given by :func:`build_features`, or its own."""
-    return cohort(tables, as_of) if frame is None else frame
+def spine_of(tables: Tables, as_of: dt.date, given: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The cohort frame a feature builder works on (its *spine*): ``given`` when there is
+    one (:func:`features.build.build_features` computes :func:`cohort` once for every
+    family and passes it on), else :func:`cohort` of ``as_of``."""
+    return cohort(tables, as_of) if given is None else given

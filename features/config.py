@@ -37,6 +37,7 @@ __all__ = [
     "ComputeConfig",
     "WATCHED_GROUPS",
     "BaoxueConfig",
+    "feature_settings",
     "load_config",
     "parse_config",
 ]
@@ -276,6 +277,32 @@ class BaoxueConfig:
         """A short hash of the configuration, recorded with every run."""
         blob = json.dumps(asdict(self), sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
+
+
+def feature_settings(config: BaoxueConfig | None) -> tuple[FeaturesConfig, RulesConfig]:
+    """The ``[features]`` and ``[rules]`` settings every feature builder reads (the defaults
+    for ``None``).
+
+    The whole :class:`BaoxueConfig` is required: the attendance rule flags and the names of
+    some columns follow the county's ``[rules]``, so a bare :class:`FeaturesConfig` (which
+    would silently bring the default rules) is refused.
+
+    >>> fc, rules = feature_settings(BaoxueConfig(rules=RulesConfig(registry_update_days=7)))
+    >>> fc.recent_windows, rules.registry_update_days
+    ((10, 20), 7)
+    >>> feature_settings(FeaturesConfig())
+    Traceback (most recent call last):
+    ...
+    TypeError: pass the whole BaoxueConfig (e.g. BaoxueConfig(features=..., rules=...)), not a bare FeaturesConfig: the features follow the county's [rules] too
+    """
+    if config is None:
+        return FeaturesConfig(), RulesConfig()
+    if isinstance(config, BaoxueConfig):
+        return config.features, config.rules
+    raise TypeError(
+        "pass the whole BaoxueConfig (e.g. BaoxueConfig(features=..., rules=...)), not a bare "
+        f"{type(config).__name__}: the features follow the county's [rules] too"
+    )
 
 
 _SECTIONS = {f.name: f.type for f in fields(BaoxueConfig)}

@@ -21,10 +21,10 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask, school_days, school_year_of
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, feature_settings
 from features.contract import TABLES, Tables
+from features.time import SCHOOL_YEAR_MONTH, day_numbers, known_rows, school_days, school_year_of
 
 __all__ = ["context_features", "context_columns", "PREVIOUS_YEARS"]
 
@@ -42,13 +42,13 @@ _CATEGORICAL = (
 )
 
 
-def context_columns(config: BaoxueConfig | FeaturesConfig | None = None) -> list[str]:
+def context_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`context_features` returns, in order.
 
     >>> context_columns()[:2]
     ['ctx_grade', 'ctx_overage_years']
     """
-    fc, _ = _settings(config)
+    fc, _ = feature_settings(config)
     cols = [
         "ctx_grade",
         "ctx_overage_years",
@@ -87,7 +87,7 @@ def context_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Context features of the cohort on ``as_of``.
@@ -99,7 +99,7 @@ def context_features(
         ``schools`` (optional) and ``registry_events``.
     as_of : date
         Only rows known on or before this day count.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         Phase windows, 中考 date and ``use_restricted``.
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of``.
@@ -112,27 +112,15 @@ def context_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "class_id": ["k1"] * 2, "grade": [9, 9], "sex": ["M", "F"],
-    ...         "birth_ym": ["2009-10", "2008-06"]}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [9],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ... }
-    >>> f = context_features(tables_from_frames(frames).tables, dt.date(2024, 9, 10))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(students={"grade": [9, 9], "birth_ym": ["2009-10", "2008-06"]}, exams={"grade": [9]})
+    >>> f = context_features(tables, dt.date(2024, 9, 10))
     >>> f[["ctx_overage_years", "ctx_september_window", "ctx_class_size"]].values.tolist()
     [[0.0, 1.0, 2.0], [2.0, 1.0, 2.0]]
     """
-    fc, _ = _settings(config)
-    spine = _spine(tables, as_of, cohort)
-    cols = context_columns(fc)
+    fc, _ = feature_settings(config)
+    spine = spine_of(tables, as_of, cohort)
+    cols = context_columns(config)
     n = len(spine)
     frame = pd.DataFrame(index=spine.index)
     grade = spine["grade"].to_numpy(dtype="float64")
@@ -206,10 +194,9 @@ def _cat(spine: pd.DataFrame, col: str, values: tuple[str, ...]) -> pd.Categoric
 
 def _school_dropout_rate(tables: Tables, as_of: dt.date, sy: int) -> pd.Series:
     """Per school: dropout marks over student-years in the previous school years (NaN: no data)."""
-    st = tables.students.loc[known_mask(tables.students, as_of, date_col="valid_from")]
+    st = known_rows(tables, "students", as_of)
     parts = []
-    ev = tables.registry_events
-    ev = ev.loc[known_mask(ev, as_of, date_col="event_date")]
+    ev = known_rows(tables, "registry_events", as_of)
     drops = ev.loc[ev["event_type"].astype("str").eq("dropout_mark").to_numpy()]
     st_code = st["student_id"].cat.codes.to_numpy().astype("int64")
     st_from = day_numbers(st["valid_from"].to_numpy())
@@ -220,8 +207,8 @@ def _school_dropout_rate(tables: Tables, as_of: dt.date, sy: int) -> pd.Series:
     key = st_code * big + st_from
     order = np.argsort(key, kind="stable")
     for year in range(sy - PREVIOUS_YEARS, sy):
-        lo = int(day_numbers(np.array([np.datetime64(dt.date(year, 8, 1), "s")]))[0])
-        hi = int(day_numbers(np.array([np.datetime64(dt.date(year + 1, 8, 1), "s")]))[0])
+        lo = int(day_numbers(np.array([np.datetime64(dt.date(year, SCHOOL_YEAR_MONTH, 1), "s")]))[0])
+        hi = int(day_numbers(np.array([np.datetime64(dt.date(year + 1, SCHOOL_YEAR_MONTH, 1), "s")]))[0])
         inside = (st_from < hi) & (st_to > lo)
         enrolled = pd.DataFrame({"school": st_school[inside], "code": st_code[inside]}).drop_duplicates()
         d_day = day_numbers(drops["event_date"].to_numpy())

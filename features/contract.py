@@ -199,6 +199,8 @@ TABLES: dict[str, TableSpec] = {
                 _opt("term_id", "str", "学期"),
                 _opt("day_type", "category", "日期类型", values=("normal", "holiday", "exam", "makeup")),
             ),
+            # a calendar day counts from that day on (features.time.school_days reads it so)
+            known_date="date",
         ),
         TableSpec(
             "classes",

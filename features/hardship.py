@@ -16,10 +16,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import known_mask, school_year_start, valid_at
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, feature_settings
 from features.contract import Tables, spec
+from features.names import feature_names
+from features.time import known_date, known_mask, known_rows, school_year_start, valid_at
 
 __all__ = ["hardship_features", "hardship_columns", "HARDSHIP_TYPES", "POOR_TYPES"]
 
@@ -30,27 +31,28 @@ POOR_TYPES = ("registered_poor", "monitored", "dibao", "tekun")
 _LEVEL = {"general": 1.0, "moderate": 2.0, "special": 3.0}
 
 
-def hardship_columns(config: BaoxueConfig | FeaturesConfig | None = None) -> list[str]:
+def hardship_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`hardship_features` returns, in order.
 
     >>> hardship_columns()[:2]
     ['hard_is_registered_poor', 'hard_is_monitored']
     """
-    fc, _ = _settings(config)
+    fc, _ = feature_settings(config)
+    names = feature_names(config)
     cols = [f"hard_is_{t}" for t in HARDSHIP_TYPES]
     if "prisoner_child" in fc.use_restricted:
         cols.append("hard_is_prisoner_child")
     cols += [
         "hard_is_poor_any",
         "hard_level",
-        "hard_status_change_90d",
+        names.status_change,
         "hard_parent_ill",
         "hard_parent_died",
         "hard_orphan",
         "hard_has_siblings",
         "hard_aid_cny_year",
         "hard_aid_count_year",
-        "hard_family_event_90d",
+        names.family_event,
     ]
     return cols
 
@@ -64,7 +66,7 @@ def hardship_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Family hardship features of the cohort on ``as_of``.
@@ -76,7 +78,7 @@ def hardship_features(
         ``students`` (``orphan``, ``only_child``).
     as_of : date
         Only rows known on or before this day count.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         ``recent_change_days`` and ``use_restricted``.
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of``.
@@ -89,28 +91,17 @@ def hardship_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "grade": [7, 7], "sex": ["M", "F"], "birth_ym": ["2011-03"] * 2}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ...     "hardship": pd.DataFrame({"student_id": ["a"], "hardship_type": ["dibao"], "level": ["special"],
-    ...                               "valid_from": ["2023-05-01"]}),
-    ... }
-    >>> f = hardship_features(tables_from_frames(frames).tables, dt.date(2024, 10, 1))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(hardship={"student_id": ["a"], "hardship_type": ["dibao"], "level": ["special"],
+    ...                                   "valid_from": ["2023-05-01"]})
+    >>> f = hardship_features(tables, dt.date(2024, 10, 1))
     >>> f[["hard_is_dibao", "hard_level", "hard_aid_cny_year"]].values.tolist()
     [[1.0, 3.0, nan], [0.0, 0.0, nan]]
     """
-    fc, _ = _settings(config)
-    spine = _spine(tables, as_of, cohort)
-    cols = hardship_columns(fc)
+    fc, _ = feature_settings(config)
+    names = feature_names(config)
+    spine = spine_of(tables, as_of, cohort)
+    cols = hardship_columns(config)
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols}
     recent = as_of - dt.timedelta(days=fc.recent_change_days - 1)  # (as_of - 90d, as_of]
@@ -118,7 +109,7 @@ def hardship_features(
     hs = tables.hardship
     if hs is not None:
         types = [*HARDSHIP_TYPES, *(["prisoner_child"] if "prisoner_child" in fc.use_restricted else [])]
-        known = hs.loc[known_mask(hs, as_of, date_col="valid_from")]
+        known = known_rows(tables, "hardship", as_of)
         known = known.loc[known["hardship_type"].isin(types).to_numpy()]
         now = valid_at(known, as_of)
         htype = now["hardship_type"].astype("str")
@@ -133,20 +124,21 @@ def hardship_features(
         lv = np.zeros(n_all)
         np.maximum.at(lv, now["student_id"].cat.codes.to_numpy(), level)
         out["hard_level"] = lv
-        start_recent = known_mask(known, as_of, date_col="valid_from", since=recent)
+        start_recent = known_mask(known, as_of, date_col=known_date("hardship"), since=recent)
+        # an interval that ended in the window (valid_to is the end, not the known date)
         end_recent = known_mask(known, as_of, date_col="valid_to", since=recent)
-        out["hard_status_change_90d"] = (
-            _per_student(known.loc[start_recent | end_recent], n_all) > 0
-        ).astype("float64")
+        out[names.status_change] = (_per_student(known.loc[start_recent | end_recent], n_all) > 0).astype(
+            "float64"
+        )
 
     ev = tables.family_events
     if ev is not None:
-        known = ev.loc[known_mask(ev, as_of, date_col="event_date")]
+        known = known_rows(tables, "family_events", as_of)
         if "incarceration" not in fc.use_restricted:
             known = known.loc[~known["event_type"].astype("str").eq("incarceration").to_numpy()]
         etype = known["event_type"].astype("str").to_numpy()
-        rec = known_mask(known, as_of, date_col="event_date", since=recent)
-        out["hard_family_event_90d"] = _per_student(known.loc[rec], n_all)
+        rec = known_mask(known, as_of, date_col=known_date("family_events"), since=recent)
+        out[names.family_event] = _per_student(known.loc[rec], n_all)
         out["hard_parent_died"] = (_per_student(known.loc[etype == "parent_death"], n_all) > 0).astype(
             "float64"
         )
@@ -154,14 +146,14 @@ def hardship_features(
     g = tables.guardians
     ill = np.full(n_all, np.nan)
     if g is not None:
-        now = valid_at(g.loc[known_mask(g, as_of, date_col="valid_from")], as_of)
+        now = valid_at(known_rows(tables, "guardians", as_of), as_of)
         has_row = _per_student(now, n_all) > 0
         parent = now["relation"].astype("str").isin(["father", "mother"]).to_numpy()
         sick = now["health_issue"].astype("str").isin(["chronic", "disabled"]).to_numpy()
         ill = np.where(has_row, (_per_student(now.loc[parent & sick], n_all) > 0).astype("float64"), np.nan)
     if ev is not None:
         year_ago = as_of - dt.timedelta(days=364)
-        known = ev.loc[known_mask(ev, as_of, date_col="event_date", since=year_ago)]
+        known = known_rows(tables, "family_events", as_of, since=year_ago)
         hit = (
             _per_student(known.loc[known["event_type"].astype("str").eq("parent_illness").to_numpy()], n_all)
             > 0
@@ -171,7 +163,7 @@ def hardship_features(
 
     aid = tables.aid
     if aid is not None:
-        paid = aid.loc[known_mask(aid, as_of, date_col="paid_date", since=school_year_start(as_of))]
+        paid = known_rows(tables, "aid", as_of, since=school_year_start(as_of))
         amount = paid["amount_cny"].to_numpy(dtype="float64", na_value=0.0)
         out["hard_aid_cny_year"] = _per_student(paid, n_all, weights=amount)
         out["hard_aid_count_year"] = _per_student(paid, n_all)

@@ -16,10 +16,11 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask
-from features.cohort import _settings, _spine
-from features.config import BaoxueConfig, FeaturesConfig
+from features.cohort import spine_of
+from features.config import BaoxueConfig, feature_settings
 from features.contract import TABLES, Tables
+from features.names import feature_names
+from features.time import day_numbers, known_rows
 
 __all__ = ["left_behind_features", "left_behind_columns", "CAREGIVERS"]
 
@@ -27,7 +28,7 @@ CAREGIVERS: tuple[str, ...] = TABLES["left_behind"].column("caregiver").values o
 _MONTH_DAYS = 30.4375
 
 
-def left_behind_columns() -> list[str]:
+def left_behind_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`left_behind_features` returns, in order.
 
     >>> left_behind_columns()[-1]
@@ -41,7 +42,7 @@ def left_behind_columns() -> list[str]:
         "lb_father_only_away",
         "lb_caregiver",
         "lb_months_in_status",
-        "lb_parent_left_90d",
+        feature_names(config).parent_left,
         "lb_migrant_child",
     ]
 
@@ -50,7 +51,7 @@ def left_behind_features(
     tables: Tables,
     as_of: dt.date,
     *,
-    config: BaoxueConfig | FeaturesConfig | None = None,
+    config: BaoxueConfig | None = None,
     cohort: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Left-behind features of the cohort on ``as_of``.
@@ -62,7 +63,7 @@ def left_behind_features(
         (``is_migrant_child``).
     as_of : date
         Only rows known on or before this day count.
-    config : BaoxueConfig or FeaturesConfig, optional
+    config : BaoxueConfig, optional
         ``recent_change_days``.
     cohort : DataFrame, optional
         The output of :func:`features.cohort.cohort` for ``as_of``.
@@ -75,28 +76,16 @@ def left_behind_features(
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from features.load import tables_from_frames
-    >>> frames = {
-    ...     "students": pd.DataFrame({"student_id": ["a", "b"], "valid_from": ["2024-09-01"] * 2,
-    ...         "school_id": ["s1"] * 2, "grade": [7, 7], "sex": ["M", "F"], "birth_ym": ["2011-03"] * 2}),
-    ...     "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-    ...     "exams": pd.DataFrame({"exam_id": ["e1"], "school_id": ["s1"], "grade": [7],
-    ...                            "exam_type": ["final"], "exam_date": ["2025-01-10"]}),
-    ...     "exam_results": pd.DataFrame({"student_id": ["a"], "exam_id": ["e1"], "subject": ["math"],
-    ...                                   "score": [88.0], "full_marks": [100.0]}),
-    ...     "registry_events": pd.DataFrame({"student_id": ["a"], "event_date": ["2024-09-01"],
-    ...                                      "event_type": ["enrol"]}),
-    ...     "left_behind": pd.DataFrame({"student_id": ["a"], "effective_date": ["2024-03-01"], "status": [2],
-    ...                                  "absent_parent": ["both"], "caregiver": ["grandparent"]}),
-    ... }
-    >>> f = left_behind_features(tables_from_frames(frames).tables, dt.date(2024, 10, 1))
+    >>> from features._examples import example_tables
+    >>> tables = example_tables(left_behind={"student_id": ["a"], "effective_date": ["2024-03-01"], "status": [2],
+    ...                                      "absent_parent": ["both"], "caregiver": ["grandparent"]})
+    >>> f = left_behind_features(tables, dt.date(2024, 10, 1))
     >>> f.loc["a", ["lb_both_parents_away", "lb_mother_away"]].tolist(), f.loc["a", "lb_caregiver"]
     ([1.0, 1.0], 'grandparent')
     """
-    fc, _ = _settings(config)
-    spine = _spine(tables, as_of, cohort)
-    cols = left_behind_columns()
+    fc, _ = feature_settings(config)
+    spine = spine_of(tables, as_of, cohort)
+    cols = left_behind_columns(config)
     n_all = len(tables.student_ids)
     out = {c: np.full(n_all, np.nan) for c in cols if c != "lb_caregiver"}
     caregiver = np.full(n_all, -1, dtype="int64")
@@ -106,7 +95,7 @@ def left_behind_features(
     lb = tables.left_behind
     newly = np.full(n_all, np.nan)
     if lb is not None:
-        known = lb.loc[known_mask(lb, as_of, date_col="effective_date")]
+        known = known_rows(tables, "left_behind", as_of)
         f = pd.DataFrame(
             {
                 "code": known["student_id"].cat.codes.to_numpy().astype("int64"),
@@ -146,11 +135,11 @@ def left_behind_features(
     ev = tables.family_events
     if ev is not None:
         since = as_of - dt.timedelta(days=fc.recent_change_days - 1)
-        known = ev.loc[known_mask(ev, as_of, date_col="event_date", since=since)]
+        known = known_rows(tables, "family_events", as_of, since=since)
         hit = known.loc[known["event_type"].astype("str").eq("parent_migration_start").to_numpy()]
         newly = np.where(np.isnan(newly), 0.0, newly) if lb is None else newly
         newly[hit["student_id"].cat.codes.to_numpy()] = 1.0
-    out["lb_parent_left_90d"] = newly
+    out[feature_names(config).parent_left] = newly
 
     codes = spine["code"].to_numpy()
     frame = pd.DataFrame({c: out[c][codes] for c in cols if c != "lb_caregiver"}, index=spine.index)

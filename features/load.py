@@ -6,7 +6,8 @@ reason``) and loading goes on.
 
 Examples
 --------
->>> frames = _example_frames()   # students a (sex M) and b (sex 'X'), one row elsewhere
+>>> from features._examples import example_frames
+>>> frames = example_frames(students={"sex": ["M", "X"], "birth_ym": ["2011-03", "2011-05"]})  # b: sex 'X'
 >>> result = tables_from_frames(frames, max_reject_share=1.0)
 >>> result.tables.students["student_id"].tolist()
 ['a']
@@ -50,44 +51,6 @@ _FIRST_FILE_ROW = 2
 
 _TRUE = {"true", "1", "yes", "y", "t", "是", "有", "√"}
 _FALSE = {"false", "0", "no", "n", "f", "否", "无", "×"}
-
-
-def _example_frames() -> dict[str, pd.DataFrame]:
-    """The smallest valid county (two students, one with an unknown sex code) for examples."""
-    return {
-        "students": pd.DataFrame(
-            {
-                "student_id": ["a", "b"],
-                "valid_from": ["2024-09-01"] * 2,
-                "school_id": ["s1"] * 2,
-                "grade": [7, 7],
-                "sex": ["M", "X"],
-                "birth_ym": ["2011-03", "2011-05"],
-            }
-        ),
-        "attendance": pd.DataFrame({"student_id": ["a"], "date": ["2024-09-02"], "status": ["present"]}),
-        "exams": pd.DataFrame(
-            {
-                "exam_id": ["e1"],
-                "school_id": ["s1"],
-                "grade": [7],
-                "exam_type": ["final"],
-                "exam_date": ["2025-01-10"],
-            }
-        ),
-        "exam_results": pd.DataFrame(
-            {
-                "student_id": ["a"],
-                "exam_id": ["e1"],
-                "subject": ["math"],
-                "score": [88.0],
-                "full_marks": [100.0],
-            }
-        ),
-        "registry_events": pd.DataFrame(
-            {"student_id": ["a"], "event_date": ["2024-09-01"], "event_type": ["enrol"]}
-        ),
-    }
 
 
 @dataclass(frozen=True)
@@ -830,7 +793,9 @@ def summarize(result: LoadResult) -> pd.DataFrame:
 
     Examples
     --------
-    >>> row = summarize(tables_from_frames(_example_frames(), max_reject_share=1.0)).loc["students"]
+    >>> from features._examples import example_frames
+    >>> frames = example_frames(students={"sex": ["M", "X"], "birth_ym": ["2011-03", "2011-05"]})
+    >>> row = summarize(tables_from_frames(frames, max_reject_share=1.0)).loc["students"]
     >>> int(row.rows_read), int(row.rows_loaded), int(row.rows_rejected), int(row.students)
     (2, 1, 1, 1)
     >>> row.first_date

@@ -129,7 +129,7 @@ def assess_full(
     explained = np.ones(len(base), dtype=bool) if scope == "all" else listed
     who = base.index[explained]
     contrib = contributions(scoring, features.loc[who])
-    reasons = explain_reasons(features, contrib, top=cfg.risk.top_reasons).reindex(base.index)
+    reasons = explain_reasons(features, contrib, top=cfg.risk.top_reasons, config=cfg).reindex(base.index)
     for c in REASON_COLUMNS:
         reasons[c] = reasons[c].fillna("").astype("str")
     disabled = None

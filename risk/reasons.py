@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureInfo, feature_info, format_value
+from features.config import BaoxueConfig, feature_settings
+from features.names import FeatureNames, feature_names
 from risk.explain import EXPECTED
 
 __all__ = ["SILENT", "REASON_COLUMNS", "explain_reasons", "reason_sentence"]
@@ -149,24 +151,32 @@ def _positive(v: object) -> bool:
 
 _STREAK = _Companion("att_unexcused_streak_current", "当前连续{value}天", "{value} in a row now", _positive)
 _MONTHS = _Companion("lb_months_in_status", "已{value}个月", "for {value} months", _positive)
-_BOTTOM = _Companion(
-    "acad_bottom20_class", "处于班级后20%", "in the bottom 20% of the class", lambda v: v == 1.0
-)
 _FAILED = _Companion("acad_failed_subjects_last", "{value}科不及格", "{value} subjects failed", _positive)
 
-#: primary feature -> companions appended to its sentence when their value says something
-_COMPANIONS: dict[str, tuple[_Companion, ...]] = {
-    **{f"att_unexcused_days_{w}d": (_STREAK,) for w in (5, 10, 15, 20, 30)},
-    **{f"att_unexcused_rate_{w}d": (_STREAK,) for w in (5, 10, 15, 20, 30)},
-    "lb_status": (_MONTHS,),
-    "lb_mother_away": (_MONTHS,),
-    "lb_both_parents_away": (_MONTHS,),
-    "lb_one_parent_away": (_MONTHS,),
-    "lb_father_only_away": (_MONTHS,),
-    "acad_composite_pct_class_last": (_BOTTOM, _FAILED),
-    "acad_composite_pct_grade_last": (_BOTTOM, _FAILED),
-    "acad_composite_score_last": (_BOTTOM, _FAILED),
-}
+
+@cache
+def _companions(names: FeatureNames, windows: tuple[int, ...]) -> dict[str, tuple[_Companion, ...]]:
+    """Primary feature -> companions appended to its sentence when their value says something
+    (the bottom-of-class flag and the windows under the configured names)."""
+    p = names.bottom_percent.replace("_", ".")
+    bottom = _Companion(
+        names.bottom_class, f"处于班级后{p}%", f"in the bottom {p}% of the class", lambda v: v == 1.0
+    )
+    wins = sorted({5, 10, 15, 20, 30, *windows})
+    return {
+        **{f"att_unexcused_days_{w}d": (_STREAK,) for w in wins},
+        **{f"att_unexcused_rate_{w}d": (_STREAK,) for w in wins},
+        "lb_status": (_MONTHS,),
+        "lb_mother_away": (_MONTHS,),
+        "lb_both_parents_away": (_MONTHS,),
+        "lb_one_parent_away": (_MONTHS,),
+        "lb_father_only_away": (_MONTHS,),
+        "acad_composite_pct_class_last": (bottom, _FAILED),
+        "acad_composite_pct_grade_last": (bottom, _FAILED),
+        "acad_composite_score_last": (bottom, _FAILED),
+    }
+
+
 #: features joined to another's sentence with a comma rather than brackets
 _CARE = "lb_caregiver"
 
@@ -281,6 +291,7 @@ def _row_sentences(
     values: dict[str, object],
     n: int,
     risk_side: bool,
+    companions: dict[str, tuple[_Companion, ...]],
 ) -> tuple[list[str], list[str], list[str]]:
     """Up to ``n`` (zh, en) sentences for one row, visiting features in ``order``."""
     zh: list[str] = []
@@ -308,7 +319,7 @@ def _row_sentences(
         concepts.add(_concept(name))
         if risk_side:
             extra_zh, extra_en = [], []
-            for comp in _COMPANIONS.get(name, ()):
+            for comp in companions.get(name, ()):
                 if comp.feature in values and comp.feature not in consumed:
                     c_zh = _companion_text(comp, values[comp.feature], "zh")
                     if c_zh is not None:
@@ -351,6 +362,7 @@ def explain_reasons(
     top: int = 3,
     protective: int = 2,
     min_contribution: float = 0.0,
+    config: BaoxueConfig | None = None,
 ) -> pd.DataFrame:
     """Reasons and protective factors of every row of ``contrib``, in Chinese and English.
 
@@ -365,6 +377,8 @@ def explain_reasons(
     min_contribution : float
         A reason's contribution (log-odds) must exceed this; a protective factor's must be
         below minus this.
+    config : BaoxueConfig, optional
+        The configuration the features were built under (the configured column names).
 
     Returns
     -------
@@ -372,6 +386,7 @@ def explain_reasons(
         Indexed like ``contrib``; columns :data:`REASON_COLUMNS`. ``reason_codes`` holds the
         feature columns behind the reasons (internal: reports must show the sentences).
     """
+    companions = _companions(feature_names(config), feature_settings(config)[0].recent_windows)
     names = [c for c in contrib.columns if c != EXPECTED]
     values_frame = features.loc[contrib.index, names]
     C = contrib[names].to_numpy(dtype="float64")
@@ -384,8 +399,8 @@ def explain_reasons(
         row = C[i]
         up = order_up[i][row[order_up[i]] > min_contribution]
         down = order_down[i][row[order_down[i]] < -min_contribution]
-        zh, en, used = _row_sentences(up, names, values, top, True)
-        pzh, pen, _ = _row_sentences(down, names, values, protective, False)
+        zh, en, used = _row_sentences(up, names, values, top, True, companions)
+        pzh, pen, _ = _row_sentences(down, names, values, protective, False, companions)
         families: list[str] = []
         for n in used:
             fam = _info(n).family

@@ -41,11 +41,11 @@ import json
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, known_mask, school_days
 from features.cohort import IN_EVENTS
 from features.config import BaoxueConfig, RulesConfig
 from features.contract import Tables
 from features.rulebook import CASE_RULES, RULE_SEVERITY, RULEBOOK, STREAK_RULES, Rule, rule_labels, rule_names
+from features.time import day_numbers, known_rows, school_days
 
 __all__ = [
     "ALERT_COLUMNS",
@@ -120,8 +120,7 @@ def _streak_alerts(
 
 
 def _registry_alerts(tables: Tables, as_of: dt.date, spine: pd.DataFrame, rc: RulesConfig) -> list[dict]:
-    ev = tables.registry_events
-    ev = ev.loc[known_mask(ev, as_of, date_col="event_date")]
+    ev = known_rows(tables, "registry_events", as_of)
     types = ev["event_type"].astype("str")
     relevant = types.isin(("suspected_mark", *IN_EVENTS)).to_numpy()
     ev = ev.loc[relevant]
@@ -164,7 +163,7 @@ def _leave_alerts(tables: Tables, as_of: dt.date, spine: pd.DataFrame, rc: Rules
     lv = tables.leave_requests
     if lv is None or not len(lv):
         return []
-    lv = lv.loc[known_mask(lv, as_of, date_col="start_date")]
+    lv = known_rows(tables, "leave_requests", as_of)
     ts = np.datetime64(as_of, "s")
     end = lv["end_date"].to_numpy()
     lv = lv.loc[(np.isnat(end) | (end >= ts)) & lv["student_id"].astype("str").isin(spine.index).to_numpy()]

@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import BaoxueConfig, RiskConfig, RulesConfig
+from features.names import feature_names
 from risk.rules import RULE_SEVERITY, RULEBOOK
 from risk.snapshot import TIERS
 
@@ -131,6 +132,8 @@ def assign_tiers(
     rc = _config(config)
     if rules_config is None and isinstance(config, BaoxueConfig):
         rules_config = config.rules
+    # configured column names (defaults when only the [risk] section is given)
+    names = feature_names(config if isinstance(config, BaoxueConfig) else None)
     idx = probability.index
     p = probability.to_numpy(dtype="float64")
     n = len(idx)
@@ -183,22 +186,24 @@ def assign_tiers(
         f"近10个上课日无故缺勤≥{rc.yellow_unexcused_days}天",
         f"≥{rc.yellow_unexcused_days} unexcused days in the last 10 school days",
     )
-    fall = (_col(features, "acad_bottom20_new") == 1) | (
+    fall = (_col(features, names.bottom_new) == 1) | (
         _col(features, "acad_composite_pct_change") <= -rc.yellow_grade_drop
     )
+    bottom = names.bottom_percent.replace("_", ".")
     put(
         fall,
         "yellow",
         "academic_fall",
-        "成绩明显下滑或新落入班级后20%",
-        "grades fell (a level down or into the bottom 20%)",
+        f"成绩明显下滑或新落入班级后{bottom}%",
+        f"grades fell (a level down or into the bottom {bottom}%)",
     )
     event = (
-        (np.nan_to_num(_col(features, "hard_family_event_90d")) > 0)
-        | (_col(features, "lb_parent_left_90d") == 1)
-        | (_col(features, "hard_status_change_90d") == 1)
+        (np.nan_to_num(_col(features, names.family_event)) > 0)
+        | (_col(features, names.parent_left) == 1)
+        | (_col(features, names.status_change) == 1)
     )
-    put(event, "yellow", "family_event_90d", "近90天家庭发生变故", "a family event in the last 90 days")
+    d = names.recent_days
+    put(event, "yellow", f"family_event_{d}d", f"近{d}天家庭发生变故", f"a family event in the last {d} days")
     put(
         p >= rc.yellow_risk,
         "yellow",

@@ -16,8 +16,8 @@ from training.evaluate import (
     write_report,
 )
 from training.fairness import FairnessAudit, audit_groups, fairness_audit
-from training.fit import FittedModel, explain_speed, feature_columns, fit_lightgbm, fit_model
-from training.labels import cohort, label_lag_days, label_panel, make_labels, observable_as_of_dates
+from training.fit import FittedModel, explain_speed, fit_lightgbm, fit_model, panel_feature_columns
+from training.labels import cohort_members, label_lag_days, label_panel, make_labels, observable_as_of_dates
 from training.metrics import (
     at_capacity,
     at_share,
@@ -52,7 +52,7 @@ __all__ = [
     "audit_groups",
     "calibrate",
     "code_version",
-    "cohort",
+    "cohort_members",
     "deployment_design",
     "evaluate",
     "evaluate_table",
@@ -61,7 +61,7 @@ __all__ = [
     "expected_calibration_error",
     "explain_speed",
     "fairness_audit",
-    "feature_columns",
+    "panel_feature_columns",
     "fit_lightgbm",
     "fit_model",
     "fit_model_dask",

@@ -35,9 +35,9 @@ from training.bundle import ModelBundle
 from training.calibrate import calibrate
 from training.fit import (
     FittedModel,
-    feature_columns,
     fit_model,
     lightgbm_params,
+    panel_feature_columns,
     prepare_features,
     validation_halves,
 )
@@ -100,7 +100,7 @@ def fit_model_dask(
     import dask.dataframe as dd
     from lightgbm.dask import DaskLGBMClassifier
 
-    cols = list(features) if features is not None else feature_columns(panel)
+    cols = list(features) if features is not None else panel_feature_columns(panel)
     probe_trees = n_estimators is None
     trees = trees_from_sampled_run(panel, design, config) if probe_trees else int(n_estimators)
     if trees < 1:

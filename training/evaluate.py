@@ -19,16 +19,18 @@ import pandas as pd
 
 from features.config import BaoxueConfig, TrainConfig
 from features.contract import Tables
+from features.names import feature_names
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
 from training.bundle import ModelBundle, code_version, feature_schema
 from training.fairness import AUDIT_ATTRIBUTES, FairnessAudit, audit_groups, fairness_audit
-from training.fit import FittedModel, explain_speed, feature_columns, fit_model, prepare_features
+from training.fit import FittedModel, explain_speed, fit_model, panel_feature_columns, prepare_features
 from training.labels import label_panel, observable_as_of_dates, observed_until
 from training.metrics import per_month_metrics, reliability_table, score_metrics
 from training.splits import TemporalDesign, deployment_design, last_year_design, monthly_as_of_dates
 
 __all__ = [
     "RULE_COLUMNS",
+    "rule_columns",
     "labelled_as_of_dates",
     "evaluation_data",
     "EvaluationReport",
@@ -41,9 +43,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: feature columns the county rule reads: absence share of school days this term, failed
-#: subjects in the latest exam, bottom 20% of the class (features.attendance / academic)
-RULE_COLUMNS = ("att_absence_rate_term", "acad_failed_subjects_last", "acad_bottom20_class")
+
+def rule_columns(config: BaoxueConfig | None = None) -> tuple[str, str, str]:
+    """Feature columns the county rule reads: absence share of school days this term, failed
+    subjects in the latest exam, the class's bottom ``bottom_share`` (features.attendance /
+    academic; the last name follows ``[features] bottom_share``).
+
+    >>> rule_columns()[-1]
+    'acad_bottom20_class'
+    """
+    return ("att_absence_rate_term", "acad_failed_subjects_last", feature_names(config).bottom_class)
+
+
+#: :func:`rule_columns` under the default configuration
+RULE_COLUMNS = rule_columns()
 _KEY = ["student_id", "as_of"]
 
 
@@ -248,7 +261,7 @@ def evaluate(
         left out (with a log line) when the panel lacks them.
     """
     design = design or last_year_design(data["as_of"].unique(), config)
-    feats = feature_columns(data)
+    feats = panel_feature_columns(data)
     test = design.part(data["as_of"], "test")
     if not test.any():
         raise ValueError("the design has no test rows in data")
@@ -342,6 +355,7 @@ def evaluate_tables(
         truth=truth,
         capacity=config.risk.capacity_per_school,
         absence_share=config.rules.chronic_absence_share,
+        rule_columns=rule_columns(config),
     )
 
 
@@ -359,6 +373,7 @@ def train_tables(
             truth=truth,
             capacity=config.risk.capacity_per_school,
             absence_share=config.rules.chronic_absence_share,
+            rule_columns=rule_columns(config),
         )
     bundle = train_bundle(data, config.train)
     if report is not None:

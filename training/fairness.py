@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
 
-from features._time import latest_known, valid_at
 from features.cohort import cohort
 from features.contract import Tables
+from features.time import known_date, latest_known, valid_at
 from training.metrics import _list_size_share, inclusion
 
 __all__ = ["AUDIT_ATTRIBUTES", "audit_groups", "FairnessAudit", "fairness_audit"]
@@ -46,7 +46,7 @@ def _groups_on(tables: Tables, as_of: pd.Timestamp) -> pd.DataFrame:
     )
     out["ethnicity"] = c["ethnicity_code"].astype("object").fillna("unknown")
     if tables.left_behind is not None and len(tables.left_behind):
-        lb = latest_known(tables.left_behind, day, date_col="effective_date")["status"]
+        lb = latest_known(tables.left_behind, day, date_col=known_date("left_behind"))["status"]
         names = {0: "not_left_behind", 1: "one_parent_away", 2: "both_parents_away"}
         out["left_behind"] = lb.reindex(out.index).map(names).astype("object").fillna("unknown")
     else:

@@ -25,7 +25,7 @@ from training.splits import TemporalDesign
 
 __all__ = [
     "FEATURE_PREFIXES",
-    "feature_columns",
+    "panel_feature_columns",
     "prepare_features",
     "validation_halves",
     "lightgbm_params",
@@ -40,10 +40,10 @@ __all__ = [
 FEATURE_PREFIXES = ("att_", "acad_", "hard_", "lb_", "ctx_")
 
 
-def feature_columns(panel: pd.DataFrame) -> list[str]:
+def panel_feature_columns(panel: pd.DataFrame) -> list[str]:
     """The feature columns of a panel: every column with a registered prefix, in order.
 
-    >>> feature_columns(pd.DataFrame(columns=["student_id", "as_of", "att_x", "acad_y", "label"]))
+    >>> panel_feature_columns(pd.DataFrame(columns=["student_id", "as_of", "att_x", "acad_y", "label"]))
     ['att_x', 'acad_y']
     """
     return [c for c in panel.columns if str(c).startswith(FEATURE_PREFIXES)]
@@ -164,7 +164,7 @@ def fit_model(
     design : TemporalDesign
         Which as-of dates fit and which validate.
     features : sequence of str, optional
-        Default: :func:`feature_columns`.
+        Default: :func:`panel_feature_columns`.
     estimator : sklearn classifier, optional
         Fit this on the ``fit`` rows instead of LightGBM (the baselines); it gets no early
         stopping, no negative sampling, but the same calibration rows.
@@ -177,7 +177,7 @@ def fit_model(
     weighted the same way. The calibration rows are never sampled, so the calibrated
     probabilities are those of the whole population.
     """
-    cols = list(features) if features is not None else feature_columns(panel)
+    cols = list(features) if features is not None else panel_feature_columns(panel)
     fit_rows = design.part(panel["as_of"], "fit")
     valid_rows = design.part(panel["as_of"], "valid")
     stop = valid_rows & validation_halves(panel["student_id"], config)

@@ -21,7 +21,9 @@ The rule is DATA_CONTRACT.md "The label". For as-of date ``D`` and horizon ``H``
 
 Consecutive school days are the student's own recorded attendance days in date order; a
 day counts as unexcused when every session recorded that day is ``unexcused``. Days with
-no row (unknown) neither count nor break a run.
+no row (unknown) neither count nor break a run. This is the *recorded unexcused run* of
+:func:`features.time.recorded_unexcused_runs`, not the rules' *unexcused streak* (school
+calendar, worst session, approved leave; see :mod:`features.time`).
 
 A label for ``D`` needs data up to ``D + H + suspected_resolution_days``
 (:func:`label_lag_days`); :func:`make_labels` refuses dates whose window is not yet
@@ -40,10 +42,11 @@ from features.cohort import cohort_index
 from features.config import TrainConfig
 from features.contract import Tables
 from features.errors import PointInTimeError
+from features.time import recorded_unexcused_runs
 
 __all__ = [
     "NOT_DROPOUT_REASONS",
-    "cohort",
+    "cohort_members",
     "label_lag_days",
     "observed_until",
     "observable_as_of_dates",
@@ -102,7 +105,7 @@ def _codes(s: pd.Series) -> np.ndarray:
     return s.cat.codes.to_numpy() if isinstance(s.dtype, pd.CategoricalDtype) else s.to_numpy()
 
 
-def cohort(tables: Tables, as_of: dt.date | pd.Timestamp) -> pd.CategoricalIndex:
+def cohort_members(tables: Tables, as_of: dt.date | pd.Timestamp) -> pd.CategoricalIndex:
     """Students enrolled and in school on ``as_of`` (:func:`features.cohort.cohort_index`).
 
     One definition serves features and labels. Returns a ``student_id`` index with the
@@ -181,7 +184,7 @@ def _events(tables: Tables, config: TrainConfig) -> tuple[pd.DataFrame, pd.DataF
         pos.append(sus.loc[~sus["_k"].isin(resolved_k), ["sid", "date"]])
 
     positives = pd.concat(pos, ignore_index=True)
-    streaks = _streak_days(tables, config)
+    streaks = recorded_unexcused_runs(tables.attendance, config.streak_days)
     for f in (positives, censors, streaks):
         f["sid"] = f["sid"].astype("int64")
         f["date"] = f["date"].astype("datetime64[s]")
@@ -200,29 +203,6 @@ def _home_teaching(tables: Tables) -> list[tuple[pd.DataFrame, str, pd.Series]]:
         ce = tables.case_events.merge(tables.cases[["case_id", "student_id"]], on="case_id", how="inner")
         out.append((ce, "ts", ce["event_type"].eq("home_teaching").fillna(False).astype(bool)))
     return out
-
-
-def _streak_days(tables: Tables, config: TrainConfig) -> pd.DataFrame:
-    """Every day of every run of unexcused days at least ``streak_days`` long.
-
-    Columns ``sid``, ``date`` and ``run`` (a run id); the window check happens later.
-    """
-    att = tables.attendance
-    frame = pd.DataFrame(
-        {
-            "sid": _codes(att["student_id"]),
-            "date": att["date"].to_numpy(),
-            "unx": att["status"].eq("unexcused").to_numpy(bool),
-        }
-    )
-    day = frame.groupby(["sid", "date"], sort=True)["unx"].min().reset_index()
-    sid = day["sid"].to_numpy()
-    unx = day["unx"].to_numpy()
-    new_run = np.r_[True, (sid[1:] != sid[:-1]) | (unx[1:] != unx[:-1])]
-    run = np.cumsum(new_run)
-    size = np.bincount(run)[run]
-    long = unx & (size >= config.streak_days)
-    return pd.DataFrame({"sid": sid[long], "date": day["date"].to_numpy()[long], "run": run[long]})
 
 
 def _labels_from_events(
@@ -297,7 +277,7 @@ def make_labels(
     day = _day(as_of)
     _check_observed(day, config, _day(until) if until is not None else observed_until(tables))
     positives, censors, streaks = _events(tables, config)
-    members = cohort(tables, day).codes
+    members = cohort_members(tables, day).codes
     out = _labels_from_events(members, day, positives, censors, streaks, config)
     return _to_student_index(out, tables)
 
@@ -332,7 +312,7 @@ def label_panel(
     positives, censors, streaks = _events(tables, config)
     parts = []
     for day in days:
-        lab = _labels_from_events(cohort(tables, day).codes, day, positives, censors, streaks, config)
+        lab = _labels_from_events(cohort_members(tables, day).codes, day, positives, censors, streaks, config)
         lab = _to_student_index(lab, tables).reset_index()
         lab.insert(1, "as_of", np.datetime64(day.date(), "s"))
         parts.append(lab)

@@ -23,19 +23,16 @@ import pandas as pd
 
 from features.config import TrainConfig
 from features.errors import ConfigError
+from features.time import school_year_of
 from training.labels import label_lag_days
 
 __all__ = [
     "AsOfSplit",
     "TemporalDesign",
     "monthly_as_of_dates",
-    "school_year",
     "last_year_design",
     "deployment_design",
 ]
-
-#: the school year starts in September (academic_year = the calendar year it starts in)
-_SCHOOL_YEAR_START_MONTH = 9
 
 
 def monthly_as_of_dates(
@@ -52,16 +49,6 @@ def monthly_as_of_dates(
         first = first + pd.offsets.MonthBegin(1)
     days = pd.date_range(first, pd.Timestamp(end), freq="MS")
     return [d for d in days if d.month in months]
-
-
-def school_year(day: dt.date | pd.Timestamp) -> int:
-    """The school year (the calendar year of its September) that ``day`` belongs to.
-
-    >>> school_year(pd.Timestamp("2025-03-01")), school_year(pd.Timestamp("2025-09-01"))
-    (2024, 2025)
-    """
-    day = pd.Timestamp(day)
-    return day.year if day.month >= _SCHOOL_YEAR_START_MONTH else day.year - 1
 
 
 def _as_dates(groups, X) -> np.ndarray:
@@ -214,8 +201,8 @@ def last_year_design(as_of_dates: Iterable, config: TrainConfig) -> TemporalDesi
     if not dates:
         raise ConfigError("no labelled as-of dates")
     gap = pd.Timedelta(days=label_lag_days(config))
-    last = school_year(dates[-1])
-    test = [d for d in dates if school_year(d) == last]
+    last = school_year_of(dates[-1].date())
+    test = [d for d in dates if school_year_of(d.date()) == last]
     before = [d for d in dates if d + gap <= test[0]]
     fit, valid = _fit_valid(before, config, gap)
     return TemporalDesign(tuple(fit), tuple(valid), tuple(test), gap.days)

@@ -48,6 +48,7 @@ from features.contract import Tables
 from features.errors import DataContractError
 from features.load import tables_from_frames
 from features.simulate import SimulatedCounty
+from features.time import school_years
 from risk.assign import PRESENT_STATUSES  # the statuses that count as attending a day
 from training.labels import make_labels, observed_until
 
@@ -182,8 +183,7 @@ def _uniform(seed: int, kind: str, *keys: np.ndarray) -> np.ndarray:
 
 
 def _academic_year(d: pd.Series | pd.DatetimeIndex) -> np.ndarray:
-    d = pd.DatetimeIndex(d)
-    return np.asarray(d.year - (d.month < 8), dtype=np.int64)
+    return school_years(d)  # the one school year (features.time)
 
 
 def default_decision_dates(county: SimulatedCounty, config: BaoxueConfig | None = None) -> list[dt.date]:

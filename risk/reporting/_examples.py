@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Tables
+from features.names import feature_names
 from risk.snapshot import SNAPSHOT_COLUMNS
 
 __all__ = ["example_snapshot", "snapshot_row", "synthetic_run", "SyntheticRun"]
@@ -134,7 +135,7 @@ class SyntheticRun:
 _REASONS = (
     ("att_unexcused_days_30d", 4.0),
     ("lb_both_parents_away", 1.0),
-    ("acad_bottom20_class", 1.0),
+    (feature_names().bottom_class, 1.0),
     ("hard_is_dibao", 1.0),
     ("ctx_class_size", 48.0),
 )

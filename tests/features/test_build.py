@@ -16,7 +16,7 @@ import pytest
 
 from features.build import BUILDERS, build_features, build_panel, feature_columns
 from features.catalog import catalog, catalog_markdown, phrase
-from features.config import FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig, RulesConfig
 from features.contract import TABLES
 from features.load import tables_from_frames
 
@@ -109,7 +109,9 @@ def test_restricted_columns_only_when_configured():
     tables = _county(0)
     plain = build_features(tables, AS_OF_DATES[1])
     assert not any(c in plain for c in ("ctx_ethnicity", "ctx_health_status", "hard_is_prisoner_child"))
-    cfg = FeaturesConfig(use_restricted=("ethnicity_code", "health_status", "prisoner_child"))
+    cfg = BaoxueConfig(
+        features=FeaturesConfig(use_restricted=("ethnicity_code", "health_status", "prisoner_child"))
+    )
     X = build_features(tables, AS_OF_DATES[1], cfg)
     assert {"ctx_ethnicity", "ctx_health_status", "hard_is_prisoner_child"} <= set(X.columns)
     assert list(X.columns) == feature_columns(cfg) == list(catalog(cfg))
@@ -186,3 +188,18 @@ def test_cli_features_writes_one_row_per_cohort_student(tmp_path):
     assert list(X.columns[1:]) == feature_columns()
     r = runner.invoke(app, ["features", str(data), "--as-of", "20-11-2024", "--out", str(out)])
     assert r.exit_code == 2
+
+
+def test_bare_features_config_is_refused_and_county_rules_reach_the_flags():
+    tables = _county(0)
+    day = AS_OF_DATES[1]
+    with pytest.raises(TypeError, match="whole BaoxueConfig"):
+        build_features(tables, day, FeaturesConfig())  # would silently drop the county's [rules]
+    with pytest.raises(TypeError, match="whole BaoxueConfig"):
+        feature_columns(FeaturesConfig())
+    plain = build_features(tables, day)
+    county = build_features(tables, day, BaoxueConfig(rules=RulesConfig(registry_update_days=1)))
+    streak = plain["att_unexcused_streak_current"]
+    expected = (streak >= 1).astype("float64").where(streak.notna())
+    pd.testing.assert_series_equal(county["att_rule_5day"], expected, check_names=False)
+    assert county["att_rule_5day"].sum() > plain["att_rule_5day"].sum()

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from _handmade import students, tables
 
-from features.config import FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig
 from features.hardship import hardship_columns, hardship_features
 
 AS_OF = dt.date(2024, 10, 1)
@@ -109,7 +109,7 @@ def test_parents_events_aid(feats):
 
 
 def test_restricted_only_when_configured():
-    cfg = FeaturesConfig(use_restricted=("prisoner_child", "incarceration"))
+    cfg = BaoxueConfig(features=FeaturesConfig(use_restricted=("prisoner_child", "incarceration")))
     f = hardship_features(_county(), AS_OF, config=cfg)
     assert f["hard_is_prisoner_child"].tolist() == [0, 0, 0, 1, 0]
     assert f["hard_family_event_90d"].tolist() == [0, 0, 0, 1, 1]

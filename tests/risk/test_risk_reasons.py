@@ -10,12 +10,16 @@ import pandas as pd
 import pytest
 
 from features.catalog import catalog, feature_info
-from features.config import FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig
 from risk.plans import suggest_measures
 from risk.reasons import SILENT, explain_reasons, reason_sentence
 
 ALL = catalog(
-    FeaturesConfig(use_restricted=("ethnicity_code", "disability_type", "health_status", "prisoner_child"))
+    BaoxueConfig(
+        features=FeaturesConfig(
+            use_restricted=("ethnicity_code", "disability_type", "health_status", "prisoner_child")
+        )
+    )
 )
 RAW_NAME = re.compile(r"\b(att|acad|hard|lb|ctx)_[a-z0-9_]+\b")
 CATEGORY_VALUES = {
@@ -143,3 +147,14 @@ def test_every_family_is_a_known_catalogue_family():
         "left_behind",
         "context",
     }
+
+
+def test_the_bottom_of_class_companion_follows_the_config():
+    from features.config import BaoxueConfig, FeaturesConfig
+
+    cfg = BaoxueConfig(features=FeaturesConfig(bottom_share=0.25))
+    f, c = _frames({"acad_composite_pct_class_last": 12.0, "acad_bottom25_class": 1.0},
+                   {"acad_composite_pct_class_last": 0.8})  # fmt: skip
+    r = explain_reasons(f, c, config=cfg).loc["s1"]
+    assert r["reasons_zh"] == "最近一次考试总成绩位于班级第12百分位（处于班级后25%）"
+    assert reason_sentence("acad_bottom25_class", 1.0, "en") == "in the bottom 25% of the class (学困生)"

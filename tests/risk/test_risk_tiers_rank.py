@@ -200,3 +200,18 @@ def test_tiny_runs(n):
     f = _ranking_frame(n=2).iloc[:n]
     r = rank_students(f, DAY, capacity=pd.Series({"A": 1}))
     assert len(r) == n
+
+
+def test_yellow_conditions_find_the_configured_columns():
+    from features.config import BaoxueConfig, FeaturesConfig
+    from features.names import feature_names
+
+    cfg = BaoxueConfig(features=FeaturesConfig(recent_change_days=60, bottom_share=0.25),
+                       risk=RiskConfig(red_top_share=0.0))  # fmt: skip
+    n = feature_names(cfg)
+    p = pd.Series([0.01] * 3, index=["a", "b", "c"])
+    f = pd.DataFrame({n.bottom_new: [1, 0, 0], n.parent_left: [0, 1, 0], "acad_bottom20_new": [0, 0, 1]},
+                     index=p.index)  # fmt: skip
+    t = assign_tiers(p, pd.Series("", index=p.index), f, config=cfg)
+    assert t["tier_condition"].tolist() == ["academic_fall", "family_event_60d", ""]
+    assert "近60天" in t.loc["b", "tier_reason_zh"] and "25%" in t.loc["a", "tier_reason_zh"]

@@ -6,7 +6,7 @@ import pytest
 
 from training.bundle import ModelBundle, load_bundle, save_bundle
 from training.cluster import fit_model_dask, train_bundle_dask, trees_from_sampled_run
-from training.fit import feature_columns, fit_model, prepare_features
+from training.fit import fit_model, panel_feature_columns, prepare_features
 from training.metrics import score_metrics
 from training.splits import deployment_design, last_year_design
 
@@ -34,7 +34,7 @@ def test_dask_fit_uses_every_row_and_the_sampled_tree_count(synthetic_data, smal
     # ranks like the same trees fitted in-process, and stays calibrated
     local = fit_model(synthetic_data, design, small_config)
     test = synthetic_data.loc[design.part(synthetic_data["as_of"], "test")].reset_index(drop=True)
-    X = prepare_features(test, feature_columns(synthetic_data))
+    X = prepare_features(test, panel_feature_columns(synthetic_data))
     m_dask, m_local = (
         score_metrics(test, fitted.predict_proba(X)),
         score_metrics(test, local.predict_proba(X)),

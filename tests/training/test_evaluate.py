@@ -57,3 +57,11 @@ def test_training_is_deterministic(synthetic_data, small_config):
     rows = synthetic_data.iloc[:50]
     np.testing.assert_array_equal(a.predict_proba(rows).to_numpy(), b.predict_proba(rows).to_numpy())
     assert a.window["test"] == "" and a.window["valid"] == "2024-01-01..2024-03-01"
+
+
+def test_rule_columns_follow_the_bottom_share():
+    from features.config import BaoxueConfig, FeaturesConfig
+    from training.evaluate import RULE_COLUMNS, rule_columns
+
+    assert rule_columns() == RULE_COLUMNS
+    assert rule_columns(BaoxueConfig(features=FeaturesConfig(bottom_share=0.3)))[-1] == "acad_bottom30_class"

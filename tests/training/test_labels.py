@@ -8,7 +8,7 @@ import pytest
 from features.config import TrainConfig
 from features.errors import PointInTimeError
 from features.load import tables_from_frames
-from training.labels import cohort, label_lag_days, label_panel, make_labels, observable_as_of_dates
+from training.labels import cohort_members, label_lag_days, label_panel, make_labels, observable_as_of_dates
 
 D = pd.Timestamp("2024-10-01")  # window (2024-10-01, 2024-12-30] with the default 90-day horizon
 CFG = TrainConfig()  # horizon 90, resolution 30, streak 20
@@ -104,14 +104,14 @@ def test_make_labels_hand_made(tables):
 
 
 def test_cohort_leaves_out_students_already_out(tables):
-    on_d = [str(s) for s in cohort(tables, D)]
+    on_d = [str(s) for s in cohort_members(tables, D)]
     assert "f" not in on_d and "a" in on_d
     # on 2024-11-06 a (dropout mark 11-05) and j (transfer out 11-01) are out; b is back
-    later = [str(s) for s in cohort(tables, "2024-11-06")]
+    later = [str(s) for s in cohort_members(tables, "2024-11-06")]
     assert "a" not in later and "j" not in later and "b" in later
     # h has an open suspected mark on 2024-11-01 (no return until 11-20): still enrolled,
     # and exactly who the list is for (features.cohort)
-    assert "h" in [str(s) for s in cohort(tables, "2024-11-01")]
+    assert "h" in [str(s) for s in cohort_members(tables, "2024-11-01")]
 
 
 def test_streak_counts_only_days_inside_the_window(tables):

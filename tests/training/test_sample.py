@@ -12,7 +12,7 @@ import pytest
 from features.config import TrainConfig
 from features.errors import ConfigError
 from training.evaluate import train_bundle
-from training.fit import feature_columns, fit_model, prepare_features
+from training.fit import fit_model, panel_feature_columns, prepare_features
 from training.metrics import score_metrics
 from training.sample import negative_sample_weights, sampling_applies
 from training.splits import last_year_design, monthly_as_of_dates
@@ -120,7 +120,7 @@ def test_county_panels_are_not_sampled(panel, config):
 def test_sampled_fit_is_calibrated_and_ranks_like_full_data(panel, config):
     design = last_year_design(panel["as_of"].unique(), config)
     test = panel.loc[design.part(panel["as_of"], "test")].reset_index(drop=True)
-    X = prepare_features(test, feature_columns(panel))
+    X = prepare_features(test, panel_feature_columns(panel))
     observed = test["label"].mean()
     full = fit_model(panel, design, config)
     sampled = fit_model(panel, design, replace(config, negative_sample=0.1, sample_above_rows=0))

@@ -1,15 +1,34 @@
-"""The point-in-time gatekeeper: every feature builder reads its tables through here.
+"""Time in one place: what is known on a day, the school year, school days and the streak.
 
-A row counts on ``as_of`` only if it was *known* on that day: its knowledge date
-(``TableSpec.known_date``: an event date, ``valid_from``, an exam date) is on or
-before ``as_of``. Interval rows are in force when ``valid_from <= as_of`` and
-``valid_to`` is empty or later than ``as_of``.
+Every feature builder (and the rules, the fairness audit, the labels) reads dates through
+this module:
 
-School days come from the ``calendar`` table; for a school without calendar rows
-(or on dates outside the range its calendar covers) the contract's default applies:
-Monday to Friday, autumn term 1 September to 15 January, spring term 1 March to
-10 July, fixed-date public holidays off (New Year 1 Jan, Labour Day 1–5 May,
-National Day 1–7 Oct; lunar holidays need a real calendar).
+- **Known rows.** A row counts on ``as_of`` only if it was *known* on that day: its
+  knowledge date, the contract's ``TableSpec.known_date`` (an event date, ``valid_from``,
+  an exam date, a calendar day), is on or before ``as_of``. :func:`known_rows` reads a
+  table through the column the contract declares, so no call site picks a date column by
+  hand. Interval rows are in force when ``valid_from <= as_of`` and ``valid_to`` is empty
+  or later than ``as_of`` (:func:`valid_at`).
+- **The school year** a date belongs to starts on 1 August (:func:`school_year_of`,
+  :func:`school_years`); its teaching starts on 1 September (:func:`school_year_start`).
+- **School days** come from the ``calendar`` table; for a school without calendar rows
+  (or on dates outside the range its calendar covers) the contract's default applies
+  (:func:`default_calendar`): Monday to Friday, autumn term 1 September to 15 January,
+  spring term 1 March to 10 July, fixed-date public holidays off (New Year 1 Jan, Labour
+  Day 1–5 May, National Day 1–7 Oct; lunar holidays need a real calendar).
+- **Streaks** of unexcused days are counted two ways, under two names, because the rules
+  and the labels really do count differently:
+
+  - the **unexcused streak** (:func:`school_day_runs`, used for
+    ``att_unexcused_streak_current`` and the 48 h / 3-day / 5-day rules) counts the
+    *school days of the student's school calendar*: a day is unexcused when its worst
+    session is (one unexcused afternoon makes the day), approved leave known on
+    ``as_of`` is not unexcused, and a school day without a record *breaks* the run;
+  - the **recorded unexcused run** (:func:`recorded_unexcused_runs`, used for the label's
+    ``[train] streak_days`` positive) counts the *student's own recorded days* in date
+    order: a day is unexcused only when every session recorded that day is, leave is not
+    consulted, and a day without a record neither counts nor breaks the run (the label
+    looks at the future, where the calendar and leave approvals are not yet settled).
 
 Examples
 --------
@@ -29,23 +48,34 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.contract import TABLES, Tables
+
 __all__ = [
+    "known_date",
+    "known_rows",
     "known_as_of",
     "known_mask",
     "valid_at",
     "latest_known",
     "day_numbers",
     "school_year_of",
+    "school_years",
     "school_year_start",
     "default_calendar",
     "SchoolDays",
     "school_days",
+    "school_day_runs",
+    "recorded_unexcused_runs",
     "HISTORY_DAYS",
+    "SCHOOL_YEAR_MONTH",
 ]
 
 #: how far back (calendar days) attendance-type history is read: a school year plus the
 #: July before it, so that the "last N school days" windows work on 1 September.
 HISTORY_DAYS = 400
+
+#: the month that starts a school year: a date from 1 August on belongs to the next year
+SCHOOL_YEAR_MONTH = 8
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 
@@ -96,6 +126,43 @@ def known_as_of(frame: pd.DataFrame, as_of: dt.date, *, date_col: str) -> pd.Dat
     return frame.loc[known_mask(frame, as_of, date_col=date_col)]
 
 
+def known_date(table: str) -> str:
+    """The column of ``table`` that says when a row became known (``TableSpec.known_date``).
+
+    >>> known_date("left_behind"), known_date("calendar")
+    ('effective_date', 'date')
+
+    Raises
+    ------
+    ValueError
+        For a table the contract gives no knowledge date (``exam_results`` are known with
+        their exam; ``schools``, ``classes``... are reference tables, not dated).
+    """
+    col = TABLES[table].known_date
+    if col is None:
+        raise ValueError(f"table {table!r} declares no known_date in features.contract.TABLES")
+    return col
+
+
+def known_rows(tables: Tables, table: str, as_of: dt.date, *, since: dt.date | None = None) -> pd.DataFrame:
+    """The rows of ``tables.<table>`` known on ``as_of``: those whose :func:`known_date`
+    column is on or before ``as_of`` (and, with ``since``, on or after ``since``).
+
+    Rows with no date are never known. The table must be loaded (optional tables are
+    ``None`` when absent: test for that first).
+
+    >>> from features._examples import example_tables
+    >>> t = example_tables(registry_events={"student_id": ["a", "b"], "event_date": ["2024-09-01", "2024-10-08"],
+    ...                                     "event_type": ["enrol", "dropout_mark"]})
+    >>> known_rows(t, "registry_events", dt.date(2024, 10, 1))["event_type"].tolist()
+    ['enrol']
+    """
+    frame = getattr(tables, table)
+    if frame is None:
+        raise ValueError(f"table {table!r} is not loaded")
+    return frame.loc[known_mask(frame, as_of, date_col=known_date(table), since=since)]
+
+
 def valid_at(
     frame: pd.DataFrame, as_of: dt.date, *, from_col: str = "valid_from", to_col: str = "valid_to"
 ) -> pd.DataFrame:
@@ -135,7 +202,17 @@ def latest_known(
 
 def school_year_of(day: dt.date) -> int:
     """The school year (starting year) a date belongs to: 1 August starts the next one."""
-    return day.year if day.month >= 8 else day.year - 1
+    return day.year if day.month >= SCHOOL_YEAR_MONTH else day.year - 1
+
+
+def school_years(dates: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
+    """:func:`school_year_of` of many dates at once, as ``int64``.
+
+    >>> school_years(pd.to_datetime(["2025-07-31", "2025-08-01"])).tolist()
+    [2024, 2025]
+    """
+    d = pd.DatetimeIndex(dates)
+    return np.asarray(np.where(d.month >= SCHOOL_YEAR_MONTH, d.year, d.year - 1), dtype="int64")
 
 
 def school_year_start(day: dt.date) -> dt.date:
@@ -169,7 +246,7 @@ def default_calendar(start: dt.date, end: dt.date) -> pd.DataFrame:
     holiday = np.array([(a, b) in _FIXED_HOLIDAYS for a, b in zip(m, d, strict=True)], dtype=bool)
     keep = (autumn | spring) & weekday & ~holiday
     dates = dates[keep]
-    sy = np.where(dates.month >= 8, dates.year, dates.year - 1)
+    sy = school_years(dates)
     kind = np.where((dates.month >= 8) | (dates.month == 1), "autumn", "spring")
     term = pd.Series(sy.astype(str), dtype="str") + "-" + pd.Series(kind, dtype="str")
     return pd.DataFrame({"date": dates.astype("datetime64[s]"), "term_id": term.to_numpy()})
@@ -249,7 +326,7 @@ def school_days(
     parts = []
     covered = pd.DataFrame({"school_id": pd.Series([], dtype="str"), "lo": [], "hi": []})
     if calendar is not None and len(calendar):
-        cal = calendar.loc[known_mask(calendar, as_of, date_col="date", since=start)]
+        cal = calendar.loc[known_mask(calendar, as_of, date_col=known_date("calendar"), since=start)]
         cal = cal.loc[cal["school_id"].isin(schools)]
         if len(cal):
             grp = cal.groupby("school_id", observed=True)["date"]
@@ -313,7 +390,7 @@ def school_days(
         term_start_date[cur["school"].to_numpy()] = cur["start_day"].to_numpy()
         # autumn / spring term of as_of's school year, by the month the term starts
         starts = pd.to_datetime(first["start_day"].to_numpy(), unit="D")
-        sy = np.where(starts.month >= 8, starts.year, starts.year - 1)
+        sy = school_years(starts)
         is_autumn = (starts.month >= 8) | (starts.month == 1)
         this_year = sy == school_year_of(end)
         for mask, o_arr, d_arr in ((is_autumn, autumn, autumn_date), (~is_autumn, spring, spring_date)):
@@ -337,6 +414,66 @@ def school_days(
 
 def _default_term(dates: pd.Series) -> pd.Series:
     d = pd.DatetimeIndex(dates)
-    sy = np.where(d.month >= 8, d.year, d.year - 1)
+    sy = school_years(d)
     kind = np.where((d.month >= 8) | (d.month == 1), "autumn", "spring")
     return pd.Series([f"{a}-{b}" for a, b in zip(sy, kind, strict=True)], index=dates.index, dtype="str")
+
+
+def school_day_runs(student: np.ndarray, ordinal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of consecutive school days: the **unexcused streak** when the rows are a
+    student's unexcused school days (see the module docstring for how a day is read).
+
+    ``student`` and ``ordinal`` (school-day ordinals, :class:`SchoolDays`) are sorted by
+    (student, ordinal), one row per day. A gap of one school day breaks a run; weekends and
+    holidays have no ordinal, so they do not. Returns each run's student, last ordinal and
+    length (``float64``).
+
+    >>> s, last, n = school_day_runs(np.array([0, 0, 0, 1]), np.array([3, 4, 6, 2]))
+    >>> s.tolist(), last.tolist(), n.tolist()
+    ([0, 0, 1], [4, 6, 2], [2.0, 1.0, 1.0])
+    """
+    if not len(student):
+        e = np.zeros(0, dtype="int64")
+        return e, e, e
+    brk = np.ones(len(student), dtype=bool)
+    brk[1:] = (student[1:] != student[:-1]) | (ordinal[1:] != ordinal[:-1] + 1)
+    starts = np.flatnonzero(brk)
+    ends = np.append(starts[1:], len(student)) - 1
+    return (
+        student[ends].astype("int64"),
+        ordinal[ends].astype("int64"),
+        (ends - starts + 1).astype("float64"),
+    )
+
+
+def recorded_unexcused_runs(attendance: pd.DataFrame, min_days: int) -> pd.DataFrame:
+    """Every day of every **recorded unexcused run** at least ``min_days`` long.
+
+    The label's streak (``[train] streak_days``), not the rules' one: the student's own
+    recorded days in date order, a day unexcused when every session recorded that day is
+    ``unexcused``; days without a row neither count nor break a run; the calendar and leave
+    are not read. Returns columns ``sid`` (the ``student_id`` category code), ``date`` and
+    ``run`` (a run id), sorted by student and date.
+
+    >>> att = pd.DataFrame({"student_id": pd.Categorical(["a"] * 4),
+    ...     "date": pd.to_datetime(["2024-09-02", "2024-09-03", "2024-09-09", "2024-09-10"]),
+    ...     "status": ["unexcused", "unexcused", "unexcused", "present"]})
+    >>> recorded_unexcused_runs(att, 3)["date"].dt.strftime("%m-%d").tolist()
+    ['09-02', '09-03', '09-09']
+    """
+    sid = attendance["student_id"]
+    frame = pd.DataFrame(
+        {
+            "sid": sid.cat.codes.to_numpy() if isinstance(sid.dtype, pd.CategoricalDtype) else sid.to_numpy(),
+            "date": attendance["date"].to_numpy(),
+            "unx": attendance["status"].eq("unexcused").to_numpy(bool),
+        }
+    )
+    day = frame.groupby(["sid", "date"], sort=True)["unx"].min().reset_index()
+    s = day["sid"].to_numpy()
+    unx = day["unx"].to_numpy()
+    new_run = np.r_[True, (s[1:] != s[:-1]) | (unx[1:] != unx[:-1])]
+    run = np.cumsum(new_run)
+    size = np.bincount(run)[run]
+    long = unx & (size >= min_days)
+    return pd.DataFrame({"sid": s[long], "date": day["date"].to_numpy()[long], "run": run[long]})
