@@ -36,6 +36,7 @@ __all__ = [
     "REJECT_COLUMNS",
     "coerce_table",
     "load_tables",
+    "read_file",
     "read_source",
     "summarize",
     "tables_from_frames",
@@ -626,7 +627,10 @@ def _read_csv(path: Path) -> pd.DataFrame:
     raise error
 
 
-def _read_file(table: str, path: Path) -> pd.DataFrame:
+def read_file(table: str, path: Path) -> pd.DataFrame:
+    """One input file of ``table`` (Parquet, CSV in UTF-8 or GBK, or XLSX) as read: CSV and
+    XLSX cells as text, headers stripped; unreadable files are a
+    :class:`~features.errors.DataContractError` that says how to export them again."""
     try:
         suffix = path.suffix.lower()
         if suffix == ".parquet":
@@ -689,7 +693,7 @@ def read_source(
                 f"{table}: {len(paths)} files ({', '.join(p.name for p in paths)}); keep exactly one per table"
             )
         path = paths[0]
-        frames[table] = _read_file(table, path)
+        frames[table] = read_file(table, path)
         origins[table] = path.name
     return frames, origins
 

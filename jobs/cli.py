@@ -422,7 +422,8 @@ def nightly(
     from dataclasses import replace
 
     from features.errors import ConfigError, DataContractError
-    from jobs.nightly import InjectedFault, LockTimeout, run_nightly
+    from jobs.nightly import LockTimeout, run_nightly
+    from jobs.stages import InjectedFault
 
     day = _day(as_of)
     cfg = _config(config, db)
@@ -492,8 +493,8 @@ def nightly(
 
 def _nightly_province(cfg, day, data: str | None, resume: bool) -> None:
     from features.errors import ConfigError, DataContractError
-    from jobs.nightly import InjectedFault
     from jobs.province import run_province
+    from jobs.stages import InjectedFault
 
     def on_county(code: str, o) -> None:
         c = o.counts

@@ -1,6 +1,6 @@
 """The nightly run: tonight's data -> risk snapshot -> case ledger, in one transaction.
 
-Stages (:data:`STAGES`), in order::
+Stages (:data:`jobs.stages.STAGES`), in order::
 
     load -> features -> assess -> diff -> snapshot -> cases -> record -> commit
 
@@ -8,10 +8,13 @@ Stages (:data:`STAGES`), in order::
 ``features`` builds the feature matrix of ``as_of``; ``assess`` scores, explains, fires the
 rules, sets tiers and ranks under capacity (:func:`risk.assess.assess`, with the stored
 probabilities of about ``[job] previous_days`` earlier as ``previous``); ``diff`` compares with
-the previous run (new on the list, rising, falling, left, rules newly fired) and replays the
-rules of missed nights; ``snapshot`` stores one immutable row per student; ``cases`` syncs
-staff and opens, updates, returns, escalates and closes cases (:mod:`jobs.ledger`);
-``record`` writes the run; ``commit`` ends the transaction.
+the previous run (new on the list, rising, falling, left, rules newly fired:
+:func:`risk.changes.compare_snapshots`) and replays the rules of the school days missed since
+the last run (by the school calendar: :func:`risk.changes.missed_school_days`,
+:func:`~risk.changes.missed_rule_alerts`); ``snapshot`` stores one immutable row per student;
+``cases`` syncs staff and opens, updates, returns, escalates and closes cases (the policy in
+:mod:`risk.cases`, written by :mod:`jobs.ledger`); ``record`` writes the run; ``commit`` ends
+the transaction.
 
 The night is two parts, reused by every engine: :func:`compute_night` (load -> assess, the
 rules of missed nights and the return streaks; it reads the data and a small
@@ -24,8 +27,8 @@ Guarantees:
 
 - **Atomic.** The run takes the database lock (:func:`jobs.storage.write_transaction`)
   before its first stage and every write is in that one transaction: an error, a kill or
-  ``BAOXUE_FAIL_AT=<stage>`` (fault injection: the run stops just before that stage)
-  leaves the database exactly as it was.
+  ``BAOXUE_FAIL_AT=<stage>`` (fault injection, :mod:`jobs.stages`: the run stops just before
+  that stage) leaves the database exactly as it was.
 - **Idempotent.** A run is keyed by ``as_of`` and the hash of the configuration that
   changes results (:func:`run_key`); when that run exists the job does nothing.
 - **One writer.** A second run waits up to ``[job] lock_timeout_s`` for the lock, then
@@ -34,7 +37,8 @@ Guarantees:
 - **No lost alerts.** Missed nights are caught up: the rules of every school day since the
   previous run (up to ``[job] catch_up_days``) open cases dated the day they fired.
 
-Logs carry stage names, counts and timings, never names or IDs.
+Stages are checked, timed and logged by :class:`jobs.stages.Stages`. Logs carry stage names,
+counts and timings, never names or IDs.
 """
 
 from __future__ import annotations
@@ -43,21 +47,19 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from features.config import BaoxueConfig
+from jobs.stages import Stages, current_fault
 from jobs.storage import (
     DIFF_COLUMNS,
-    OPEN_STATUSES,
     Case,
     LockTimeout,
     RiskSnapshot,
@@ -68,12 +70,11 @@ from jobs.storage import (
     upgrade,
     write_transaction,
 )
+from risk.cases import OPEN_STATUSES
+from risk.changes import compare_snapshots, missed_rule_alerts, missed_school_days
 from risk.snapshot import SNAPSHOT_COLUMNS
 
 __all__ = [
-    "STAGES",
-    "FAIL_ENV",
-    "InjectedFault",
     "NightlyResult",
     "LedgerState",
     "ComputedNight",
@@ -83,24 +84,14 @@ __all__ = [
     "write_rejects_file",
     "night_run_id",
     "run_key",
-    "compare_snapshots",
-    "missed_rule_alerts",
+    "data_hash",
+    "scoring_model",
     "open_database",
     "run_nightly",
     "LockTimeout",
 ]
 
 log = logging.getLogger(__name__)
-
-#: the stages of a run, in order (``BAOXUE_FAIL_AT`` takes one of these)
-STAGES: tuple[str, ...] = ("load", "features", "assess", "diff", "snapshot", "cases", "record", "commit")
-
-#: environment variable that stops a run just before the stage it names (tests, drills)
-FAIL_ENV = "BAOXUE_FAIL_AT"
-
-
-class InjectedFault(RuntimeError):
-    """Raised by the fault-injection switch :data:`FAIL_ENV`."""
 
 
 @dataclass
@@ -114,19 +105,6 @@ class NightlyResult:
     counts: dict[str, int] = field(default_factory=dict)
     rejects_file: Path | None = None
     model_version: str = ""
-
-
-def _fault_from_env() -> str:
-    """The stage ``BAOXUE_FAIL_AT`` names ('' when unset); an unknown name is an error."""
-    wanted = os.environ.get(FAIL_ENV, "").strip()
-    if wanted and wanted not in STAGES:
-        raise ValueError(f"{FAIL_ENV}={wanted!r} is not a stage; use one of {', '.join(STAGES)}")
-    return wanted
-
-
-def _check_fault(stage: str, wanted: str) -> None:
-    if wanted and wanted == stage:
-        raise InjectedFault(f"{FAIL_ENV}={stage}: run stopped before stage {stage!r} (fault injection)")
 
 
 def run_key(cfg: BaoxueConfig) -> str:
@@ -151,8 +129,9 @@ def run_key(cfg: BaoxueConfig) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
-def _data_hash(source: str | Path) -> str:
-    """Files' names, sizes and modification times (a folder), or the URL: cheap, not content."""
+def data_hash(source: str | Path) -> str:
+    """The run record's ``data_hash`` of a data folder or URL (12 hex digits): the files' names,
+    sizes and modification times, or the URL itself; cheap, not a hash of the content."""
     p = Path(str(source))
     h = hashlib.sha256()
     if p.is_dir():
@@ -163,101 +142,6 @@ def _data_hash(source: str | Path) -> str:
     else:
         h.update(str(source).encode())
     return h.hexdigest()[:12]
-
-
-def compare_snapshots(
-    current: pd.DataFrame, previous: pd.DataFrame | None, *, change_min: float
-) -> pd.DataFrame:
-    """Tonight's snapshot against the previous run's: the :data:`jobs.storage.DIFF_COLUMNS`.
-
-    ``change`` is ``new`` (listed tonight, not in the previous run's list), ``rising`` /
-    ``falling`` (listed both times, probability up / down by at least ``change_min``),
-    ``steady``, ``left`` (listed before, not tonight) or ``''``. ``rules_new`` lists the
-    rules firing tonight that did not fire in the previous run.
-
-    >>> cur = pd.DataFrame({"student_id": ["a", "b", "c"], "probability": [0.5, 0.2, 0.1],
-    ...     "tier": ["red", "yellow", "none"], "listed": [True, True, False],
-    ...     "rules": ["rule_48h;rule_3day", "", ""]})
-    >>> prev = pd.DataFrame({"student_id": ["a", "c"], "probability": [0.3, 0.4],
-    ...     "tier": ["yellow", "red"], "listed": [True, True], "rules": ["rule_48h", ""]})
-    >>> compare_snapshots(cur, prev, change_min=0.05)[["change", "rules_new"]].values.tolist()
-    [['rising', 'rule_3day'], ['new', ''], ['left', '']]
-    """
-    ids = current["student_id"].astype("str")
-    if previous is None or previous.empty:
-        prev = pd.DataFrame(
-            index=pd.Index([], dtype="str"), columns=["probability", "tier", "listed", "rules"]
-        )
-    else:
-        prev = previous.assign(student_id=previous["student_id"].astype("str")).set_index("student_id")
-    p = prev.reindex(ids.to_numpy())
-    prev_prob = p["probability"].astype("float64").to_numpy()
-    was_listed = p["listed"].fillna(False).astype(bool).to_numpy()
-    listed = current["listed"].astype(bool).to_numpy()
-    delta = current["probability"].to_numpy(dtype="float64") - prev_prob
-    change = np.select(
-        [
-            listed & ~was_listed,
-            listed & (delta >= change_min),
-            listed & (delta <= -change_min),
-            listed,
-            was_listed,
-        ],
-        ["new", "rising", "falling", "steady", "left"],
-        default="",
-    )
-    prev_rules = p["rules"].fillna("").astype("str").to_numpy()
-    now_rules = current["rules"].fillna("").astype("str").to_numpy()
-    new_rules = [
-        ";".join(r for r in now.split(";") if r and r not in set(before.split(";"))) if now else ""
-        for now, before in zip(now_rules, prev_rules, strict=True)
-    ]
-    return pd.DataFrame(
-        {
-            "prev_probability": prev_prob,
-            "prev_tier": p["tier"].astype("object").fillna("").astype("str").to_numpy(),
-            "change": change,
-            "rules_new": new_rules,
-        },
-        index=current.index,
-    )
-
-
-def missed_rule_alerts(
-    tables, days: list[dt.date], cfg: BaoxueConfig
-) -> pd.DataFrame:  # tables: features.contract.Tables
-    """The rule alerts of nights the job did not run: ``student_id, day, rules, school_id, class_id``.
-
-    Runs the rules (:func:`risk.rules.evaluate_rules`) on each missed day with the attendance
-    features of that day only, so that a 48 h alert whose student came back before the
-    next run is still recorded.
-    """
-    from features.attendance import attendance_features
-    from features.cohort import cohort
-    from risk.rules import evaluate_rules, rules_by_student
-
-    parts = []
-    for day in days:
-        co = cohort(tables, day)
-        feats = attendance_features(tables, day, config=cfg, cohort=co)
-        alerts = evaluate_rules(tables, day, feats, cohort=co, config=cfg)
-        if not len(alerts):
-            continue
-        by = rules_by_student(alerts, pd.Index(alerts["student_id"].unique(), dtype="str"))
-        parts.append(
-            pd.DataFrame(
-                {
-                    "student_id": by.index.to_numpy(),
-                    "day": pd.Timestamp(day),
-                    "rules": by["rules"].to_numpy(),
-                    "rule_evidence": by["rule_evidence"].to_numpy(),
-                    "school_id": co["school_id"].reindex(by.index).astype("str").to_numpy(),
-                    "class_id": co["class_id"].reindex(by.index).astype("object").to_numpy(),
-                }
-            )
-        )
-    cols = ["student_id", "day", "rules", "rule_evidence", "school_id", "class_id"]
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=cols)
 
 
 def open_database(url: str, *, lock_timeout_s: float = 60.0) -> Engine:
@@ -375,27 +259,6 @@ class ComputedNight:
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
 
-class _Stages:
-    """Stage bookkeeping: fault injection before a stage, seconds and a log line after it."""
-
-    def __init__(self, fault: str, on_stage: Callable[[str, float], None] | None) -> None:
-        self.fault, self.on_stage = fault, on_stage
-        self.seconds: dict[str, float] = {}
-        self.clock = time.perf_counter()
-
-    def start(self, name: str) -> None:
-        _check_fault(name, self.fault)
-        log.info("stage %s", name)
-        self.clock = time.perf_counter()
-
-    def done(self, name: str) -> None:
-        took = round(time.perf_counter() - self.clock, 3)
-        self.seconds[name] = round(self.seconds.get(name, 0.0) + took, 3)
-        log.info("stage %s done in %.1f s", name, took)
-        if self.on_stage is not None:
-            self.on_stage(name, took)
-
-
 def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_id: str) -> LedgerState:
     """The ledger as the night for ``as_of`` finds it (see :class:`LedgerState`).
 
@@ -429,7 +292,9 @@ def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_i
     )
 
 
-def _scoring_model(model, cfg: BaoxueConfig):
+def scoring_model(model, cfg: BaoxueConfig):
+    """``model`` as a :class:`~risk.score.ScoringModel`: one already, or what
+    :func:`~risk.score.load_model` loads from it (default ``[job] model_uri``)."""
     from risk.score import ScoringModel, load_model
 
     if isinstance(model, ScoringModel):
@@ -444,7 +309,6 @@ def compute_night(
     *,
     source: str | Path | None = None,
     model=None,
-    fault: str | None = None,
     on_stage: Callable[[str, float], None] | None = None,
 ) -> ComputedNight:
     """The compute part of a night: load and validate, features, assess; then the rules of the
@@ -453,14 +317,15 @@ def compute_night(
     Reads only the data and ``state`` (no database), so it runs where the data is: in this
     process (:func:`run_nightly`) or in a Dask worker (:mod:`jobs.province`). ``model`` is a
     :class:`~risk.score.ScoringModel` or what :func:`~risk.score.load_model` loads (default
-    ``[job] model_uri``); ``fault`` a stage to stop before (default: ``BAOXUE_FAIL_AT``).
+    ``[job] model_uri``); ``on_stage(stage, seconds)`` is called after each stage. An injected
+    fault (:func:`jobs.stages.current_fault`) stops it before its stage.
     """
     from features.build import build_features
     from features.load import load_tables
     from risk.assess import assess
     from risk.assign import present_streaks
 
-    stages = _Stages(_fault_from_env() if fault is None else fault, on_stage)
+    stages = Stages(on_stage)
     source = cfg.data.source if source is None else source
 
     stages.start("load")
@@ -473,7 +338,7 @@ def compute_night(
     stages.done("features")
 
     stages.start("assess")
-    scoring = _scoring_model(model, cfg)
+    scoring = scoring_model(model, cfg)
     snapshot = assess(tables, as_of, scoring, cfg, features=features, previous=state.previous)
     del features
     if "student_id" in snapshot.columns:
@@ -487,11 +352,9 @@ def compute_night(
     alerts = None
     missed: list[dt.date] = []
     if state.last_as_of is not None:
-        school_days = set(pd.DatetimeIndex(tables.attendance["date"].unique()).date)
-        last = state.last_as_of
-        gap = [last + dt.timedelta(days=k) for k in range(1, (as_of - last).days)]
-        missed = (
-            [d for d in gap if d in school_days][-cfg.job.catch_up_days :] if cfg.job.catch_up_days else []
+        schools = snapshot["school_id"].astype("str").unique()
+        missed = missed_school_days(
+            tables.calendar, schools, state.last_as_of, as_of, catch_up_days=cfg.job.catch_up_days
         )
         if missed:
             alerts = missed_rule_alerts(tables, missed, cfg)
@@ -528,7 +391,6 @@ def write_night(
     data_hash: str,
     started: dt.datetime,
     seconds: dict[str, float] | None = None,
-    fault: str | None = None,
     on_stage: Callable[[str, float], None] | None = None,
 ) -> NightlyResult:
     """The write part of a night, inside the caller's write transaction: diff with the
@@ -536,14 +398,12 @@ def write_night(
     (lock, compute); the caller commits (or rolls back on any exception)."""
     from jobs.ledger import sync_staff, update_ledger
 
-    stages = _Stages(_fault_from_env() if fault is None else fault, on_stage)
-    stages.seconds = dict(seconds or {})
-    for name, took in night.stage_seconds.items():
-        stages.seconds[name] = round(stages.seconds.get(name, 0.0) + took, 3)
+    stages = Stages(on_stage, seconds=seconds)
+    stages.add(night.stage_seconds)
     snapshot = night.snapshot
     runs = Run.__table__
 
-    stages.clock = time.perf_counter()  # the rest of 'diff' (its fault was checked before the catch-up)
+    stages.restart()  # the rest of 'diff' (its fault was checked before the catch-up)
     prev_snap = None if state.last_run_id is None else _snapshot_rows(conn, state.last_run_id)
     diff = compare_snapshots(snapshot, prev_snap, change_min=cfg.job.change_min)
     left_cohort = 0
@@ -643,7 +503,6 @@ def run_nightly(
     source: str | Path | None = None,
     model=None,
     on_stage: Callable[[str, float], None] | None = None,
-    fault: str | None = None,
 ) -> NightlyResult:
     """Run the nightly job for ``as_of`` (see the module docstring for what it guarantees).
 
@@ -665,8 +524,6 @@ def run_nightly(
         What :func:`risk.score.load_model` loads (default ``cfg.job.model_uri``).
     on_stage : callable, optional
         Called as ``on_stage(stage, seconds)`` after each stage (progress display).
-    fault : str, optional
-        Stop before this stage (fault injection; default ``BAOXUE_FAIL_AT``, '' = none).
 
     Returns
     -------
@@ -677,11 +534,10 @@ def run_nightly(
     ------
     LockTimeout
         Another run held the lock longer than ``[job] lock_timeout_s``.
-    InjectedFault
-        ``BAOXUE_FAIL_AT`` named a stage.
+    jobs.stages.InjectedFault
+        A fault was injected (``BAOXUE_FAIL_AT``, :func:`jobs.stages.inject_fault`).
     """
-    env_fault = _fault_from_env()  # an unknown stage name is an error before anything runs
-    fault = env_fault if fault is None else fault
+    current_fault()  # an unknown stage name is an error before anything runs
     engine = engine or open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     source = cfg.data.source if source is None else source
     run_id = night_run_id(cfg, as_of)
@@ -693,7 +549,7 @@ def run_nightly(
         if state.run_exists:
             log.info("run for this date and configuration exists: nothing to do")
             return NightlyResult(run_id=run_id, as_of=as_of, status="skipped")
-        night = compute_night(cfg, as_of, state, source=source, model=model, fault=fault, on_stage=on_stage)
+        night = compute_night(cfg, as_of, state, source=source, model=model, on_stage=on_stage)
         rejects_file = write_rejects_file(cfg, as_of, night)
         result = write_night(
             conn,
@@ -702,10 +558,9 @@ def run_nightly(
             night,
             state,
             run_id=run_id,
-            data_hash=_data_hash(source),
+            data_hash=data_hash(source),
             started=started,
             seconds={"lock": lock_s},
-            fault=fault,
             on_stage=on_stage,
         )
     result.rejects_file = rejects_file

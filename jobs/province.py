@@ -29,12 +29,12 @@ Guarantees:
   county's status; ``resume=True`` (``baoxue nightly --resume``) reruns only the counties
   not ``done`` or ``skipped`` in it.
 
-Fault injection: ``BAOXUE_FAIL_AT=<stage>`` stops every county before that stage;
-``BAOXUE_FAIL_COUNTY=<code>[:how][,<code>[:how]...]`` restricts it to those counties (stage
-``features`` when ``BAOXUE_FAIL_AT`` is unset); ``how`` is ``raise`` (default), ``exit`` (the
-worker process dies at that point, every attempt) or ``exit_once`` (it dies on the first
-attempt only). The exits need the dask engine (the local engine raises instead) and a compute
-stage (load, features, assess, diff).
+Fault injection (:mod:`jobs.stages`): ``BAOXUE_FAIL_AT=<stage>`` stops every county before
+that stage; ``BAOXUE_FAIL_COUNTY=<code>[:how][,<code>[:how]...]`` restricts it to those
+counties (stage ``features`` when ``BAOXUE_FAIL_AT`` is unset, :func:`jobs.stages.county_faults`);
+``how`` is ``raise`` (default), ``exit`` (the worker process dies at that point, every attempt)
+or ``exit_once`` (it dies on the first attempt only). The exits need the dask engine (the local
+engine raises instead) and a compute stage (load, features, assess, diff).
 
 A worker runs one county at a time: the clusters started here set
 ``distributed.scheduler.worker-saturation`` to 1.0, so that a worker that dies takes no other
@@ -58,26 +58,24 @@ from features.config import BaoxueConfig, ComputeConfig
 from features.errors import ConfigError
 from features.province import PARTITION_KEY, county_partitions
 from jobs.nightly import (
-    STAGES,
     ComputedNight,
     LedgerState,
     NightlyResult,
-    _data_hash,
-    _fault_from_env,
-    _scoring_model,
     compute_night,
+    data_hash,
     night_run_id,
     open_database,
     read_ledger_state,
     run_key,
     run_nightly,
+    scoring_model,
     write_night,
     write_rejects_file,
 )
+from jobs.stages import Fault, county_faults, fault_from_env, inject_fault
 from jobs.storage import write_transaction
 
 __all__ = [
-    "FAIL_COUNTY_ENV",
     "CountyOutcome",
     "ProvinceResult",
     "county_db_url",
@@ -88,12 +86,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-#: environment variable that makes one county fail (see the module docstring)
-FAIL_COUNTY_ENV = "BAOXUE_FAIL_COUNTY"
-
-_COMPUTE_STAGES = ("load", "features", "assess", "diff")
-_HOW = ("raise", "exit", "exit_once")
 
 
 @dataclass
@@ -175,50 +167,12 @@ def read_record(path: str | Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _county_fault(code: str, stage_fault: str) -> tuple[str, str]:
-    """(stage, how) of the fault injected into county ``code`` ('' stage: none)."""
-    spec = os.environ.get(FAIL_COUNTY_ENV, "").strip()
-    if not spec:
-        return stage_fault, "raise"
-    found = ("", "raise")
-    for item in spec.split(","):
-        county, _, how = item.strip().partition(":")
-        how = how or "raise"
-        if how not in _HOW:
-            raise ValueError(f"{FAIL_COUNTY_ENV}={spec!r}: after ':' use one of {', '.join(_HOW)}")
-        stage = stage_fault or "features"
-        if how != "raise" and stage not in _COMPUTE_STAGES:
-            raise ValueError(
-                f"{FAIL_COUNTY_ENV}={spec!r}: a worker can only die in a compute stage "
-                f"({', '.join(_COMPUTE_STAGES)}), not before {stage!r}"
-            )
-        if county == code:
-            found = (stage, how)
-    return found
-
-
 def _compute_task(
-    cfg: BaoxueConfig, as_of: dt.date, state: LedgerState, model, fault: str, how: str, marker: str
+    cfg: BaoxueConfig, as_of: dt.date, state: LedgerState, model, fault: Fault
 ) -> ComputedNight:
-    """One county's compute part, in a Dask worker (or in this process)."""
-    on_stage = None
-    if fault and how != "raise":
-        if how == "exit_once" and Path(marker).exists():
-            fault = ""
-        else:
-            before = STAGES[STAGES.index(fault) - 1] if STAGES.index(fault) else None
-
-            def die() -> None:
-                if how == "exit_once":
-                    Path(marker).parent.mkdir(parents=True, exist_ok=True)
-                    Path(marker).touch()
-                os._exit(70)  # the worker process dies (fault injection)
-
-            if before is None:
-                die()
-            on_stage = lambda stage, _s: die() if stage == before else None  # noqa: E731
-            fault = ""
-    return compute_night(cfg, as_of, state, model=model, fault=fault, on_stage=on_stage)
+    """One county's compute part, in a Dask worker, with the county's own injected fault."""
+    with inject_fault(fault):
+        return compute_night(cfg, as_of, state, model=model)
 
 
 def _write_county(
@@ -229,9 +183,10 @@ def _write_county(
     *,
     run_id: str,
     started: dt.datetime,
-    fault: str,
+    fault: Fault,
 ) -> NightlyResult:
-    """Write one county's computed night in one transaction on its ledger (driver side)."""
+    """Write one county's computed night in one transaction on its ledger (driver side; the
+    county's fault only ever raises here)."""
     engine = open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     try:
         rejects_file = write_rejects_file(cfg, as_of, night)
@@ -245,18 +200,18 @@ def _write_county(
                 raise RuntimeError(
                     "the ledger got another run while this county was computed; run the night again"
                 )
-            result = write_night(
-                conn,
-                cfg,
-                as_of,
-                night,
-                state,
-                run_id=run_id,
-                data_hash=_data_hash(cfg.data.source),
-                started=started,
-                seconds={"lock": lock_s},
-                fault=fault,
-            )
+            with inject_fault(Fault(fault.stage)):
+                result = write_night(
+                    conn,
+                    cfg,
+                    as_of,
+                    night,
+                    state,
+                    run_id=run_id,
+                    data_hash=data_hash(cfg.data.source),
+                    started=started,
+                    seconds={"lock": lock_s},
+                )
         result.rejects_file = rejects_file
         return result
     finally:
@@ -330,7 +285,7 @@ def run_province(
     ValueError
         ``source`` is not a province folder, or ``resume`` without a record of that night.
     """
-    stage_fault = _fault_from_env()
+    stage_fault = fault_from_env()
     source = cfg.data.source if source is None else source
     parts = county_partitions(source)
     if not parts:
@@ -346,7 +301,7 @@ def run_province(
             )
         kept = {c: o.get("status") for c, o in before.get("counties", {}).items()}
         todo = [c for c in parts if kept.get(c) not in ("done", "skipped")]
-    faults = {c: _county_fault(c, stage_fault) for c in todo}
+    faults = county_faults(todo, stage_fault)
     started = dt.datetime.now()
     clock = time.perf_counter()
     configs = {c: county_config(cfg, c, parts[c]) for c in todo}
@@ -358,13 +313,12 @@ def run_province(
         if on_county is not None:
             on_county(code, outcome)
 
-    scoring = _scoring_model(model, cfg) if todo else None
+    scoring = scoring_model(model, cfg) if todo else None
     if cfg.compute.engine == "local" or not todo:
         for code in todo:
             try:
-                result = run_nightly(
-                    configs[code], as_of, source=parts[code], model=scoring, fault=faults[code][0]
-                )
+                with inject_fault(Fault(faults[code].stage)):  # the local engine raises instead of exiting
+                    result = run_nightly(configs[code], as_of, source=parts[code], model=scoring)
             except Exception as exc:  # one county's failure never stops the others
                 finish(code, CountyOutcome(status="failed", run_id=run_id, error=_error(exc)))
             else:
@@ -414,11 +368,9 @@ def _run_dask(cfg, as_of, todo, configs, faults, scoring, run_id, started, clien
         # a worker that dies, and the tasks that need it with it
         futures = {}
         for code, state in states.items():
-            stage, how = faults[code]
             marker = str(Path(configs[code].job.out_dir) / f".killed_{run_id}")
-            fut = client.submit(
-                _compute_task, configs[code], as_of, state, scoring, stage, how, marker, pure=False
-            )
+            fault = replace(faults[code], marker=marker)
+            fut = client.submit(_compute_task, configs[code], as_of, state, scoring, fault, pure=False)
             futures[fut] = code
         for fut in as_completed(futures):
             code = futures[fut]
@@ -432,7 +384,7 @@ def _run_dask(cfg, as_of, todo, configs, faults, scoring, run_id, started, clien
             try:
                 result = _write_county(
                     configs[code], as_of, night, states[code], run_id=run_id, started=started,
-                    fault=faults[code][0],
+                    fault=faults[code],
                 )  # fmt: skip
             except Exception as exc:
                 finish(code, CountyOutcome(status="failed", run_id=run_id, error=_error(exc)))

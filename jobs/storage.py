@@ -40,6 +40,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from features.contract import spec
+from risk.cases import OPEN_STATUSES
 from risk.snapshot import SNAPSHOT_COLUMNS
 
 __all__ = [
@@ -51,9 +52,6 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Intervention",
-    "OPEN_STATUSES",
-    "SYSTEM_EVENT_TYPES",
-    "IMPORT_EVENT_TYPES",
     "LockTimeout",
     "connect",
     "upgrade",
@@ -68,28 +66,6 @@ __all__ = [
     "read_interventions",
     "read_staff",
 ]
-
-#: case statuses that count as "open" (one per student and kind)
-OPEN_STATUSES: tuple[str, ...] = ("open", "returned")
-
-#: events the nightly job writes (beyond the contract's staff event types)
-SYSTEM_EVENT_TYPES: tuple[str, ...] = (
-    "opened",  # the case was opened; detail holds the evidence (rules, dates, risk, reasons)
-    "evidence",  # a rule newly fired / the student came back on the list (new evidence)
-    "escalation",  # open beyond [job] escalation_days: suggests the next four-step step
-    "returned",  # back at school [job] return_days consecutive school days
-    "close_proposed",  # proposed for closing (销号); staff confirm by import, or auto-close
-    "closed",  # closed (销号): confirmed by staff or automatically
-    "reopened",  # a returned student's rule fired again before the case was closed
-)
-
-#: events staff report in ``baoxue cases import`` (the contract's ``case_events.event_type``
-#: codes, plus ``step`` = a four-step step taken and ``close`` = closing confirmed)
-IMPORT_EVENT_TYPES: tuple[str, ...] = (
-    *next(c for c in spec("case_events").columns if c.name == "event_type").values,
-    "step",
-    "close",
-)
 
 _NAMING = {
     "ix": "ix_%(column_0_label)s",

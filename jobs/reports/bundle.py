@@ -26,12 +26,12 @@ from features.contract import Tables
 from jobs.reports import html, xlsx
 from risk.reporting import (
     ReportConfig,
+    month_period,
     monthly_report,
     school_summary,
     student_plan,
     weekly_class_list,
 )
-from risk.reporting._common import month_period
 from risk.reporting._labels import Language
 
 __all__ = [

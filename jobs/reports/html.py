@@ -11,8 +11,7 @@ from markupsafe import Markup, escape
 
 from jobs.reports import charts
 from jobs.reports.templates import TEMPLATES
-from risk.reporting import MonthlyReport, SchoolSummary, StudentPlan, WeeklyClassList
-from risk.reporting._common import risk_band
+from risk.reporting import MonthlyReport, SchoolSummary, StudentPlan, WeeklyClassList, risk_band
 from risk.reporting._labels import CONFIDENTIAL, STAGE_LABELS, TIER_LABELS, Language, label
 from risk.reporting.monthly import FORM_COLUMNS
 

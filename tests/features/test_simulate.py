@@ -180,17 +180,17 @@ def test_no_builder_reads_the_truth(tmp_path):
     import features.load as load_mod
 
     seen: list[Path] = []
-    real = load_mod._read_file
+    real = load_mod.read_file
 
     def spy(table, path):
         seen.append(Path(path))
         return real(table, path)
 
-    load_mod._read_file = spy
+    load_mod.read_file = spy
     try:
         load_tables(load_config(None).data, tmp_path)
     finally:
-        load_mod._read_file = real
+        load_mod.read_file = real
     assert seen and not any(TRUTH_DIR in p.parts for p in seen)
 
 

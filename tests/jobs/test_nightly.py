@@ -20,9 +20,10 @@ from typer.testing import CliRunner
 
 from features.config import BaoxueConfig
 from jobs.cli import app
-from jobs.nightly import STAGES, missed_rule_alerts
+from jobs.stages import STAGES
 from jobs.storage import connect, dump, read_case_events, read_cases, read_runs, read_snapshot
 from risk.assign import case_trigger
+from risk.changes import missed_rule_alerts
 
 runner = CliRunner()
 NIGHTS = ["2024-04-15", "2024-04-16", "2024-04-22", "2024-05-06"]  # 17-19 Apr and 23 Apr-3 May missed
@@ -163,10 +164,11 @@ def test_missed_nights_are_caught_up(replay):
     runs = read_runs(engine).set_index(runs_key := read_runs(engine)["as_of"].dt.strftime("%Y-%m-%d"))
     assert runs_key.tolist() == NIGHTS
     assert runs.loc["2024-04-22", "missed_days"] == 3  # 17, 18, 19 April (weekend has no school)
-    missed = [dt.date(2024, 4, 23) + dt.timedelta(days=k) for k in range(13)]
-    school_days = set(pd.DatetimeIndex(replay["tables"].attendance["date"].unique()).date)
-    missed = [d for d in missed if d in school_days]
-    assert runs.loc["2024-05-06", "missed_days"] == len(missed)
+    # 23 April - 5 May: the school days of the county's calendar (Labour Day 1-5 May is off)
+    cal = replay["tables"].calendar
+    gap = cal[(cal["date"] > "2024-04-22") & (cal["date"] < "2024-05-06") & cal["is_school_day"].astype(bool)]
+    missed = sorted(set(gap["date"].dt.date))
+    assert runs.loc["2024-05-06", "missed_days"] == len(missed) and dt.date(2024, 5, 2) not in missed
     alerts = missed_rule_alerts(replay["tables"], missed, BaoxueConfig())
     fired = set(alerts.loc[alerts["rules"].map(case_trigger).notna(), "student_id"])
     sus = read_cases(engine).query("case_type == 'suspected_dropout'")
