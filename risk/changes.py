@@ -12,9 +12,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from features._time import day_numbers, default_calendar, school_days
 from features.config import BaoxueConfig
 from features.contract import Tables
+from features.time import day_numbers, default_calendar, school_days
 
 __all__ = ["compare_snapshots", "missed_school_days", "missed_rule_alerts"]
 
@@ -88,7 +88,7 @@ def missed_school_days(
     """The school days strictly between the last run and ``as_of``: the last ``catch_up_days`` of them.
 
     A day counts when it is a school day of any of ``school_ids`` by the school calendar
-    (:func:`features._time.school_days`: the ``calendar`` table, the contract's default
+    (:func:`features.time.school_days`: the ``calendar`` table, the contract's default
     calendar where it has no rows); with no school, the default calendar decides.
 
     Friday 7 March to Monday 17 March 2025 (default calendar): the week of the 10th was missed.
