@@ -12,9 +12,7 @@ import pytest
 
 from features.config import load_config
 from features.load import load_tables
-from features.sim_messy import FAULT_KINDS
-from features.sim_presets import get_preset
-from features.simulate import TRUTH_DIR, simulate_county, write_county
+from features.sim import FAULT_KINDS, TRUTH_DIR, get_preset, simulate_county, write_county
 
 PACKAGE = Path(__file__).resolve().parents[2]
 

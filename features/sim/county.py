@@ -37,8 +37,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.contract import TABLES
-from features.sim_calendar import SchoolYear, school_year
-from features.sim_presets import Preset, get_preset
+from features.sim.calendar import SchoolYear, school_year
+from features.sim.presets import Preset, get_preset
 
 __all__ = ["SimulatedCounty", "simulate_county", "write_county", "read_truth", "TRUTH_DIR"]
 
@@ -1490,18 +1490,18 @@ def simulate_county(
         Same arguments and seed give identical frames.
     preset : {"reap_2010", "current"} or Preset
         Calibration preset (SIMULATOR.md), or one with fields replaced
-        (:func:`features.sim_presets.get_preset`).
+        (:func:`features.sim.get_preset`).
     start_year : int, optional
         First school year (September); the preset's default when omitted.
     attendance : bool
         Build the attendance table in memory. ``write_county`` streams it instead.
     messy : bool
-        Inject the faults real exports have (see :mod:`features.sim_messy`).
+        Inject the faults real exports have (see :mod:`features.sim.messy`).
     county_code : str
         The ``schools.county_code`` of every school.
     id_prefix : str
         Put before every student, school, class, staff, exam and leave id, so that ids stay
-        unique across the counties of a province (:mod:`features.sim_province`).
+        unique across the counties of a province (:mod:`features.sim.province`).
     """
     if students < 50:
         raise ValueError(f"students must be >= 50 for a county with schools in it, got {students}")
@@ -1521,7 +1521,7 @@ def simulate_county(
     county = SimulatedCounty(frames=frames, truth=truth, meta=_meta(sim, frames, truth, p))
     county._generator = (sim, chunk)
     if messy:
-        from features.sim_messy import make_messy
+        from features.sim.messy import make_messy
 
         county = make_messy(county, seed=seed)
     return county
