@@ -41,7 +41,13 @@ TRUTH_DIR = "truth"
 
 @dataclass
 class SimulatedCounty:
-    """Frames of every contract table (contract column names), the truth and the metadata."""
+    """A simulated county: ``frames`` (every contract table, contract column names), ``truth``
+    (the tables of :mod:`features.sim.truth`), ``meta`` (``meta.json``) and, in messy mode,
+    ``faults`` (``truth/faults.csv``).
+
+    Built by :func:`simulate_county`; one built from its fields alone (e.g. a policy replay's
+    observed county) must hold ``attendance`` in ``frames`` to be written by :func:`write_county`.
+    """
 
     frames: dict[str, pd.DataFrame]
     truth: dict[str, pd.DataFrame]
@@ -180,6 +186,8 @@ def write_county(county: SimulatedCounty, out: str | Path) -> dict[str, int]:
             pq.write_table(to_arrow(frame), out / f"{name}.parquet", compression="zstd")
         counts[name] = len(frame)
     if "attendance" not in county.frames:
+        if county._generator is None:
+            raise ValueError("the county has no attendance frame and no simulator to stream it from")
         sim, chunk = county._generator
         counts["attendance"], counts["leave_requests"] = write_attendance(sim, chunk, out)
     for name, frame in county.truth.items():
