@@ -21,7 +21,7 @@ import pandas as pd
 
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from risk.evidence.evaluate import evaluate_interventions, evaluation_decisions
 from risk.evidence.replay import TrueEffects, replay_policy
 from training.evaluate import _md, train_tables

@@ -46,7 +46,7 @@ print(json.dumps(out))
 
 SIM = r"""
 import sys
-from features.simulate import simulate_county, write_county
+from features.sim import simulate_county, write_county
 n, out = int(sys.argv[1]), sys.argv[2]
 write_county(simulate_county(students=n, years=1, seed=3, attendance=False), out)
 """
@@ -56,7 +56,7 @@ import sys
 from dataclasses import replace
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from training.bundle import save_bundle
 from training.evaluate import train_tables
 cfg = BaoxueConfig()

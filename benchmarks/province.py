@@ -4,7 +4,7 @@ Not part of the test run. Usage (the issue's target is 1,000,000 students in 20 
     .venv/bin/python -m benchmarks.province --students 200000 --counties 20
     .venv/bin/python -m benchmarks.province --students 1000000 --counties 20 --workers 1 2
 
-Simulates a province (one school year, ``features.sim_province``: county sizes vary), trains
+Simulates a province (one school year, :mod:`features.sim.province`: county sizes vary), trains
 the small model on a separate 1,200-student county, then for each engine runs the first night
 (empty ledgers: every county's first snapshot and cases) in a fresh process with its own out
 folder. Prints the wall time, the speed-up over the local engine and, per stage, the seconds
@@ -51,7 +51,7 @@ if __name__ == "__main__":
 
 SIM = r"""
 import sys
-from features.sim_province import simulate_province
+from features.sim import simulate_province
 metas = simulate_province(sys.argv[2], counties=int(sys.argv[3]), students=int(sys.argv[1]), years=1, seed=3)
 print(metas[0]["start_year"])
 """
@@ -61,7 +61,7 @@ import sys
 from dataclasses import replace
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from training.bundle import save_bundle
 from training.evaluate import train_tables
 cfg = BaoxueConfig()

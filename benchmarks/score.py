@@ -45,7 +45,7 @@ def _train(students: int, out: Path) -> dict:
     from features.build import build_features
     from features.config import BaoxueConfig
     from features.load import tables_from_frames
-    from features.simulate import simulate_county
+    from features.sim import simulate_county
     from training.bundle import save_bundle
     from training.evaluate import train_tables
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 CHILD = """
 import json, resource, sys, time
-from features.simulate import simulate_county, write_county
+from features.sim import simulate_county, write_county
 n, out = int(sys.argv[1]), sys.argv[2]
 t0 = time.perf_counter()
 county = simulate_county(students=n, years=3, seed=0, preset="current", attendance=False)

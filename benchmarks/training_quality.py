@@ -16,7 +16,7 @@ import pandas as pd
 from features.build import build_panel
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from training.evaluate import _md, evaluate, evaluation_data, labelled_as_of_dates
 
 # (max_depth, num_leaves, n_estimators): the default first, then deeper / unbounded trees

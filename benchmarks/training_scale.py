@@ -74,7 +74,7 @@ class _RssWatch:
 def build(args, path: Path) -> None:
     from features.build import build_panel
     from features.load import tables_from_frames
-    from features.simulate import simulate_county
+    from features.sim import simulate_county
     from training.evaluate import evaluation_data, labelled_as_of_dates
 
     t0 = time.perf_counter()

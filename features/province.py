@@ -11,7 +11,7 @@ Each ``county=<code>`` folder is an ordinary county folder (what :func:`features
 reads); the province adds nothing but the partition key. The contract's ids are national
 (``student_id`` is the keyed hash of the 学籍号, ``school_id`` the 学校标识码), so they are unique
 across the counties by construction; the simulator prefixes its local ids with the county code
-for the same effect (:mod:`features.sim_province`). A student who moved between two counties
+for the same effect (:func:`features.sim.simulate_province`). A student who moved between two counties
 appears in both, with the same id: each county's ledger only follows its own roster.
 
 Examples

@@ -47,10 +47,10 @@ def simulate(
     ] = 1,
 ) -> None:
     """Simulate a county: every contract table, plus the truth in OUT/truth/."""
-    from features.simulate import simulate_county, write_county
+    from features.sim import simulate_county, write_county
 
     if counties > 1:
-        from features.sim_province import simulate_province
+        from features.sim import simulate_province
 
         try:
             metas = simulate_province(
@@ -206,7 +206,7 @@ def train(
     """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
     from dataclasses import replace
 
-    from features.simulate import read_truth
+    from features.sim import read_truth
     from training.bundle import save_bundle
     from training.evaluate import train_tables
     from training.tracking import log_run
@@ -241,7 +241,7 @@ def evaluate(
     track: Annotated[bool, typer.Option(help="log the evaluation run to MLflow")] = True,
 ) -> None:
     """Model against the county rule, logistic regression, school context (and the oracle)."""
-    from features.simulate import read_truth
+    from features.sim import read_truth
     from training.evaluate import evaluate_tables, write_report
     from training.tracking import log_run
 
@@ -830,7 +830,7 @@ def replay_policy_cmd(
     """Simulate a county, run the job's policy on it with the borderline lottery on, and apply
     the true intervention effects (truth/intervention_effects.parquet)."""
     from features.load import tables_from_frames
-    from features.simulate import simulate_county
+    from features.sim import simulate_county
     from risk.evidence.replay import replay_policy, write_replay
     from training.evaluate import train_tables
 

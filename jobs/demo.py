@@ -20,7 +20,7 @@ import pandas as pd
 from features.build import build_features
 from features.config import BaoxueConfig
 from features.load import load_tables, summarize, write_rejects
-from features.simulate import read_truth, simulate_county, write_county
+from features.sim import read_truth, simulate_county, write_county
 
 __all__ = ["DemoResult", "run_demo", "replay_nightly", "simulate_staff_updates"]
 

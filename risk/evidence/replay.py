@@ -47,7 +47,7 @@ from features.config import BaoxueConfig
 from features.contract import Tables
 from features.errors import DataContractError
 from features.load import tables_from_frames
-from features.simulate import SimulatedCounty
+from features.sim import TRUTH_DIR, SimulatedCounty, write_county
 from features.time import school_years
 from risk.assign import PRESENT_STATUSES  # the statuses that count as attending a day
 from training.labels import make_labels, observed_until
@@ -558,7 +558,7 @@ def replay_policy(
     Parameters
     ----------
     county : SimulatedCounty
-        A county from :func:`features.simulate.simulate_county` (its truth is needed).
+        A county from :func:`features.sim.simulate_county` (its truth is needed).
     model : ModelBundle, ScoringModel or str
         The model the job would use (trained elsewhere, e.g. on a neighbouring simulated county).
     config : BaoxueConfig, optional
@@ -794,16 +794,14 @@ def write_replay(replay: PolicyReplay, county: SimulatedCounty, out: str | Path)
     ``intervention_effects.parquet`` and ``replay.json``)."""
     import json
 
-    from features.simulate import write_county
-
     observed = SimulatedCounty(frames=replay.frames, truth=county.truth, meta=county.meta)
     counts = write_county(observed, out)
     out = Path(out)
     replay.snapshots.to_parquet(out / "snapshots.parquet", index=False)
-    replay.truth.to_parquet(out / "truth" / "intervention_effects.parquet", index=False)
-    replay.visits.to_parquet(out / "truth" / "home_visits.parquet", index=False)
-    replay.visit_weeks.to_parquet(out / "truth" / "home_visit_weeks.parquet", index=False)
-    (out / "truth" / "replay.json").write_text(
+    replay.truth.to_parquet(out / TRUTH_DIR / "intervention_effects.parquet", index=False)
+    replay.visits.to_parquet(out / TRUTH_DIR / "home_visits.parquet", index=False)
+    replay.visit_weeks.to_parquet(out / TRUTH_DIR / "home_visit_weeks.parquet", index=False)
+    (out / TRUTH_DIR / "replay.json").write_text(
         json.dumps(replay.meta, indent=2, ensure_ascii=False), encoding="utf-8"
     )
     counts["snapshots"] = len(replay.snapshots)

@@ -215,7 +215,7 @@ def test_chunks_and_row_order_do_not_change_the_result(monkeypatch, seed):
 
     import features.attendance as att_mod
     from features.load import tables_from_frames
-    from features.simulate import simulate_county
+    from features.sim import simulate_county
 
     sim = simulate_county(students=150, years=2, seed=seed, start_year=2023)
     t = tables_from_frames(sim.frames, max_reject_share=1.0).tables

@@ -19,15 +19,14 @@ from features.catalog import catalog, catalog_markdown, phrase
 from features.config import BaoxueConfig, FeaturesConfig, RulesConfig
 from features.contract import TABLES
 from features.load import tables_from_frames
-
-simulate = pytest.importorskip("features.simulate")
+from features.sim import simulate_county
 
 AS_OF_DATES = [dt.date(2024, 9, 2), dt.date(2024, 11, 20), dt.date(2025, 3, 10)]
 
 
 @functools.cache
 def _county(seed: int, students: int = 300, preset: str = "current"):
-    sim = simulate.simulate_county(students=students, years=2, seed=seed, preset=preset, start_year=2023)
+    sim = simulate_county(students=students, years=2, seed=seed, preset=preset, start_year=2023)
     return tables_from_frames(sim.frames, max_reject_share=1.0).tables
 
 

@@ -8,6 +8,7 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import sqlalchemy as sa
 
 from features.config import DataConfig
 from features.errors import DataContractError
@@ -220,7 +221,6 @@ def test_parquet_with_dictionary_encoded_columns(county):
 
 
 def test_sqlite_url(tmp_path, county):
-    sa = pytest.importorskip("sqlalchemy")
     url = f"sqlite:///{tmp_path / 'county.db'}"
     engine = sa.create_engine(url)
     with engine.begin() as conn:

@@ -33,7 +33,7 @@ NIGHTS = ["2024-04-15", "2024-04-16", "2024-04-22", "2024-05-06"]  # 17-19 Apr a
 def county(tmp_path_factory) -> dict:
     """A simulated county on disk, a small model bundle and a config with short ledger timers."""
     from features.load import load_tables
-    from features.simulate import simulate_county, write_county
+    from features.sim import simulate_county, write_county
     from training.bundle import save_bundle
     from training.evaluate import train_tables
 

@@ -11,6 +11,7 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
+import distributed
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -19,8 +20,6 @@ from features.config import BaoxueConfig, ComputeConfig
 from jobs.cli import app
 from jobs.province import county_db_url, read_record, record_path, run_province
 from jobs.storage import connect, dump
-
-distributed = pytest.importorskip("distributed")
 
 runner = CliRunner()
 CODES = ["990101", "990102", "990103"]

@@ -10,7 +10,7 @@ import pytest
 from features.build import build_features
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import distributed
 import pytest
 
 from training.bundle import ModelBundle, load_bundle, save_bundle
@@ -13,7 +14,6 @@ from training.splits import deployment_design, last_year_design
 
 @pytest.fixture(scope="module")
 def client():
-    distributed = pytest.importorskip("distributed")
     with (
         distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
         distributed.Client(cluster) as c,

@@ -12,7 +12,7 @@ import pytest
 
 from features.config import BaoxueConfig, TrainConfig
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from training.evaluate import evaluate_tables
 
 ORACLE_SHARE = 0.70

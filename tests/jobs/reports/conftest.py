@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from jobs.reports.bundle import ReportInputs, ReportSet, write_all
 from risk.reporting._examples import SyntheticRun, synthetic_run
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from features.load import tables_from_frames
-from features.simulate import simulate_county, write_county
+from features.sim import simulate_county, write_county
 from jobs.cli import app
 from risk.reporting._examples import synthetic_run
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from features.load import tables_from_frames
-from features.simulate import simulate_county
+from features.sim import simulate_county
 from risk.evidence.evaluate import evaluate_interventions, evaluation_decisions
 from risk.evidence.replay import TrueEffects, policy_outcomes, replay_policy, write_replay
 

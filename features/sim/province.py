@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from features.province import PARTITION_KEY
-from features.sim_presets import Preset, get_preset
-from features.simulate import simulate_county, write_county
+from features.sim.county import simulate_county, write_county
+from features.sim.presets import Preset, get_preset
 
 __all__ = ["CountyPlan", "plan_province", "simulate_province", "county_code"]
 
