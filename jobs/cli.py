@@ -208,7 +208,7 @@ def train(
 
     from features.simulate import read_truth
     from training.bundle import save_bundle
-    from training.evaluate import train_tables
+    from training.pipeline import train_tables
     from training.tracking import log_run
 
     cfg, loaded = _load(data_dir, config)
@@ -831,7 +831,7 @@ def replay_policy_cmd(
     from features.load import tables_from_frames
     from features.simulate import simulate_county
     from risk.evidence.replay import replay_policy, write_replay
-    from training.evaluate import train_tables
+    from training.pipeline import train_tables
 
     cfg = _config(config)
     try:
