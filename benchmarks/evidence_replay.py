@@ -24,7 +24,8 @@ from features.load import tables_from_frames
 from features.sim import simulate_county
 from risk.evidence.evaluate import evaluate_interventions, evaluation_decisions
 from risk.evidence.replay import TrueEffects, replay_policy
-from training.evaluate import _md, train_tables
+from training.evaluate import markdown_table
+from training.pipeline import train_tables
 
 
 def run(seeds, students, band, effects, preset="reap_2010", years=2, cfg=None, bundle=None):
@@ -93,7 +94,7 @@ def main() -> None:
     took = time.perf_counter() - t
     print(f"{args.seeds} seeds x {args.students} students, band {args.band}, tutoring hr {args.tutoring_hr},"
           f" aid hr (poor) {args.aid_hr}, preset {args.preset}: {took:.0f} s")  # fmt: skip
-    print(_md(summary(res).round(4)))
+    print(markdown_table(summary(res).round(4)))
     res.to_csv(f"/tmp/evidence_replay_{args.band}_{args.tutoring_hr}.csv", index=False)
 
 

@@ -63,7 +63,7 @@ from features.config import BaoxueConfig
 from features.load import tables_from_frames
 from features.sim import simulate_county
 from training.bundle import save_bundle
-from training.evaluate import train_tables
+from training.pipeline import train_tables
 cfg = BaoxueConfig()
 cfg = replace(cfg, train=replace(cfg.train, n_estimators=60, num_leaves=7, max_depth=4, min_child_samples=20))
 tables = tables_from_frames(simulate_county(students=1200, years=2, seed=11).frames).tables

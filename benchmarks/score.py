@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from training.evaluate import _md  # noqa: E402
+from training.evaluate import markdown_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,7 +47,7 @@ def _train(students: int, out: Path) -> dict:
     from features.load import tables_from_frames
     from features.sim import simulate_county
     from training.bundle import save_bundle
-    from training.evaluate import train_tables
+    from training.pipeline import train_tables
 
     cfg = BaoxueConfig()
     t0 = time.perf_counter()
@@ -203,7 +203,7 @@ def main() -> None:
             rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
             print(rows[-1], flush=True)
         table = pd.DataFrame(rows).set_index("students").T
-        print(_md(table.round(3)))
+        print(markdown_table(table.round(3)))
 
 
 if __name__ == "__main__":

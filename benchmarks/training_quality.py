@@ -17,7 +17,7 @@ from features.build import build_panel
 from features.config import BaoxueConfig
 from features.load import tables_from_frames
 from features.sim import simulate_county
-from training.evaluate import _md, evaluate, evaluation_data, labelled_as_of_dates
+from training.evaluate import evaluate, evaluation_data, labelled_as_of_dates, markdown_table
 
 # (max_depth, num_leaves, n_estimators): the default first, then deeper / unbounded trees
 SHAPES = [(6, 15, 300), (4, 15, 300), (8, 31, 300), (-1, 31, 300)]
@@ -45,7 +45,7 @@ def main() -> None:
         if i == 0:
             print(f"## {args.preset}, {args.students} students, {args.years} years, seed {args.seed}")
             print(f"data {t_data:.0f} s; design {rep.design.window()}; {rep.counts}\n")
-            print(_md(rep.headline()), "\n")
+            print(markdown_table(rep.headline()), "\n")
             print(
                 "lead time:",
                 rep.metrics.filter(like="caught")
@@ -54,9 +54,9 @@ def main() -> None:
                 .to_dict("index"),
             )
             print("\nrule's own list:", {k: round(v, 4) for k, v in rep.rule_list.items()}, "\n")
-            print(_md(rep.fairness.gaps), "\n")
+            print(markdown_table(rep.fairness.gaps), "\n")
             print(
-                _md(
+                markdown_table(
                     rep.per_month.loc[rep.per_month["model"] == "lightgbm"].drop(columns="model"), index=False
                 ),
                 "\n",
@@ -78,7 +78,7 @@ def main() -> None:
                 "fit_eval_s": time.perf_counter() - t1,
             }
         )
-    print(_md(pd.DataFrame(rows), index=False))
+    print(markdown_table(pd.DataFrame(rows), index=False))
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ from pathlib import Path
 import pandas as pd
 
 from features.config import BaoxueConfig, TrainConfig
-from training.evaluate import _md
+from training.evaluate import markdown_table
 from training.fit import fit_model, panel_feature_columns, prepare_features
 from training.metrics import score_metrics
 from training.splits import last_year_design
@@ -186,7 +186,7 @@ def main() -> None:
         for k in ("1pct", "5pct", "10pct"):
             table[f"lost@{k}"] = full[f"p@{k}"].iloc[0] - table[f"p@{k}"]
     print(f"\n## {args.preset}, {args.students} students, {args.years} years, seed {args.seed}\n")
-    print(_md(table.drop(columns=["test_rows", "test_positives"]), index=False))
+    print(markdown_table(table.drop(columns=["test_rows", "test_positives"]), index=False))
 
 
 if __name__ == "__main__":

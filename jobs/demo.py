@@ -77,7 +77,8 @@ def run_demo(
     if not train:
         return demo
     from training.bundle import save_bundle
-    from training.evaluate import train_tables, write_report
+    from training.evaluate import write_report
+    from training.pipeline import train_tables
     from training.tracking import log_run
 
     tracking = f"sqlite:///{(out / 'mlruns.db').resolve()}"

@@ -2,7 +2,7 @@
 fairness audit, MLflow tracking and the model bundle."""
 
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
-from training.bundle import ModelBundle, code_version, load_bundle, save_bundle
+from training.bundle import ModelBundle, bundle_from_fit, code_version, load_bundle, save_bundle
 from training.calibrate import calibrate
 from training.cluster import fit_model_dask, train_bundle_dask
 from training.evaluate import (
@@ -11,8 +11,8 @@ from training.evaluate import (
     evaluate_tables,
     evaluation_data,
     labelled_as_of_dates,
-    train_bundle,
-    train_tables,
+    labelled_panel,
+    markdown_table,
     write_report,
 )
 from training.fairness import FairnessAudit, audit_groups, fairness_audit
@@ -23,10 +23,12 @@ from training.metrics import (
     at_share,
     expected_calibration_error,
     lead_time,
+    list_size_share,
     per_month_metrics,
     reliability_table,
     score_metrics,
 )
+from training.pipeline import train_bundle, train_tables
 from training.sample import negative_sample_weights, sampling_applies
 from training.splits import (
     AsOfSplit,
@@ -50,6 +52,7 @@ __all__ = [
     "at_capacity",
     "at_share",
     "audit_groups",
+    "bundle_from_fit",
     "calibrate",
     "code_version",
     "cohort_members",
@@ -68,14 +71,17 @@ __all__ = [
     "label_lag_days",
     "label_panel",
     "labelled_as_of_dates",
+    "labelled_panel",
     "last_year_design",
     "lead_time",
+    "list_size_share",
     "load_bundle",
     "load_champion",
     "log_run",
     "logistic_baseline",
     "make_labels",
     "metrics_json",
+    "markdown_table",
     "monthly_as_of_dates",
     "negative_sample_weights",
     "observable_as_of_dates",

@@ -10,7 +10,7 @@ mistyped column.
 from __future__ import annotations
 
 import subprocess
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,20 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from features.config import TrainConfig
 from features.errors import DataContractError
-from training.fit import prepare_features
+from training.fit import FittedModel, prepare_features
+from training.splits import TemporalDesign
 
-__all__ = ["BUNDLE_FORMAT", "ModelBundle", "save_bundle", "load_bundle", "code_version", "feature_schema"]
+__all__ = [
+    "BUNDLE_FORMAT",
+    "ModelBundle",
+    "bundle_from_fit",
+    "save_bundle",
+    "load_bundle",
+    "code_version",
+    "feature_schema",
+]
 
 #: bumped when the bundle layout changes; :func:`load_bundle` refuses other formats
 BUNDLE_FORMAT = 1
@@ -153,6 +163,29 @@ class ModelBundle:
         """The uncalibrated LightGBM probability (what SHAP values explain)."""
         p = self.model.predict_proba(self._matrix(frame))[:, 1]
         return pd.Series(p, index=frame.index, name="raw_score")
+
+
+def bundle_from_fit(
+    fitted: FittedModel, data: pd.DataFrame, config: TrainConfig, design: TemporalDesign
+) -> ModelBundle:
+    """The bundle of a fitted model: its feature schema read from ``data``, the config, the
+    design's window, the code version and how the fit rows were sampled (no metrics yet).
+
+    ``fitted`` comes from :func:`training.fit.fit_model` (or
+    :func:`training.cluster.fit_model_dask`) on ``data`` with ``design`` and ``config``.
+    """
+    dtypes, cats = feature_schema(prepare_features(data, fitted.features))
+    return ModelBundle(
+        model=fitted.estimator,
+        calibrator=fitted.calibrator,
+        features=fitted.features,
+        dtypes=dtypes,
+        categories=cats,
+        config=asdict(config),
+        window=design.window(),
+        code_version=code_version(),
+        sampling=dict(fitted.sampling),
+    )
 
 
 def save_bundle(bundle: ModelBundle, path: str | Path) -> Path:

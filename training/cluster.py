@@ -31,7 +31,7 @@ from typing import Any
 import pandas as pd
 
 from features.config import TrainConfig
-from training.bundle import ModelBundle
+from training.bundle import ModelBundle, bundle_from_fit
 from training.calibrate import calibrate
 from training.fit import (
     FittedModel,
@@ -147,7 +147,7 @@ def train_bundle_dask(
     design: TemporalDesign | None = None,
     n_estimators: int | None = None,
 ) -> ModelBundle:
-    """:func:`training.evaluate.train_bundle` with the fit on a Dask cluster (every row).
+    """:func:`training.pipeline.train_bundle` with the fit on a Dask cluster (every row).
 
     Examples
     --------
@@ -158,8 +158,6 @@ def train_bundle_dask(
             bundle = train_bundle_dask(data, TrainConfig(), client)
         bundle.predict_proba(features)  # as any bundle
     """
-    from training.evaluate import _bundle
-
     design = design or deployment_design(data["as_of"].unique(), config)
     fitted = fit_model_dask(data, design, config, client, n_estimators=n_estimators)
-    return _bundle(fitted, data, config, design)
+    return bundle_from_fit(fitted, data, config, design)

@@ -3,15 +3,15 @@
 :func:`evaluation_data` joins the feature panel, the labels and the audit groups;
 :func:`evaluate` fits the LightGBM model and the baselines on the design's ``fit`` dates,
 calibrates each on the same later ``valid`` rows, and scores every one on the ``test``
-dates (default: every month of the last school year). :func:`train_bundle` is the
-deployment path: no test period, the latest labelled months validate and calibrate.
+dates (default: every month of the last school year). The deployment path (no test
+period, the latest labelled months validate and calibrate) is :mod:`training.pipeline`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +21,12 @@ from features.config import BaoxueConfig, TrainConfig
 from features.contract import Tables
 from features.names import feature_names
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
-from training.bundle import ModelBundle, code_version, feature_schema
+from training.bundle import ModelBundle, bundle_from_fit
 from training.fairness import AUDIT_ATTRIBUTES, FairnessAudit, audit_groups, fairness_audit
-from training.fit import FittedModel, explain_speed, fit_model, panel_feature_columns, prepare_features
+from training.fit import explain_speed, fit_model, panel_feature_columns, prepare_features
 from training.labels import label_panel, observable_as_of_dates, observed_until
 from training.metrics import per_month_metrics, reliability_table, score_metrics
-from training.splits import TemporalDesign, deployment_design, last_year_design, monthly_as_of_dates
+from training.splits import TemporalDesign, last_year_design, monthly_as_of_dates
 
 __all__ = [
     "RULE_COLUMNS",
@@ -35,9 +35,9 @@ __all__ = [
     "evaluation_data",
     "EvaluationReport",
     "evaluate",
-    "train_bundle",
+    "labelled_panel",
     "evaluate_tables",
-    "train_tables",
+    "markdown_table",
     "write_report",
 ]
 
@@ -103,8 +103,19 @@ def evaluation_data(tables: Tables, features: pd.DataFrame, config: TrainConfig)
     return data.sort_values(_KEY, kind="stable").reset_index(drop=True)
 
 
-def _md(table: pd.DataFrame, *, index: bool = True, digits: int = 4) -> str:
-    """A GitHub markdown table (no extra dependency)."""
+def markdown_table(table: pd.DataFrame, *, index: bool = True, digits: int = 4) -> str:
+    """A GitHub markdown table of ``table`` (no extra dependency), for reports and benchmarks.
+
+    Floats keep ``digits`` decimals (``digits`` significant digits from 1000 up), NaN is an
+    empty cell, timestamps are dates; ``index=True`` writes the index as the first columns.
+
+    >>> t = pd.DataFrame({"auc": [0.81234, np.nan], "n": [1200, 30]}, index=pd.Index(["a", "b"], name="model"))
+    >>> print(markdown_table(t))
+    | model | auc | n |
+    |---|---|---|
+    | a | 0.8123 | 1200 |
+    | b |  | 30 |
+    """
     t = table.reset_index() if index else table
 
     def cell(v) -> str:
@@ -178,7 +189,7 @@ class EvaluationReport:
             "",
             "## Model and baselines",
             "",
-            _md(self.headline()),
+            markdown_table(self.headline()),
             "",
             f"County rule's own list (any flag): {self.rule_list}",
             "",
@@ -188,39 +199,15 @@ class EvaluationReport:
             "",
             "## Fairness gaps (max - min over groups, top list)",
             "",
-            _md(self.fairness.gaps),
+            markdown_table(self.fairness.gaps),
             "",
             "## Per test month (lightgbm)",
             "",
-            _md(self.per_month.loc[self.per_month["model"] == "lightgbm"].drop(columns="model"), index=False),
+            markdown_table(
+                self.per_month.loc[self.per_month["model"] == "lightgbm"].drop(columns="model"), index=False
+            ),
         ]
         return "\n".join(lines) + "\n"
-
-
-def _bundle(
-    fitted: FittedModel, data: pd.DataFrame, config: TrainConfig, design: TemporalDesign
-) -> ModelBundle:
-    dtypes, cats = feature_schema(prepare_features(data, fitted.features))
-    return ModelBundle(
-        model=fitted.estimator,
-        calibrator=fitted.calibrator,
-        features=fitted.features,
-        dtypes=dtypes,
-        categories=cats,
-        config=asdict(config),
-        window=design.window(),
-        code_version=code_version(),
-        sampling=dict(fitted.sampling),
-    )
-
-
-def train_bundle(
-    data: pd.DataFrame, config: TrainConfig, *, design: TemporalDesign | None = None
-) -> ModelBundle:
-    """Fit and calibrate the model to deploy (:func:`~training.splits.deployment_design`)."""
-    design = design or deployment_design(data["as_of"].unique(), config)
-    fitted = fit_model(data, design, config)
-    return _bundle(fitted, data, config, design)
 
 
 def _numeric_and_categorical(data: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -319,7 +306,7 @@ def evaluate(
         attributes=[a for a in attributes if a in test_rows.columns],
         min_group_size=config.min_group_size,
     )
-    bundle = _bundle(fitted, data, config, design)
+    bundle = bundle_from_fit(fitted, data, config, design)
     headline = {k: float(v) for k, v in metrics.loc["lightgbm"].items() if pd.notna(v)}
     bundle = replace(bundle, metrics=headline)
     return EvaluationReport(
@@ -335,7 +322,8 @@ def evaluate(
     )
 
 
-def _panel(tables: Tables, config: BaoxueConfig) -> pd.DataFrame:
+def labelled_panel(tables: Tables, config: BaoxueConfig) -> pd.DataFrame:
+    """:func:`evaluation_data` of every :func:`labelled_as_of_dates` month, features built from ``tables``."""
     from features.build import build_panel
 
     dates = labelled_as_of_dates(tables, config.train)
@@ -350,35 +338,13 @@ def evaluate_tables(
     Uses ``config.risk.capacity_per_school`` and ``config.rules.chronic_absence_share``.
     """
     return evaluate(
-        _panel(tables, config),
+        labelled_panel(tables, config),
         config.train,
         truth=truth,
         capacity=config.risk.capacity_per_school,
         absence_share=config.rules.chronic_absence_share,
         rule_columns=rule_columns(config),
     )
-
-
-def train_tables(
-    tables: Tables, config: BaoxueConfig, *, truth: pd.DataFrame | None = None, evaluate_first: bool = True
-) -> tuple[ModelBundle, EvaluationReport | None]:
-    """The model to deploy, fitted on every labelled month; with ``evaluate_first`` the same
-    recipe is first evaluated on the last school year and its test metrics go in the bundle."""
-    data = _panel(tables, config)
-    report = None
-    if evaluate_first:
-        report = evaluate(
-            data,
-            config.train,
-            truth=truth,
-            capacity=config.risk.capacity_per_school,
-            absence_share=config.rules.chronic_absence_share,
-            rule_columns=rule_columns(config),
-        )
-    bundle = train_bundle(data, config.train)
-    if report is not None:
-        bundle = replace(bundle, metrics=report.bundle.metrics)
-    return bundle, report
 
 
 def write_report(report: EvaluationReport, out: str | Path) -> Path:

@@ -25,7 +25,7 @@ from fairlearn.metrics import MetricFrame
 from features.cohort import cohort
 from features.contract import Tables
 from features.time import known_date, latest_known, valid_at
-from training.metrics import _list_size_share, inclusion
+from training.metrics import inclusion, list_size_share
 
 __all__ = ["AUDIT_ATTRIBUTES", "audit_groups", "FairnessAudit", "fairness_audit"]
 
@@ -168,7 +168,7 @@ def fairness_audit(
     """
     y = frame["label"].to_numpy(dtype="float64")
     p = np.asarray(proba, dtype="float64")
-    w = inclusion(p, frame["as_of"].to_numpy(), _list_size_share(share))
+    w = inclusion(p, frame["as_of"].to_numpy(), list_size_share(share))
     rows, gaps = [], []
     for attr in attributes:
         groups = frame[attr].astype("str").to_numpy()

@@ -28,6 +28,7 @@ from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_s
 
 __all__ = [
     "inclusion",
+    "list_size_share",
     "at_share",
     "at_capacity",
     "expected_calibration_error",
@@ -50,7 +51,15 @@ def share_key(share: float) -> str:
     return f"{pct:g}pct" if pct < 1 else f"{round(pct):d}pct"
 
 
-def _list_size_share(share: float):
+def list_size_share(share: float):
+    """The list size of a top-``share`` list: ``size(n)`` for a group of ``n`` rows, at least 1.
+
+    The ``size`` argument of :func:`inclusion` and :func:`on_list` for a share of each group.
+
+    >>> size = list_size_share(0.1)
+    >>> size(100), size(15), size(3), size(0)
+    (10, 2, 1, 0)
+    """
     return lambda n: min(n, max(1, math.ceil(share * n - 1e-9)))
 
 
@@ -136,7 +145,7 @@ def at_share(y, score, as_of, share: float) -> dict[str, float]:
     precision / overall positive rate. See the module example.
     """
     y = np.asarray(y, dtype="float64")
-    return _summary(y, inclusion(score, as_of, _list_size_share(share)))
+    return _summary(y, inclusion(score, as_of, list_size_share(share)))
 
 
 def at_capacity(y, score, as_of, school, k: int) -> dict[str, float]:
@@ -320,7 +329,7 @@ def score_metrics(
         f"lift_at_cap{capacity}": r["lift"],
     }
     share = max(shares)
-    listed = on_list(p, frame["as_of"], _list_size_share(share), seed=seed)
+    listed = on_list(p, frame["as_of"], list_size_share(share), seed=seed)
     lt = lead_time(listed, y, frame["as_of"], frame["student_id"], frame["event_date"])
     key = share_key(share)
     out |= {

@@ -28,6 +28,15 @@ def drop_pg_schema(schema: str) -> None:
         conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
 
 
+@pytest.fixture(autouse=True)
+def _wide_console(monkeypatch):
+    """A wide terminal for the CLI's rich output: under pytest-xdist the temporary paths are
+    longer (``popen-gw1``) and rich broke the lines that the CLI tests read at 80 columns."""
+    from jobs.cli._common import console
+
+    monkeypatch.setattr(console, "_width", 200)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_url(request, tmp_path):
     """An empty database URL on each backend (PostgreSQL skips, visibly, without the env var)."""

@@ -35,7 +35,7 @@ def county(tmp_path_factory) -> dict:
     from features.load import load_tables
     from features.sim import simulate_county, write_county
     from training.bundle import save_bundle
-    from training.evaluate import train_tables
+    from training.pipeline import train_tables
 
     root = tmp_path_factory.mktemp("nightly")
     write_county(simulate_county(students=1200, years=2, seed=11, attendance=False), root / "county")

@@ -35,7 +35,7 @@ def province(tmp_path_factory) -> dict:
 
     from features.load import load_tables
     from training.bundle import save_bundle
-    from training.evaluate import train_tables
+    from training.pipeline import train_tables
 
     root = tmp_path_factory.mktemp("province")
     res = runner.invoke(app, ["simulate", "--counties", "3", "--students", "1300", "--years", "2",

@@ -29,7 +29,7 @@ def county_tables():
 
 @pytest.fixture(scope="session")
 def risk_bundle(county_tables, risk_config):
-    from training.evaluate import train_tables
+    from training.pipeline import train_tables
 
     bundle, _ = train_tables(county_tables, risk_config, evaluate_first=False)
     return bundle

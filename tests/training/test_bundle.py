@@ -7,7 +7,7 @@ import pytest
 
 from features.errors import DataContractError
 from training.bundle import load_bundle, save_bundle
-from training.evaluate import train_bundle
+from training.pipeline import train_bundle
 
 
 @pytest.fixture(scope="module")

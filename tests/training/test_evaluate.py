@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from training.evaluate import evaluate, train_bundle
+from training.evaluate import evaluate
 from training.fit import fit_model, validation_halves
+from training.pipeline import train_bundle
 from training.splits import last_year_design
 
 

@@ -11,9 +11,9 @@ import pytest
 
 from features.config import TrainConfig
 from features.errors import ConfigError
-from training.evaluate import train_bundle
 from training.fit import fit_model, panel_feature_columns, prepare_features
 from training.metrics import score_metrics
+from training.pipeline import train_bundle
 from training.sample import negative_sample_weights, sampling_applies
 from training.splits import last_year_design, monthly_as_of_dates
 from training.tracking import _params

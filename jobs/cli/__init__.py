@@ -1,0 +1,56 @@
+"""The ``baoxue`` command line (typer). Each command is a few lines that call the library.
+
+One module per command group: :mod:`~jobs.cli.data` (simulate, validate, features),
+:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, score),
+:mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.cases`,
+:mod:`~jobs.cli.report` and :mod:`~jobs.cli.evidence` (replay-policy,
+evaluate-interventions). :mod:`~jobs.cli._common` holds the shared options, the fixed
+choices and the one error path (:func:`~jobs.cli._common.errors`) every command goes through.
+
+Only the CLI decides what "today" is; library code always takes ``as_of``.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+import typer
+
+from jobs.cli import data, demo, evidence, model, nightly
+from jobs.cli._common import App
+from jobs.cli.cases import cases_app
+from jobs.cli.report import report_app
+
+__all__ = ["app"]
+
+app = App(
+    name="baoxue",
+    help="保学 baoxue: dropout early warning for compulsory school.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
+
+
+# in the order `baoxue --help` lists them
+app.command()(data.simulate)
+app.command()(demo.demo)
+app.command()(data.validate)
+app.command()(model.train)
+app.command()(model.evaluate)
+app.command()(data.features)
+app.command()(model.score)
+app.command(busy=nightly.BUSY)(nightly.nightly)
+app.command()(nightly.runs)
+app.command("replay-policy")(evidence.replay_policy_cmd)
+app.command("evaluate-interventions")(evidence.evaluate_interventions_cmd)
+app.add_typer(nightly.db_app, name="db")
+app.add_typer(cases_app, name="cases")
+app.add_typer(report_app, name="report")

@@ -1,0 +1,253 @@
+"""What the command groups share: the console, the common options, the fixed choices, and
+the one error path.
+
+Only the CLI decides what "today" is (:func:`day`); library code always takes ``as_of``.
+Heavy imports stay inside the functions, so ``baoxue --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import typer
+from rich.console import Console
+
+__all__ = [
+    "App",
+    "AsOfOpt",
+    "CasesOpt",
+    "ConfigOpt",
+    "DataOpt",
+    "DbOpt",
+    "ExplainMode",
+    "Language",
+    "LangOpt",
+    "OutOpt",
+    "PresetName",
+    "SnapOpt",
+    "StudentSheets",
+    "choice",
+    "config_with_db",
+    "console",
+    "errors",
+    "isna",
+    "load_county",
+    "open_ledger",
+    "parse_day",
+    "summary_table",
+    "written",
+]
+
+console = Console()
+
+# --- fixed choices: typer lists them in --help and refuses any other value (exit 2) ------------
+
+#: the simulator's calibration presets (``features.sim.PRESETS``)
+PresetName = Literal["reap_2010", "current"]
+#: whose reasons ``baoxue score`` computes (``[risk] explain``)
+ExplainMode = Literal["listed", "all"]
+#: the language of lists and reports (``[risk] language``, ``risk.reasons.Language``)
+Language = Literal["zh", "en"]
+#: whose 一生一案 sheets ``baoxue report --all`` writes (``jobs.reports.bundle.write_all``)
+StudentSheets = Literal["red", "listed", "none"]
+
+
+def choice(kind: Any, noun: str) -> Callable[[str], str]:
+    """The parser of an option whose type is the ``Literal`` ``kind``.
+
+    Typer shows the values in ``--help`` (from the annotation); a value outside them ends the
+    command with exit 2 and a message naming the option and the allowed values.
+
+    >>> parse = choice(Language, "language")
+    >>> parse("en")
+    'en'
+    >>> try:
+    ...     parse("fr")
+    ... except typer.BadParameter as exc:
+    ...     print(exc)
+    unknown language 'fr'; choose one of zh, en
+    """
+    values = get_args(kind)
+
+    def parse(value: str) -> str:
+        if value not in values:
+            raise typer.BadParameter(f"unknown {noun} {value!r}; choose one of {', '.join(values)}")
+        return value
+
+    return parse
+
+
+# --- options used by several commands ---------------------------------------------------------
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="baoxue.toml (defaults when absent)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="ledger database URL (default \\[job] db_url)")]
+DataOpt = Annotated[
+    str | None, typer.Option("--data", help="data folder or URL (default: the config's data source)")
+]
+AsOfOpt = Annotated[str | None, typer.Option("--as-of", help="the run's date (default: the latest run)")]
+SnapOpt = Annotated[
+    Path | None,
+    typer.Option("--snapshot", help="a snapshot file from `baoxue score` instead of the database"),
+]
+CasesOpt = Annotated[Path | None, typer.Option("--cases", help="with --snapshot: a cases CSV/XLSX/Parquet")]
+OutOpt = Annotated[Path, typer.Option("--out", "-o", help="folder to write into")]
+LangOpt = Annotated[
+    Language, typer.Option("--lang", parser=choice(Language, "language"), help="report language")
+]
+
+
+# --- the one error path ------------------------------------------------------------------------
+
+#: what a command says when another writer holds the ledger's lock (``busy`` of :meth:`App.command`)
+BUSY = "the database is busy ({exc}); try again"
+
+
+def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
+    """Run the command ``fn``; turn the errors baoxue raises on purpose into one line on stderr
+    and an exit code, never a traceback.
+
+    - a contract, config, estimation or argument error (``features.errors.BaoxueError``,
+      ``ValueError``) or a missing file: ``error: <message>``, exit 2;
+    - another writer holds the ledger's lock (``jobs.storage.LockTimeout``): ``busy``, exit 3;
+    - a fault injected by ``BAOXUE_FAIL_AT`` (``jobs.stages.InjectedFault``): exit 1, the
+      database unchanged.
+
+    Anything else is a bug and keeps its traceback.
+    """
+
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except Exception as exc:
+            said = _exit_for(exc, busy)
+            if said is None:
+                raise
+            code, message = said
+            _say(message)
+            raise typer.Exit(code) from exc
+
+    return run
+
+
+def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
+    """Exit code and message of an error baoxue raises on purpose; None for anything else."""
+    from features.errors import BaoxueError
+    from jobs.stages import InjectedFault
+    from jobs.storage import LockTimeout
+
+    if isinstance(exc, LockTimeout):
+        return 3, busy.format(exc=exc)
+    if isinstance(exc, InjectedFault):
+        return 1, f"stopped: {exc}; the database is unchanged"
+    if isinstance(exc, BaoxueError | ValueError | FileNotFoundError):
+        return 2, f"error: {exc}"
+    return None
+
+
+def _say(message: str) -> None:
+    typer.echo(message, err=True)
+
+
+class App(typer.Typer):
+    """A ``typer.Typer`` whose commands and callbacks all report errors through :func:`errors`."""
+
+    def command(self, name: str | None = None, *, busy: str = BUSY, **kwargs: Any):  # type: ignore[override]
+        """``typer.Typer.command``; ``busy`` is what the command says when the ledger is locked."""
+        register = super().command(name, **kwargs)
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            register(errors(fn, busy=busy))
+            return fn
+
+        return decorator
+
+    def callback(self, **kwargs: Any):  # type: ignore[override]
+        """``typer.Typer.callback``, its errors reported as a command's."""
+        register = super().callback(**kwargs)
+
+        def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+            register(errors(fn))
+            return fn
+
+        return decorator
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def isna(value: object) -> bool:
+    import pandas as pd
+
+    return bool(pd.isna(value))
+
+
+def parse_day(text: str | None):
+    """The date ``text`` (YYYY-MM-DD), or today when it is None (a bad date: exit 2)."""
+    import datetime as dt
+
+    return dt.date.today() if text is None else dt.date.fromisoformat(text)
+
+
+def config_with_db(config: Path | None, db: str | None = None):
+    """The config file's settings (defaults when absent), with ``--db`` replacing ``[job] db_url``."""
+    from dataclasses import replace
+
+    from features.config import load_config
+
+    cfg = load_config(config)
+    return replace(cfg, job=replace(cfg.job, db_url=db)) if db else cfg
+
+
+def load_county(data_dir: str, config: Path | None):
+    """The config and the county loaded through the data contract."""
+    from features.config import load_config
+    from features.load import load_tables
+
+    cfg = load_config(config)
+    return cfg, load_tables(cfg.data, data_dir)
+
+
+def open_ledger(cfg):
+    """The ledger database of ``[job] db_url``, migrated (a database behind the code: exit 2)."""
+    from jobs.nightly import open_database
+
+    try:
+        return open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
+    except RuntimeError as exc:  # a stale migration: a usage error, said as one
+        raise ValueError(str(exc)) from exc
+
+
+def summary_table(summary, title: str):
+    """The per-table load summary (``features.load.summarize``) as a rich table."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=title)
+    for col in ("table", "read", "loaded", "rejected", "by reason", "dates", "students"):
+        table.add_column(col)
+    for name, row in summary.iterrows():
+        dates = "" if isna(row.first_date) else f"{row.first_date:%Y-%m-%d} … {row.last_date:%Y-%m-%d}"
+        reasons = escape("\n".join(f"{n} × {r}" for r, n in row.rejected_by_reason.items()))
+        students = "" if isna(row.students) else f"{int(row.students):,}"
+        table.add_row(
+            str(name),
+            f"{row.rows_read:,}",
+            f"{row.rows_loaded:,}",
+            f"{row.rows_rejected:,}",
+            reasons,
+            dates,
+            students,
+        )
+    return table
+
+
+def written(paths: Iterable) -> None:
+    """Print the files a command wrote, one a line."""
+    for p in paths:
+        console.print(str(p), markup=False, highlight=False)

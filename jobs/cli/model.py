@@ -1,0 +1,132 @@
+"""``baoxue train``, ``evaluate`` and ``score``: the risk model fitted, measured and applied."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from jobs.cli._common import ConfigOpt, ExplainMode, choice, console, load_county, parse_day
+
+__all__ = ["evaluate", "score", "train"]
+
+
+def train(
+    data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
+    config: ConfigOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="model bundle to write")] = Path(
+        "model/bundle.joblib"
+    ),
+    evaluate_first: Annotated[
+        bool, typer.Option(help="evaluate the recipe on the last school year first")
+    ] = True,
+    track: Annotated[bool, typer.Option(help="log to MLflow and alias the model 'champion'")] = True,
+    negative_sample: Annotated[
+        float | None,
+        typer.Option(
+            help="share of negatives kept (every positive is), at any panel size; 1 = every row "
+            "(default: \\[train] negative_sample above \\[train] sample_above_rows fit rows)"
+        ),
+    ] = None,
+) -> None:
+    """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
+    from dataclasses import replace
+
+    from features.sim import read_truth
+    from training.bundle import save_bundle
+    from training.pipeline import train_tables
+    from training.tracking import log_run
+
+    cfg, loaded = load_county(data_dir, config)
+    if negative_sample is not None:
+        train_cfg = replace(cfg.train, negative_sample=negative_sample, sample_above_rows=0)
+        cfg = replace(cfg, train=train_cfg)
+    tables = loaded.tables
+    bundle, report = train_tables(tables, cfg, truth=read_truth(data_dir), evaluate_first=evaluate_first)
+    console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
+    if report is not None:
+        console.print(report.headline().round(3).to_string())
+    if track:
+        console.print(f"MLflow run {log_run(bundle, cfg.train, report=report)} -> alias 'champion'")
+
+
+def evaluate(
+    data_dir: Annotated[
+        str, typer.Argument(help="data folder (or SQLAlchemy URL); truth/ is used when present")
+    ],
+    config: ConfigOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for report.md and tables")] = Path(
+        "evaluation"
+    ),
+    track: Annotated[bool, typer.Option(help="log the evaluation run to MLflow")] = True,
+) -> None:
+    """Model against the county rule, logistic regression, school context (and the oracle)."""
+    from features.sim import read_truth
+    from training.evaluate import evaluate_tables, write_report
+    from training.tracking import log_run
+
+    cfg, loaded = load_county(data_dir, config)
+    tables = loaded.tables
+    report = evaluate_tables(tables, cfg, truth=read_truth(data_dir))
+    console.print(report.headline().round(3).to_string())
+    console.print(f"report: {write_report(report, out) / 'report.md'}")
+    if track:
+        console.print(f"MLflow run {log_run(report.bundle, cfg.train, report=report, register=False)}")
+
+
+def score(
+    data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
+    as_of: Annotated[str, typer.Option("--as-of", help="the day to score (YYYY-MM-DD)")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="snapshot file: .parquet, .csv or .xlsx")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            "-m",
+            help="bundle file or MLflow URI (models:/baoxue@champion); default \\[job] model_uri",
+        ),
+    ] = None,
+    explain: Annotated[
+        ExplainMode | None,
+        typer.Option(
+            "--explain",
+            parser=choice(ExplainMode, "explain mode"),
+            help="whose reasons to compute (default: listed)",
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Score one day: risk, ranks, tier with its condition, rules, reasons (zh, en), measures."""
+    import time
+
+    from risk.assess import assess
+    from risk.score import load_model
+
+    day = parse_day(as_of)
+    if out.suffix.lower() not in (".parquet", ".csv", ".xlsx"):
+        raise ValueError(f"--out {out}: write .parquet, .csv or .xlsx")
+    cfg, loaded = load_county(data_dir, config)
+    uri = model or cfg.job.model_uri
+    if not uri:
+        raise ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config")
+    start = time.perf_counter()
+    scoring = load_model(uri, tracking_uri=cfg.train.tracking_uri)
+    snap = assess(loaded.tables, day, scoring, cfg, explain=explain)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame = snap.reset_index(drop=True)
+    if out.suffix.lower() == ".parquet":
+        frame.to_parquet(out, index=False)
+    elif out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False, encoding="utf-8-sig")  # Excel opens UTF-8 with a BOM
+    else:
+        frame.assign(as_of=frame["as_of"].dt.date).to_excel(out, index=False, sheet_name="risk")
+    tiers = snap["tier"].value_counts().reindex(["red", "yellow", "blue", "none"]).fillna(0).astype(int)
+    console.print(
+        f"{out}: {len(snap):,} students on {day} in {time.perf_counter() - start:.1f} s; "
+        + ", ".join(f"{t} {n:,}" for t, n in tiers.items())
+        + f"; {int(snap['selected'].sum()):,} selected for a case, {int(snap['explained'].sum()):,} explained; "
+        f"model {scoring.version}",
+        markup=False,
+        highlight=False,
+    )
