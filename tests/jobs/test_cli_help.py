@@ -65,9 +65,8 @@ def test_a_bad_choice_exits_2_and_names_the_option(args, option):
 
 
 def test_the_choices_match_the_library():
-    from features.sim import PRESETS
-
     from features.config import RiskConfig
+    from features.sim import PRESETS
     from jobs.reports.bundle import write_all
     from risk.reasons import Language as ReasonsLanguage
 
