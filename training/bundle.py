@@ -87,6 +87,9 @@ class ModelBundle:
         How the fit rows were sampled (:class:`training.sample.SampleRecord`: share, seed,
         rows and rows kept), or how the model was fitted on a cluster
         (:func:`training.cluster.fit_model_dask`); empty when LightGBM saw every row.
+    reference : dict
+        Compact sketch of every feature on the fit rows (:func:`training.reference.feature_reference`)
+        for the monitor's drift check; empty in bundles written before it was kept.
     """
 
     model: Any
@@ -100,6 +103,7 @@ class ModelBundle:
     metrics: dict[str, float] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
     sampling: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def check(self, frame: pd.DataFrame) -> None:
         """Raise :class:`DataContractError` naming the first missing or mistyped feature column."""
@@ -177,4 +181,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
         )
     if "sampling" not in vars(bundle):  # written before sampling was recorded: every row was used
         object.__setattr__(bundle, "sampling", {})
+    if "reference" not in vars(bundle):  # written before the drift reference was kept
+        object.__setattr__(bundle, "reference", {})
     return bundle

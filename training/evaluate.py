@@ -25,6 +25,7 @@ from training.fairness import AUDIT_ATTRIBUTES, FairnessAudit, audit_groups, fai
 from training.fit import FittedModel, explain_speed, feature_columns, fit_model, prepare_features
 from training.labels import label_panel, observable_as_of_dates, observed_until
 from training.metrics import per_month_metrics, reliability_table, score_metrics
+from training.reference import feature_reference
 from training.splits import TemporalDesign, deployment_design, last_year_design, monthly_as_of_dates
 
 __all__ = [
@@ -188,6 +189,8 @@ def _bundle(
     fitted: FittedModel, data: pd.DataFrame, config: TrainConfig, design: TemporalDesign
 ) -> ModelBundle:
     dtypes, cats = feature_schema(prepare_features(data, fitted.features))
+    fit_rows = data.loc[design.part(data["as_of"], "fit")]
+    reference = feature_reference(prepare_features(fit_rows, fitted.features), as_of=fit_rows["as_of"])
     return ModelBundle(
         model=fitted.estimator,
         calibrator=fitted.calibrator,
@@ -198,6 +201,7 @@ def _bundle(
         window=design.window(),
         code_version=code_version(),
         sampling=dict(fitted.sampling),
+        reference=reference,
     )
 
 
