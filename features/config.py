@@ -137,6 +137,9 @@ class TrainConfig:
     tracking_uri: str = "sqlite:///mlruns.db"
     experiment: str = "baoxue"
     registered_model: str = "baoxue"  # MLflow registered model; the new version gets alias 'champion'
+    # champion/challenger (training.promotion): a challenger is promoted when its precision at
+    # capacity on the latest labelled window is not worse than the champion's by more than this
+    promote_tolerance: float = 0.02
 
     def __post_init__(self) -> None:
         if self.horizon_days < 1:
@@ -156,6 +159,8 @@ class TrainConfig:
             raise ConfigError(f"[train] negative_sample must be in (0, 1], got {self.negative_sample}")
         if self.sample_above_rows < 0:
             raise ConfigError(f"[train] sample_above_rows must be >= 0, got {self.sample_above_rows}")
+        if not 0 <= self.promote_tolerance < 1:
+            raise ConfigError(f"[train] promote_tolerance must be in [0, 1), got {self.promote_tolerance}")
 
 
 #: the watched groups (重点监测, DOMAIN.md) that ``[risk] watched_groups`` may name

@@ -125,6 +125,7 @@ def run_key(cfg: BaoxueConfig) -> str:
     )
     fields = asdict(neutral)
     fields.pop("compute", None)
+    fields["train"].pop("promote_tolerance", None)  # who is champion, not how a night scores
     blob = json.dumps(fields, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]
 

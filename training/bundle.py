@@ -22,6 +22,7 @@ import pandas as pd
 from features.config import TrainConfig
 from features.errors import DataContractError
 from training.fit import FittedModel, prepare_features
+from training.reference import feature_reference
 from training.splits import TemporalDesign
 
 __all__ = [
@@ -97,6 +98,9 @@ class ModelBundle:
         How the fit rows were sampled (:class:`training.sample.SampleRecord`: share, seed,
         rows and rows kept), or how the model was fitted on a cluster
         (:func:`training.cluster.fit_model_dask`); empty when LightGBM saw every row.
+    reference : dict
+        Compact sketch of every feature on the fit rows (:func:`training.reference.feature_reference`)
+        for the monitor's drift check; empty in bundles written before it was kept.
     """
 
     model: Any
@@ -110,6 +114,7 @@ class ModelBundle:
     metrics: dict[str, float] = field(default_factory=dict)
     format: int = BUNDLE_FORMAT
     sampling: dict[str, Any] = field(default_factory=dict)
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def check(self, frame: pd.DataFrame) -> None:
         """Raise :class:`DataContractError` naming the first missing or mistyped feature column."""
@@ -169,12 +174,16 @@ def bundle_from_fit(
     fitted: FittedModel, data: pd.DataFrame, config: TrainConfig, design: TemporalDesign
 ) -> ModelBundle:
     """The bundle of a fitted model: its feature schema read from ``data``, the config, the
-    design's window, the code version and how the fit rows were sampled (no metrics yet).
+    design's window, the code version, how the fit rows were sampled and the fit rows'
+    feature reference for drift monitoring (:func:`training.reference.feature_reference`;
+    no metrics yet).
 
     ``fitted`` comes from :func:`training.fit.fit_model` (or
     :func:`training.cluster.fit_model_dask`) on ``data`` with ``design`` and ``config``.
     """
     dtypes, cats = feature_schema(prepare_features(data, fitted.features))
+    fit_rows = data.loc[design.part(data["as_of"], "fit")]
+    reference = feature_reference(prepare_features(fit_rows, fitted.features), as_of=fit_rows["as_of"])
     return ModelBundle(
         model=fitted.estimator,
         calibrator=fitted.calibrator,
@@ -185,6 +194,7 @@ def bundle_from_fit(
         window=design.window(),
         code_version=code_version(),
         sampling=dict(fitted.sampling),
+        reference=reference,
     )
 
 
@@ -210,4 +220,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
         )
     if "sampling" not in vars(bundle):  # written before sampling was recorded: every row was used
         object.__setattr__(bundle, "sampling", {})
+    if "reference" not in vars(bundle):  # written before the drift reference was kept
+        object.__setattr__(bundle, "reference", {})
     return bundle

@@ -24,9 +24,18 @@ from features.config import TrainConfig
 from training.bundle import ModelBundle, load_bundle, save_bundle
 from training.evaluate import EvaluationReport
 
-__all__ = ["BundlePyfunc", "log_run", "load_champion"]
+__all__ = [
+    "BundlePyfunc",
+    "log_run",
+    "load_champion",
+    "promote",
+    "record_decision",
+    "CHAMPION_ALIAS",
+    "CHALLENGER_ALIAS",
+]
 
 CHAMPION_ALIAS = "champion"
+CHALLENGER_ALIAS = "challenger"
 
 
 class BundlePyfunc(mlflow.pyfunc.PythonModel):
@@ -62,11 +71,13 @@ def log_run(
     tracking_uri: str | None = None,
     run_name: str | None = None,
     register: bool = True,
+    alias: str = CHAMPION_ALIAS,
 ) -> str:
     """Log one training (and, with ``report``, evaluation) run; returns the run id.
 
     With ``register`` the bundle becomes a new version of ``config.registered_model`` and
-    takes the alias ``champion``.
+    takes ``alias`` (``champion``; pass ``challenger`` and decide with
+    :func:`training.promotion.compare_on_window`, then :func:`promote`).
     """
     mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
     mlflow.set_experiment(config.experiment)
@@ -106,8 +117,31 @@ def log_run(
         )
         if register:
             version = info.registered_model_version
-            MlflowClient().set_registered_model_alias(config.registered_model, CHAMPION_ALIAS, str(version))
+            MlflowClient().set_registered_model_alias(config.registered_model, alias, str(version))
         return run.info.run_id
+
+
+def promote(config: TrainConfig, version: str | int, reason: str, *, tracking_uri: str | None = None) -> None:
+    """Give model ``version`` the alias ``champion``; the reason and the version it replaced are
+    recorded as tags of the model version (``promotion_reason``, ``replaced_champion``)."""
+    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    client = MlflowClient()
+    name = config.registered_model
+    try:
+        old = client.get_model_version_by_alias(name, CHAMPION_ALIAS).version
+    except mlflow.exceptions.MlflowException:
+        old = ""
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, str(version))
+    client.set_model_version_tag(name, str(version), "promotion_reason", reason)
+    client.set_model_version_tag(name, str(version), "replaced_champion", str(old))
+
+
+def record_decision(
+    config: TrainConfig, version: str | int, reason: str, *, tracking_uri: str | None = None
+) -> None:
+    """Record why a challenger was not promoted (tag ``challenger_reason``)."""
+    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    MlflowClient().set_model_version_tag(config.registered_model, str(version), "challenger_reason", reason)
 
 
 def load_champion(config: TrainConfig, *, tracking_uri: str | None = None) -> ModelBundle:

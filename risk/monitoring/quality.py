@@ -1,0 +1,313 @@
+"""Realised list quality: how the lists of past nights turned out, once their outcome is known.
+
+A night's list is judged only when its outcome window has closed (the label's horizon plus
+the resolution window, :func:`training.labels.label_lag_days`), with the training label
+(:func:`training.labels.label_panel`): a listed child who dropped out in ``(D, D + H]`` is a
+hit. Beside each realised precision stands the **expected** one, the mean calibrated
+probability of the listed children (NannyML's CBPE idea) with the interval the model itself
+expects; a realised figure below it is what successful interventions look like, one above it
+means the model under-rates risk.
+
+Per (night, tier) and for the whole list (``tier = "list"``): ``n`` listed, ``dropouts``,
+realised ``precision`` with its Wilson interval, ``expected`` with its interval, ``recall``
+(dropouts on this tier / all dropouts in the night's cohort) and ``lift`` (precision / the
+cohort's dropout rate).
+
+Examples
+--------
+Two nights; on 09-02 four children are listed (red a, b; yellow c, d), one of them (a) and
+one unlisted child (e) drop out:
+
+>>> snap = pd.DataFrame({"student_id": list("abcdef"), "as_of": pd.Timestamp("2024-09-02"),
+...     "school_id": "s1", "class_id": "c1", "grade": [1, 2, 3, 4, 5, 6],
+...     "probability": [.4, .3, .2, .1, .05, .01], "tier": ["red", "red", "yellow", "yellow", "none", "none"],
+...     "listed": [True] * 4 + [False] * 2, "rank_county": [1, 2, 3, 4, 5, 6]})
+>>> lab = pd.DataFrame({"student_id": list("abcdef"), "as_of": pd.Timestamp("2024-09-02"),
+...     "label": [1, 0, 0, 0, 1, 0], "event_date": pd.to_datetime(["2024-10-02", None, None, None,
+...     "2024-11-01", None])})
+>>> q = list_quality(snap, lab, min_cell=1)
+>>> q.lists.loc[:1, ["tier", "n", "dropouts", "precision", "expected", "recall"]]
+   tier  n  dropouts  precision  expected  recall
+0  list  4         1       0.25      0.25     0.5
+1   red  2         1       0.50      0.35     0.5
+>>> q.missed[["student_id", "event_date", "last_rank", "last_tier"]].to_dict("records")
+[{'student_id': 'e', 'event_date': Timestamp('2024-11-01 00:00:00'), 'last_rank': 5, 'last_tier': 'none'}]
+>>> q.lead[["student_id", "lead_days"]].to_dict("records")
+[{'student_id': 'a', 'lead_days': 30}]
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from risk.monitoring.intervals import expected_interval, wilson
+
+__all__ = ["TIER_LISTS", "GRADE_BANDS", "ListQuality", "grade_band", "list_quality", "INTERVENTION_NOTE"]
+
+#: the lists judged: the whole list, each tier, and ``capacity`` (the children ``selected``
+#: for a prevention case: the list at capacity that the evaluation's precision describes)
+TIER_LISTS: tuple[str, ...] = ("list", "red", "yellow", "blue", "capacity")
+
+#: grade bands of the per-band tables (primary lower, primary upper, junior secondary)
+GRADE_BANDS: dict[str, tuple[int, int]] = {"1-3": (1, 3), "4-6": (4, 6), "7-9": (7, 9)}
+
+INTERVENTION_NOTE = (
+    "被列入名单的学生会得到帮扶(家访、劝返、资助),帮扶有效时实际辍学率会低于模型的预期值;"
+    "实际值低于预期区间不一定说明模型变差。 Listed children get supports; where the supports work, the "
+    "realised dropout rate falls below the expected one, so a realised figure under the expected interval "
+    "is not by itself a sign the model got worse."
+)
+
+_SNAP_COLS = ["student_id", "as_of", "school_id", "class_id", "grade", "probability", "tier", "listed"]
+
+
+def grade_band(grade) -> np.ndarray:
+    """``"1-3"``, ``"4-6"`` or ``"7-9"`` per grade (``""`` outside 1-9).
+
+    >>> grade_band([1, 4, 9, 0]).tolist()
+    ['1-3', '4-6', '7-9', '']
+    """
+    g = np.asarray(grade, dtype="float64")
+    out = np.full(len(g), "", dtype=object)
+    for name, (lo, hi) in GRADE_BANDS.items():
+        out[(g >= lo) & (g <= hi)] = name
+    return out
+
+
+@dataclass(frozen=True)
+class ListQuality:
+    """What :func:`list_quality` found.
+
+    Attributes
+    ----------
+    lists : DataFrame
+        One row per (``as_of``, ``tier``): the night's figures (module docstring).
+    summary : DataFrame
+        One row per tier, pooled over the judged nights (a child listed on many nights
+        counts on each, so the intervals are narrower than they should be).
+    by_group : DataFrame
+        The whole list pooled over nights per ``dimension`` (``school_id``,
+        ``grade_band`` and each watched group) and ``value``; a figure whose denominator is
+        below ``min_cell`` is suppressed (NaN, with its count), and ``suppressed`` says which.
+    missed : DataFrame
+        One row per dropout never listed on any judged night whose window held it:
+        ``student_id, school_id, class_id, grade, event_date``, the last night before the
+        event (``last_as_of, last_rank, last_tier, last_probability``), ``best_rank`` and
+        ``nights`` scored, and any data-gap columns passed in.
+    lead : DataFrame
+        One row per caught dropout: ``student_id, event_date, first_listed, lead_days``.
+    lead_summary : dict
+        ``events``, ``caught``, ``caught_share``, ``median_lead_days``, ``caught_30d_share``.
+    nights : list of Timestamp
+        The nights judged.
+    """
+
+    lists: pd.DataFrame
+    summary: pd.DataFrame
+    by_group: pd.DataFrame
+    missed: pd.DataFrame
+    lead: pd.DataFrame
+    lead_summary: dict[str, float]
+    nights: list[pd.Timestamp] = field(default_factory=list)
+    note: str = INTERVENTION_NOTE
+
+
+def _figures(listed: pd.DataFrame, positives: int, cohort: int) -> dict[str, float]:
+    """Counts, realised and expected precision, recall and lift of one list."""
+    n = len(listed)
+    tp = int(listed["label"].sum())
+    precision = tp / n if n else math.nan
+    lo, hi = wilson(tp, n)
+    exp, elo, ehi = expected_interval(listed["probability"].to_numpy())
+    rlo, rhi = wilson(tp, positives)
+    base = positives / cohort if cohort else math.nan
+    return {
+        "n": n,
+        "dropouts": tp,
+        "cohort": cohort,
+        "positives": positives,
+        "precision": precision,
+        "precision_low": lo,
+        "precision_high": hi,
+        "expected": exp,
+        "expected_low": elo,
+        "expected_high": ehi,
+        "recall": tp / positives if positives else math.nan,
+        "recall_low": rlo,
+        "recall_high": rhi,
+        "lift": precision / base if base else math.nan,
+        "within_expected": bool(elo <= precision <= ehi) if n else False,
+    }
+
+
+def _members(frame: pd.DataFrame, tier: str) -> pd.Series:
+    if tier == "list":
+        return frame["listed"].astype(bool)
+    if tier == "capacity":
+        return frame["selected"].astype(bool) if "selected" in frame else frame["listed"].astype(bool)
+    return frame["tier"].astype("str").eq(tier)
+
+
+def _judged(snapshots: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in _SNAP_COLS if c not in snapshots.columns]
+    if missing:
+        raise ValueError(f"snapshots: column {missing[0]!r} is missing (risk.snapshot.SNAPSHOT_COLUMNS)")
+    keep = _SNAP_COLS + [c for c in ("rank_county", "selected") if c in snapshots.columns]
+    snap = snapshots[keep].assign(
+        student_id=snapshots["student_id"].astype("str"),
+        as_of=pd.to_datetime(snapshots["as_of"]).dt.normalize().astype("datetime64[s]"),
+    )
+    lab = labels[["student_id", "as_of", "label", "event_date"]].assign(
+        student_id=labels["student_id"].astype("str"),
+        as_of=pd.to_datetime(labels["as_of"]).dt.normalize().astype("datetime64[s]"),
+        event_date=pd.to_datetime(labels["event_date"]).astype("datetime64[s]"),
+    )
+    data = snap.merge(lab, on=["student_id", "as_of"], how="inner", validate="one_to_one")
+    data["grade_band"] = grade_band(data["grade"])
+    return data.sort_values(["as_of", "student_id"], kind="stable").reset_index(drop=True)
+
+
+def _per_night(data: pd.DataFrame) -> pd.DataFrame:
+    rows = []
+    for day, night in data.groupby("as_of", sort=True):
+        positives, cohort = int(night["label"].sum()), len(night)
+        for tier in TIER_LISTS:
+            rows.append(
+                {"as_of": day, "tier": tier, **_figures(night.loc[_members(night, tier)], positives, cohort)}
+            )
+    return pd.DataFrame(rows, columns=["as_of", "tier", *_figures(data.iloc[:0], 0, 0)])
+
+
+def _pooled(data: pd.DataFrame) -> pd.DataFrame:
+    positives, cohort = int(data["label"].sum()), len(data)
+    rows = [{"tier": t, **_figures(data.loc[_members(data, t)], positives, cohort)} for t in TIER_LISTS]
+    return pd.DataFrame(rows)
+
+
+def _by_group(data: pd.DataFrame, dimensions: list[str], min_cell: int) -> pd.DataFrame:
+    rows = []
+    for dim in dimensions:
+        for value, cell in data.groupby(dim, sort=True, observed=True):
+            if str(value) == "":
+                continue
+            positives, cohort = int(cell["label"].sum()), len(cell)
+            f = _figures(cell.loc[cell["listed"].astype(bool)], positives, cohort)
+            hidden = []
+            if f["n"] < min_cell:
+                hidden.append("precision")
+                for k in ("dropouts", "precision", "precision_low", "precision_high", "lift"):
+                    f[k] = math.nan
+            if positives < min_cell:
+                hidden.append("recall")
+                for k in ("dropouts", "positives", "recall", "recall_low", "recall_high", "lift"):
+                    f[k] = math.nan
+            f.pop("within_expected")
+            rows.append({"dimension": dim, "value": str(value), **f, "suppressed": ";".join(hidden)})
+    cols = ["dimension", "value", *[k for k in _figures(data.iloc[:0], 0, 0) if k != "within_expected"]]
+    return pd.DataFrame(rows, columns=[*cols, "suppressed"])
+
+
+def _events(data: pd.DataFrame, gaps: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    pos = data.loc[data["label"] == 1]
+    key = ["student_id", "event_date"]
+    if not len(pos):
+        empty_lead = pd.DataFrame(columns=["student_id", "event_date", "first_listed", "lead_days"])
+        missed = pd.DataFrame(
+            columns=[*key, "school_id", "class_id", "grade", "last_as_of", "last_rank", "last_tier",
+                     "last_probability", "best_rank", "nights"]
+        )  # fmt: skip
+        return missed, empty_lead, {"events": 0.0, "caught": 0.0, "caught_share": math.nan,
+                                    "median_lead_days": math.nan, "caught_30d_share": math.nan}  # fmt: skip
+    listed = pos.loc[pos["listed"].astype(bool)]
+    first = listed.groupby(key)["as_of"].min().rename("first_listed").reset_index()
+    first["lead_days"] = (first["event_date"] - first["first_listed"]).dt.days.astype("int64")
+    n_events = pos[key].drop_duplicates().shape[0]
+    caught = set(map(tuple, first[key].astype("str").to_numpy()))
+    is_missed = ~pd.Series(map(tuple, pos[key].astype("str").to_numpy()), index=pos.index).isin(caught)
+    miss = pos.loc[is_missed].sort_values([*key, "as_of"])
+    rank = "rank_county" if "rank_county" in miss.columns else None
+    last = miss.groupby(key, sort=True).tail(1).set_index(key)
+    out = pd.DataFrame(index=last.index)
+    for c in ("school_id", "class_id", "grade"):
+        out[c] = last[c]
+    out["last_as_of"] = last["as_of"]
+    out["last_rank"] = last[rank] if rank else pd.NA
+    out["last_tier"] = last["tier"].astype("str")
+    out["last_probability"] = last["probability"]
+    out["best_rank"] = miss.groupby(key)[rank].min() if rank else pd.NA
+    out["nights"] = miss.groupby(key).size()
+    out = out.reset_index()
+    if gaps is not None and len(gaps):
+        g = gaps.assign(
+            student_id=gaps["student_id"].astype("str"),
+            event_date=pd.to_datetime(gaps["event_date"]).astype("datetime64[s]"),
+        )
+        out = out.merge(g, on=key, how="left")
+    lead = first.sort_values(key).reset_index(drop=True)
+    d = lead["lead_days"].to_numpy()
+    summary = {
+        "events": float(n_events),
+        "caught": float(len(lead)),
+        "caught_share": len(lead) / n_events,
+        "median_lead_days": float(np.median(d)) if len(d) else math.nan,
+        "caught_30d_share": float((d >= 30).sum()) / n_events,
+    }
+    return out.sort_values(["event_date", "student_id"]).reset_index(drop=True), lead, summary
+
+
+def list_quality(
+    snapshots: pd.DataFrame,
+    labels: pd.DataFrame,
+    *,
+    groups: pd.DataFrame | None = None,
+    gaps: pd.DataFrame | None = None,
+    min_cell: int = 10,
+) -> ListQuality:
+    """Judge the lists of past nights against what happened.
+
+    Parameters
+    ----------
+    snapshots : DataFrame
+        The risk snapshots of the nights to judge, stacked (``risk.snapshot.SNAPSHOT_COLUMNS``;
+        ``student_id, as_of, school_id, class_id, grade, probability, tier, listed`` and
+        ``rank_county`` are read). Only nights with labels are judged: pass labels for the
+        nights whose window has closed.
+    labels : DataFrame
+        :func:`training.labels.label_panel` for those nights: ``student_id, as_of, label,
+        event_date`` (censored children are absent and so not judged).
+    groups : DataFrame, optional
+        ``student_id, as_of`` and one string column per watched group (e.g.
+        :func:`training.fairness.audit_groups`'s ``left_behind``, ``migrant``,
+        ``hardship``): extra dimensions of :attr:`ListQuality.by_group`.
+    gaps : DataFrame, optional
+        ``student_id, event_date`` and data-gap columns joined onto the missed list
+        (:func:`risk.monitoring.coverage.gaps_before`).
+    min_cell : int
+        Group cells with fewer listed children (precision) or dropouts (recall) are suppressed.
+    """
+    data = _judged(snapshots, labels)
+    dims = ["school_id", "grade_band"]
+    if groups is not None and len(groups):
+        g = groups.assign(
+            student_id=groups["student_id"].astype("str"),
+            as_of=pd.to_datetime(groups["as_of"]).dt.normalize().astype("datetime64[s]"),
+        )
+        extra = [c for c in g.columns if c not in ("student_id", "as_of") and c not in data.columns]
+        data = data.merge(g[["student_id", "as_of", *extra]], on=["student_id", "as_of"], how="left")
+        for c in extra:
+            data[c] = data[c].astype("object").fillna("unknown").astype("str")
+        dims += extra
+    missed, lead, lead_summary = _events(data, gaps)
+    return ListQuality(
+        lists=_per_night(data),
+        summary=_pooled(data),
+        by_group=_by_group(data, dims, min_cell),
+        missed=missed,
+        lead=lead,
+        lead_summary=lead_summary,
+        nights=sorted(pd.Timestamp(d) for d in data["as_of"].unique()),
+    )

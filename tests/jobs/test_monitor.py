@@ -1,0 +1,88 @@
+"""``jobs.monitor`` end to end: a simulated county, a small model, logged nights, the monitor.
+
+The simulator is imported here only (it may move at merge). ``reap_2010`` gives a 600-student
+county enough dropouts to judge; two nights whose outcome windows have closed are logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from features.config import BaoxueConfig
+from features.sim import simulate_county, write_county
+
+NIGHTS = [dt.date(2023, 11, 13), dt.date(2024, 1, 8)]
+
+
+@pytest.fixture(scope="module")
+def logged(tmp_path_factory) -> dict:
+    from features.load import load_tables
+    from jobs.nightly import run_nightly
+    from jobs.storage import connect, upgrade
+    from training.pipeline import train_tables
+
+    root = tmp_path_factory.mktemp("monitor")
+    county = simulate_county(
+        students=600, years=2, seed=11, preset="reap_2010", start_year=2022, attendance=False
+    )
+    write_county(county, root / "county")
+    cfg = BaoxueConfig()
+    train = replace(
+        cfg.train, n_estimators=30, num_leaves=7, max_depth=4, min_child_samples=20, valid_months=6
+    )
+    cfg = replace(cfg, train=train, job=replace(cfg.job, out_dir=str(root / "out")))
+    tables = load_tables(cfg.data, root / "county").tables
+    bundle, _ = train_tables(tables, cfg, evaluate_first=False)
+    url = f"sqlite:///{root / 'ledger.db'}"
+    engine = connect(url)
+    upgrade(engine)
+    for night in NIGHTS:
+        run_nightly(cfg, night, engine=engine, source=root / "county", model=bundle)
+    engine.dispose()
+    return {"root": root, "cfg": cfg, "url": url, "bundle": bundle, "tables": tables}
+
+
+def test_monitor_reads_the_ledger_back(logged, tmp_path):
+    from jobs.monitor import run_monitor
+    from jobs.reports.monitor import write_monitor_report
+
+    assert logged["bundle"].reference["features"]  # new bundles keep a drift reference
+    r = run_monitor(logged["url"], logged["root"] / "county", config=logged["cfg"], model=logged["bundle"])
+    assert [d.date() for d in r.judged] == NIGHTS
+    lists = r.quality.lists
+    assert set(lists["tier"]) == {"list", "red", "yellow", "blue", "capacity"}
+    whole = lists.loc[lists["tier"] == "list"]
+    assert (whole["n"] > 0).all() and whole["dropouts"].sum() > 0
+    # every dropout is either caught (with a lead time) or on the missed list
+    assert r.quality.lead_summary["events"] == len(r.quality.lead) + len(r.quality.missed)
+    assert r.drift is not None and r.drift.source == "bundle"
+    assert r.status in ("ok", "watch", "retrain")
+    out = json.loads(r.to_json())
+    assert {"lists", "missed", "calibration", "drift", "coverage", "status", "reasons"} <= set(out)
+    html = write_monitor_report(r, tmp_path / "monitor.html").read_text(encoding="utf-8")
+    assert "data:image/png;base64" in html and "Input drift" in html
+
+
+def test_a_class_that_stops_sending_attendance_is_named(logged):
+    from risk.monitoring.coverage import data_coverage
+
+    tables = logged["tables"]
+    day = dt.date(2024, 5, 20)
+    cov = data_coverage(tables, day)
+    assert not cov.stopped
+    klass = cov.classes.sort_values("students").iloc[-1]
+    from features.cohort import cohort
+
+    c = cohort(tables, day)
+    ids = c.index[c["class_id"].astype("str") == klass["class_id"]].astype("str")
+    att = tables.attendance
+    cut = att["student_id"].astype("str").isin(ids) & (att["date"] > pd.Timestamp("2024-05-08"))
+    cov = data_coverage(tables.replace(attendance=att.loc[~cut]), day)
+    assert cov.stopped == [f"{klass['school_id']}/{klass['class_id']}"]
+    row = cov.classes.iloc[0]
+    assert row["class_id"] == klass["class_id"] and row["days_without_attendance"] >= 7
