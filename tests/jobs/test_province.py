@@ -21,6 +21,8 @@ from jobs.cli import app
 from jobs.province import county_db_url, read_record, record_path, run_province
 from jobs.storage import connect, dump
 
+pytestmark = pytest.mark.slow  # a province on Dask workers
+
 runner = CliRunner()
 CODES = ["990101", "990102", "990103"]
 NIGHTS = [dt.date(2023, 4, 17), dt.date(2023, 4, 24)]  # a week apart: 4 missed school days caught up

@@ -11,6 +11,8 @@ from training.fit import fit_model, panel_feature_columns, prepare_features
 from training.metrics import score_metrics
 from training.splits import deployment_design, last_year_design
 
+pytestmark = pytest.mark.slow  # a Dask cluster fit
+
 
 @pytest.fixture(scope="module")
 def client():

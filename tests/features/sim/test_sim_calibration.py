@@ -10,6 +10,8 @@ import pytest
 
 from features.sim import get_preset, simulate_county
 
+pytestmark = pytest.mark.slow  # a 30,000-student county
+
 
 @pytest.fixture(scope="module")
 def big_reap():

@@ -14,6 +14,8 @@ from features.sim import simulate_county
 from risk.evidence.evaluate import evaluate_interventions, evaluation_decisions
 from risk.evidence.replay import TrueEffects, policy_outcomes, replay_policy, write_replay
 
+pytestmark = pytest.mark.slow  # the policy replay fixtures
+
 #: stronger than SIMULATOR.md's effects so that a small county carries a measurable effect;
 #: the estimators' validity does not depend on the size of the effect
 STRONG = TrueEffects(tutoring_hr=0.3, aid_hr_poor=0.1)
