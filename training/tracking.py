@@ -25,6 +25,7 @@ from training.bundle import ModelBundle, load_bundle, save_bundle
 from training.evaluate import EvaluationReport
 
 __all__ = [
+    "run_params",
     "BundlePyfunc",
     "log_run",
     "load_champion",
@@ -48,7 +49,9 @@ class BundlePyfunc(mlflow.pyfunc.PythonModel):
         return self.bundle.predict_proba(model_input)
 
 
-def _params(config: TrainConfig, bundle: ModelBundle) -> dict[str, str]:
+def run_params(config: TrainConfig, bundle: ModelBundle) -> dict[str, str]:
+    """The MLflow parameters of a bundle: its training config, window, code version, feature count
+    and how its fit rows were sampled (aggregate settings only, never data)."""
     out = {f"train.{k}": str(v) for k, v in bundle.config.items()}
     out |= {f"window.{k}": v for k, v in bundle.window.items()}
     out["code_version"] = bundle.code_version
@@ -83,7 +86,7 @@ def log_run(
     mlflow.set_experiment(config.experiment)
     with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
-        mlflow.log_params(_params(config, bundle))
+        mlflow.log_params(run_params(config, bundle))
         mlflow.log_metrics(_finite(bundle.metrics))
         if report is not None:
             for model, row in report.metrics.iterrows():

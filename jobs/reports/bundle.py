@@ -32,7 +32,7 @@ from risk.reporting import (
     student_plan,
     weekly_class_list,
 )
-from risk.reporting._labels import Language
+from risk.reporting.labels import Language
 
 __all__ = [
     "ReportInputs",

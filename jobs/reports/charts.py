@@ -22,10 +22,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 
-from risk.reporting._labels import TIER_COLOURS, TIER_LABELS, Language, label  # noqa: E402
+from risk.reporting.labels import TIER_COLOURS, TIER_LABELS, Language, label  # noqa: E402
 from risk.reporting.student import ATTENDANCE_LEVELS  # noqa: E402
 
 __all__ = [
+    "chart_style",
     "cjk_font",
     "chart_language",
     "risk_line",
@@ -98,7 +99,8 @@ def chart_language(language: Language) -> Language:
     return language
 
 
-def _style(language: Language) -> dict:
+def chart_style(language: Language) -> dict:
+    """matplotlib rc settings of every report chart: a CJK font for zh, no unicode minus."""
     font = cjk_font() if language == "zh" else None
     families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
     return {"font.family": families, "axes.unicode_minus": False, "font.size": 9}
@@ -115,7 +117,7 @@ def png_uri(fig) -> str:
 def risk_line(history: pd.DataFrame, language: Language = "zh") -> str:
     """Risk over the term: probability (%) per snapshot, points coloured by tier."""
     lang = chart_language(language)
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(6.4, 2.4), layout="constrained")
         x = pd.to_datetime(history["as_of"])
         y = history["probability"].astype("float64") * 100
@@ -141,7 +143,7 @@ def waterfall(
     labels = list(drivers["label"])
     if lang != language and english_labels is not None:
         labels = english_labels
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         n = len(drivers)
         fig, ax = plt.subplots(figsize=(6.4, 0.42 * n + 0.9), layout="constrained")
         y = np.arange(n)[::-1]
@@ -168,7 +170,7 @@ def attendance_heatmap(attendance: pd.DataFrame, language: Language = "zh") -> s
     rows = [r for r in range(7) if not np.isnan(grid[r]).all()] or [0]
     grid = grid[rows]
     cmap = matplotlib.colors.ListedColormap([_ATT_COLOURS[k] for k in order])
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(rows) + 1.3), layout="constrained")
         ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(order) - 0.5, aspect="equal")
         names = (
@@ -212,7 +214,7 @@ def exam_lines(exams: pd.DataFrame, language: Language = "zh") -> str | None:
     if exams.empty or not subjects or exams[subjects].isna().all().all():
         return None
     lang = chart_language(language)
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(6.4, 2.4), layout="constrained")
         for s in subjects:
             ax.plot(
@@ -235,7 +237,7 @@ def tier_bars(by_grade: pd.DataFrame, language: Language = "zh") -> str:
     """Listed students per grade, stacked by tier (school summary)."""
     lang = chart_language(language)
     rows = by_grade.iloc[:-1]  # without the total row
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(6.4, 2.4), layout="constrained")
         bottom = np.zeros(len(rows))
         for t in ("red", "yellow", "blue"):

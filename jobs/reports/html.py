@@ -12,7 +12,7 @@ from markupsafe import Markup, escape
 from jobs.reports import charts
 from jobs.reports.templates import TEMPLATES
 from risk.reporting import MonthlyReport, SchoolSummary, StudentPlan, WeeklyClassList, risk_band
-from risk.reporting._labels import CONFIDENTIAL, STAGE_LABELS, TIER_LABELS, Language, label
+from risk.reporting.labels import CONFIDENTIAL, STAGE_LABELS, TIER_LABELS, Language, label
 from risk.reporting.monthly import FORM_COLUMNS
 
 __all__ = ["weekly_html", "school_html", "monthly_html", "student_html", "index_html", "html_table"]

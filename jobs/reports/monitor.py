@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
-from jobs.reports.charts import _style, chart_language, png_uri  # noqa: E402
+from jobs.reports.charts import chart_language, chart_style, png_uri  # noqa: E402
 from jobs.reports.html import html_table  # noqa: E402
 from risk.monitoring import MonitorResult  # noqa: E402
 
@@ -92,7 +92,7 @@ def precision_chart(lists: pd.DataFrame, language: str = "zh") -> str | None:
     if not len(lists):
         return None
     lang = chart_language(language)  # type: ignore[arg-type]
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(9, 3.6))
         for tier in ("list", "red", "yellow", "capacity"):
             t = lists.loc[(lists["tier"] == tier) & (lists["n"] > 0)]
@@ -139,7 +139,7 @@ def reliability_chart(reliability: pd.DataFrame, language: str = "zh") -> str | 
     if not len(r):
         return None
     lang = chart_language(language)  # type: ignore[arg-type]
-    with plt.rc_context(_style(lang)):
+    with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(4.2, 4))
         hi = float(max(r["mean_predicted"].max(), r["observed_rate"].max(), 0.01)) * 1.1
         ax.plot([0, hi], [0, hi], "--", color="#888", lw=0.8)

@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from jobs.reports.html import unit_headers
 from risk.reporting import MonthlyReport, SchoolSummary, WeeklyClassList
-from risk.reporting._labels import CONFIDENTIAL, TIER_COLOURS, TIER_LABELS, Language, label
+from risk.reporting.labels import CONFIDENTIAL, TIER_COLOURS, TIER_LABELS, Language, label
 from risk.reporting.monthly import FORM_COLUMNS
 
 __all__ = [

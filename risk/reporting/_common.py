@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Tables, spec
-from risk.reporting._labels import ROLE_LABELS, STAGE_LABELS, Language, label
+from risk.reporting.labels import ROLE_LABELS, STAGE_LABELS, Language, label
 
 __all__ = ["ReportConfig", "risk_band", "month_period"]
 

@@ -39,7 +39,7 @@ from risk.reporting._common import (
     stage_text,
     student_at,
 )
-from risk.reporting._labels import (
+from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     PLACEMENT_LABELS,
     REASON_LABELS,

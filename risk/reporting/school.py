@@ -27,7 +27,7 @@ from risk.reporting._common import (
     stage_text,
     student_at,
 )
-from risk.reporting._labels import CASE_TYPE_LABELS, PLACEMENT_LABELS, Language, label
+from risk.reporting.labels import CASE_TYPE_LABELS, PLACEMENT_LABELS, Language, label
 from risk.snapshot import TIERS
 
 __all__ = ["SchoolSummary", "school_summary", "case_schools", "overdue_cases"]

@@ -24,7 +24,7 @@ from risk.reporting._common import (
     split_text,
     stage_text,
 )
-from risk.reporting._labels import (
+from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
     EVENT_LABELS,

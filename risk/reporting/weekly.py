@@ -26,7 +26,7 @@ from risk.reporting._common import (
     split_text,
     stage_text,
 )
-from risk.reporting._labels import CASE_TYPE_LABELS, TIER_LABELS, Language, label
+from risk.reporting.labels import CASE_TYPE_LABELS, TIER_LABELS, Language, label
 from risk.rules import rule_labels
 from risk.snapshot import TIERS
 

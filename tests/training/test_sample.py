@@ -16,7 +16,7 @@ from training.metrics import score_metrics
 from training.pipeline import train_bundle
 from training.sample import negative_sample_weights, sampling_applies
 from training.splits import last_year_design, monthly_as_of_dates
-from training.tracking import _params
+from training.tracking import run_params
 
 
 def _panel(n: int, seed: int) -> pd.DataFrame:
@@ -156,8 +156,8 @@ def test_sampling_is_recorded_in_the_bundle_and_mlflow_params(panel, config):
     assert bundle.sampling["share"] == 0.25 and bundle.sampling["seed"] == 5
     assert bundle.sampling["fit_rows_kept"] < bundle.sampling["fit_rows"]
     assert bundle.config["negative_sample"] == 0.25
-    params = _params(cfg, bundle)
+    params = run_params(cfg, bundle)
     assert params["sample.share"] == "0.25" and params["sample.fit_rows_kept"] == str(
         bundle.sampling["fit_rows_kept"]
     )
-    assert _params(config, train_bundle(panel, config))["sample.share"] == "1.0"
+    assert run_params(config, train_bundle(panel, config))["sample.share"] == "1.0"

@@ -6,7 +6,7 @@ import openpyxl
 
 from jobs.reports.xlsx import FIRST_DATA_ROW, MONTHLY_SHEETS, WEEKLY_SHEETS, ZERO_FILL, weekly_headers
 from risk.reporting import FORM_COLUMNS, monthly_report
-from risk.reporting._labels import TIER_COLOURS
+from risk.reporting.labels import TIER_COLOURS
 from tests.jobs.reports._helpers import class_names, path_of
 
 
