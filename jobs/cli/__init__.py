@@ -1,7 +1,8 @@
 """The ``baoxue`` command line (typer). Each command is a few lines that call the library.
 
 One module per command group: :mod:`~jobs.cli.data` (simulate, validate, features),
-:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, score),
+:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, score), :mod:`~jobs.cli.table`
+(train-table),
 :mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.cases`,
 :mod:`~jobs.cli.report` and :mod:`~jobs.cli.evidence` (replay-policy,
 evaluate-interventions). :mod:`~jobs.cli._common` holds the shared options, the fixed
@@ -17,7 +18,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli import data, demo, evidence, model, nightly
+from jobs.cli import data, demo, evidence, model, nightly, table
 from jobs.cli._common import App
 from jobs.cli.cases import cases_app
 from jobs.cli.report import report_app
@@ -45,6 +46,7 @@ app.command()(demo.demo)
 app.command()(data.validate)
 app.command()(model.train)
 app.command()(model.evaluate)
+app.command("train-table")(table.train_table)
 app.command()(data.features)
 app.command()(model.score)
 app.command(busy=nightly.BUSY)(nightly.nightly)
