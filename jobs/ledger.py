@@ -35,6 +35,7 @@ from risk.cases import (
     OPEN_STATUSES,
     CaseChanges,
     night_case_changes,
+    none_if_missing,
     stable_hash,
     staff_update_change,
     staff_update_problems,
@@ -85,15 +86,6 @@ def _date(value) -> dt.date | None:
     return None if value is None or pd.isna(value) else pd.Timestamp(value).date()
 
 
-def _none(value):
-    if value is None:
-        return None
-    try:
-        return None if pd.isna(value) else value
-    except (TypeError, ValueError):
-        return value
-
-
 @dataclass
 class LedgerCounts:
     """What one night did to the ledger."""
@@ -132,17 +124,17 @@ def sync_staff(conn: Connection, staff: pd.DataFrame | None, run_id: str) -> int
     merged.loc[merged["side"] == "right_only", "active"] = False
     changed = merged["side"] == "left_only"
     for c in [*cols[1:], "active"]:
-        a, b = merged[c].map(_none), merged[f"{c}_old"].map(_none)
+        a, b = merged[c].map(none_if_missing), merged[f"{c}_old"].map(none_if_missing)
         changed |= (merged["side"] != "left_only") & (a.astype("str") != b.astype("str"))
     rows = []
     for r in merged[changed].itertuples(index=False):
-        cap = _none(r.max_open_cases)
+        cap = none_if_missing(r.max_open_cases)
         rows.append(
             {
                 "staff_id": str(r.staff_id),
                 "school_id": str(r.school_id),
                 "role": str(r.role),
-                "class_id": None if _none(r.class_id) is None else str(r.class_id),
+                "class_id": None if none_if_missing(r.class_id) is None else str(r.class_id),
                 "max_open_cases": None if cap is None else int(cap),
                 "active": bool(r.active),
                 "updated_run_id": run_id,
@@ -273,7 +265,7 @@ def read_updates(path: str | Path) -> pd.DataFrame:
 
 def _reject(rows: list, file_row: int, column: str, value, reason: str) -> None:
     rows.append({"table": "case_updates", "file_row": file_row, "column": column,
-                 "value": "" if _none(value) is None else str(value), "reason": reason})  # fmt: skip
+                 "value": "" if none_if_missing(value) is None else str(value), "reason": reason})  # fmt: skip
 
 
 def validate_updates(
@@ -319,12 +311,12 @@ def validate_updates(
                 _reject(rejects, n, col, r[col], "missing value")
                 bad = True
         for col, allowed in codes.items():
-            if _none(r[col]) is not None and r[col] not in allowed:
+            if none_if_missing(r[col]) is not None and r[col] not in allowed:
                 _reject(rejects, n, col, r[col], f"unknown code; must be one of {list(allowed)}")
                 bad = True
         dates = {}
         for col in ("ts", "next_due"):
-            if _none(r[col]) is None:
+            if none_if_missing(r[col]) is None:
                 dates[col] = None
                 continue
             d = pd.to_datetime(r[col], errors="coerce")
@@ -336,7 +328,7 @@ def validate_updates(
             _reject(rejects, n, "ts", r["ts"], f"date after the import date {as_of}")
             bad = True
         stage = None
-        if _none(r["four_step_stage"]) is not None:
+        if none_if_missing(r["four_step_stage"]) is not None:
             try:
                 stage = int(float(r["four_step_stage"]))
                 if not 0 <= stage <= 4 or stage != float(r["four_step_stage"]):
@@ -346,7 +338,7 @@ def validate_updates(
                 bad = True
                 stage = None
         cid = r["case_id"]
-        case = known.get(cid) if _none(cid) is not None else None
+        case = known.get(cid) if none_if_missing(cid) is not None else None
         for problem in staff_update_problems(
             case, {**r.to_dict(), "four_step_stage": stage}, staff_ids=staff_ids
         ):
@@ -412,7 +404,9 @@ def import_updates(
                 continue
             changes.setdefault(r["case_id"], {}).update(change)
             detail = {
-                k: r[k] for k in ("placement", "reason_primary", "closure_reason") if _none(r[k]) is not None
+                k: r[k]
+                for k in ("placement", "reason_primary", "closure_reason")
+                if none_if_missing(r[k]) is not None
             }
             events.append(
                 {
@@ -420,11 +414,11 @@ def import_updates(
                     "case_id": r["case_id"],
                     "ts": _date(r["ts"]),
                     "event_type": r["event_type"],
-                    "actor_role": _none(r["actor_role"]),
-                    "outcome": _none(r["outcome"]),
+                    "actor_role": none_if_missing(r["actor_role"]),
+                    "outcome": none_if_missing(r["outcome"]),
                     "next_due": _date(r["next_due"]),
-                    "four_step_stage": _none(r["four_step_stage"]),
-                    "owner_staff_id": _none(r["owner_staff_id"]),
+                    "four_step_stage": none_if_missing(r["four_step_stage"]),
+                    "owner_staff_id": none_if_missing(r["owner_staff_id"]),
                     "source": "import",
                     "run_id": None,
                     "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,

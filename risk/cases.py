@@ -51,6 +51,7 @@ from features.contract import spec
 from risk.assign import OWNER_ROLES, auto_closes, escalations, off_list, plan_cases, present_streaks, returns
 
 __all__ = [
+    "none_if_missing",
     "OPEN_STATUSES",
     "CLOSURE_REASONS",
     "SYSTEM_EVENT_TYPES",
@@ -169,7 +170,13 @@ class Rejection(NamedTuple):
     reason: str
 
 
-def _none(value: Any) -> Any:
+def none_if_missing(value: Any) -> Any:
+    """``value``, or ``None`` when it is missing (``None``, NaN, NaT, ``pd.NA``); a value
+    pandas cannot test (a list, a dict) is returned as it is.
+
+    >>> none_if_missing(float("nan")), none_if_missing("SCH1"), none_if_missing([1])
+    (None, 'SCH1', [1])
+    """
     if value is None:
         return None
     try:
@@ -238,7 +245,7 @@ def _evidence(snap_row: dict | None, extra: dict | None = None) -> str:
     out: dict = {}
     if snap_row is not None:
         for key in _EVIDENCE_KEYS:
-            if key in snap_row and _none(snap_row[key]) is not None:
+            if key in snap_row and none_if_missing(snap_row[key]) is not None:
                 v = snap_row[key]
                 out[key] = (
                     float(v)
@@ -248,7 +255,7 @@ def _evidence(snap_row: dict | None, extra: dict | None = None) -> str:
                     else str(v)
                 )
         ev = snap_row.get("rule_evidence")
-        if _none(ev):
+        if none_if_missing(ev):
             try:
                 out["rule_evidence"] = json.loads(ev)
             except (TypeError, ValueError):
@@ -267,7 +274,7 @@ def _first_intervention(case_type: str, snap_row: dict | None) -> str:
 
 
 def _rule_set(rules: Any) -> set[str]:
-    return set(filter(None, str(_none(rules) or "").split(";")))
+    return set(filter(None, str(none_if_missing(rules) or "").split(";")))
 
 
 # --- transitions -----------------------------------------------------------------------------------
@@ -429,7 +436,7 @@ def night_case_changes(
     for r in plan[plan["action"] == "open"].itertuples(index=False):
         srow = snap.get(r.student_id)
         cid = case_id_for(r.student_id, r.case_type, r.opened_at)
-        owner = _none(r.owner_staff_id)
+        owner = none_if_missing(r.owner_staff_id)
         out.new_cases.append(
             {
                 "case_id": cid,
@@ -445,8 +452,8 @@ def night_case_changes(
                 "placement": None,
                 "closed_at": None,
                 "closure_reason": None,
-                "school_id": _none(r.school_id),
-                "class_id": _none(r.class_id),
+                "school_id": none_if_missing(r.school_id),
+                "class_id": none_if_missing(r.class_id),
                 "opened_run_id": run_id,
                 "last_run_id": run_id,
                 "last_seen": _date(day),
@@ -465,7 +472,7 @@ def night_case_changes(
         if r.rules and srow is None:
             extra["rules"] = r.rules
         event(cid, "opened", detail=_evidence(srow, extra), owner_staff_id=owner)
-        rank, prob = _none(r.rank_school), _none(r.probability)
+        rank, prob = none_if_missing(r.rank_school), none_if_missing(r.probability)
         out.interventions.append(
             {
                 "intervention_id": "V" + cid[1:],
@@ -508,8 +515,8 @@ def night_case_changes(
             event(r.case_id, "evidence", detail=_evidence(srow, {"back_on_list": True}))
         out.updates[r.case_id] = {
             **state,
-            "school_id": _none(r.school_id),
-            "class_id": _none(r.class_id),
+            "school_id": none_if_missing(r.school_id),
+            "class_id": none_if_missing(r.class_id),
             "last_run_id": run_id,
             "last_seen": _date(day),
             "tier_last": None if srow is None else str(srow["tier"]),
@@ -654,12 +661,12 @@ def staff_update_problems(
     [Rejection(column='four_step_stage', reason="must be above the case's current step 2")]
     """
     out: list[Rejection] = []
-    cid = _none(update.get("case_id"))
+    cid = none_if_missing(update.get("case_id"))
     if cid is not None and case is None:
         out.append(Rejection("case_id", "case_id not in the ledger (see `baoxue cases list`)"))
     elif cid is not None and case["status"] not in OPEN_STATUSES:
         out.append(Rejection("case_id", f"case is already {case['status']}"))
-    et, stage = update.get("event_type"), _none(update.get("four_step_stage"))
+    et, stage = update.get("event_type"), none_if_missing(update.get("four_step_stage"))
     if et == "step" and stage is None:
         out.append(Rejection("four_step_stage", "a step needs four_step_stage 1-4"))
     elif et == "step" and case is not None and stage <= case["four_step_stage"]:
@@ -668,12 +675,12 @@ def staff_update_problems(
                 "four_step_stage", f"must be above the case's current step {int(case['four_step_stage'])}"
             )
         )
-    if et == "placement" and _none(update.get("placement")) is None:
+    if et == "placement" and none_if_missing(update.get("placement")) is None:
         out.append(Rejection("placement", "a placement event needs placement"))
-    owner = _none(update.get("owner_staff_id"))
+    owner = none_if_missing(update.get("owner_staff_id"))
     if et == "reassigned" and (owner is None or (staff_ids is not None and owner not in staff_ids)):
         out.append(Rejection("owner_staff_id", "owner_staff_id not in the staff table"))
-    if et == "close" and _none(update.get("closure_reason")) is None:
+    if et == "close" and none_if_missing(update.get("closure_reason")) is None:
         out.append(
             Rejection("closure_reason", f"closing needs closure_reason, one of {list(CLOSURE_REASONS)}")
         )
@@ -698,9 +705,9 @@ def staff_update_change(case: Mapping, update: Mapping) -> dict | Rejection:
         return Rejection("case_id", f"case is already {case['status']}")
     et, ts = update.get("event_type"), _date(update.get("ts"))
     out: dict = {}
-    if _none(update.get("reason_primary")) is not None:
+    if none_if_missing(update.get("reason_primary")) is not None:
         out["reason_primary"] = update["reason_primary"]
-    if _none(update.get("owner_staff_id")) is not None and et == "reassigned":
+    if none_if_missing(update.get("owner_staff_id")) is not None and et == "reassigned":
         out["owner_staff_id"] = update["owner_staff_id"]
     if et == "step":
         out.update(take_step(update["four_step_stage"], ts))
