@@ -1,0 +1,1 @@
+"""The staff web app (filled in below)."""
