@@ -136,7 +136,9 @@ def _criteria(p: Principal, aggregate: bool) -> list:
             Note: Note.student_id.in_(students),
         }
     else:  # researcher: no row of any child, no audit, no staff
-        rows = dict.fromkeys((RiskSnapshot, Case, CaseEvent, Intervention, PlanVersion, Note, AuditEntry, Staff))
+        rows = dict.fromkeys(
+            (RiskSnapshot, Case, CaseEvent, Intervention, PlanVersion, Note, AuditEntry, Staff)
+        )
         rows = {k: _false() for k in rows}
     rows[User] = User.staff_id == p.staff_id
     return [with_loader_criteria(entity, crit, include_aliases=True) for entity, crit in rows.items()]
@@ -149,7 +151,9 @@ def _check_aggregate(state: ORMExecuteState) -> None:
             continue
         if getattr(inner, "name", None) in GROUP_COLUMNS and isinstance(inner, sa.sql.ColumnElement):
             continue
-        raise ScopeError(f"an aggregate statement may select counts and {sorted(GROUP_COLUMNS)} only, not {col}")
+        raise ScopeError(
+            f"an aggregate statement may select counts and {sorted(GROUP_COLUMNS)} only, not {col}"
+        )
 
 
 def _apply_scope(state: ORMExecuteState) -> None:
