@@ -17,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli import data, demo, evidence, model, nightly
+from jobs.cli import data, demo, evidence, model, nightly, serve
 from jobs.cli._common import App
 from jobs.cli.cases import cases_app
 from jobs.cli.report import report_app
@@ -56,3 +56,4 @@ app.add_typer(nightly.db_app, name="db")
 app.add_typer(cases_app, name="cases")
 app.add_typer(report_app, name="report")
 app.add_typer(users_app, name="users")
+app.command()(serve.serve)

@@ -200,6 +200,14 @@ def _headers(resp):
     return resp
 
 
+@bp.url_value_preprocessor
+def _plain_ids(_endpoint, values) -> None:
+    """An id with a control character (a NUL, a newline) names nothing: 404, never a database error."""
+    for v in (values or {}).values():
+        if isinstance(v, str) and (len(v) > 64 or any(ord(ch) < 32 for ch in v)):
+            abort(404)
+
+
 @bp.before_app_request
 def _expire_idle_session():
     if "lang" in request.args and request.args["lang"] in ("zh", "en"):
@@ -313,6 +321,7 @@ def _split(text) -> list[str]:
 @bp.route("/class/<class_id>")
 @login_required
 def class_page(class_id: str):
+    _only("head_teacher", "principal")
     with _reading() as s:
         run = _latest_run(s)
         if run is None:
@@ -427,8 +436,7 @@ def case_page(case_id: str):
 @bp.route("/school/<school_id>")
 @login_required
 def school_page(school_id: str):
-    if _me().role not in ("principal", "county"):
-        abort(404)
+    _only("principal")
     with _reading() as s:
         run = _latest_run(s)
         by_tier = s.execute(
