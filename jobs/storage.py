@@ -173,7 +173,10 @@ def _snapshot_table() -> sa.Table:
     for name, (dtype, _) in DIFF_COLUMNS.items():
         if name != "run_id":
             cols.append(sa.Column(name, _SQL_TYPES[dtype]))
-    return sa.Table("risk_snapshots", Base.metadata, *cols)
+    # a child's risk over the term (the web app's child page) reads by student (migration 0002)
+    return sa.Table(
+        "risk_snapshots", Base.metadata, *cols, sa.Index("ix_risk_snapshots_student_id", "student_id")
+    )
 
 
 class RiskSnapshot(Base):

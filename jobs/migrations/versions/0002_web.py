@@ -1,4 +1,5 @@
-"""The staff web app: users (logins), audit (append-only), 一生一案 plan versions, notes.
+"""The staff web app: users (logins), audit (append-only), 一生一案 plan versions, notes, and an
+index of the snapshots by student (a child's risk over the term).
 
 Revision ID: 0002
 Revises: 0001
@@ -19,6 +20,7 @@ _APPEND_ONLY = ("audit", "plans", "notes")
 
 
 def upgrade() -> None:
+    op.create_index("ix_risk_snapshots_student_id", "risk_snapshots", ["student_id"])
     op.create_table(
         "users",
         sa.Column("staff_id", sa.String(64), nullable=False),
@@ -103,3 +105,4 @@ def downgrade() -> None:
             op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
     for table in ("notes", "plans", "audit", "users"):
         op.drop_table(table)
+    op.drop_index("ix_risk_snapshots_student_id", table_name="risk_snapshots")
