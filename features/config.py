@@ -1,6 +1,6 @@
 """Typed configuration: one frozen dataclass per stage, read from one TOML file.
 
-``baoxue.toml`` has sections ``[data] [rules] [features] [train] [risk] [job] [compute]``.
+``baoxue.toml`` has sections ``[data] [rules] [features] [train] [risk] [job] [compute] [web]``.
 Every default is written once, on a dataclass field. An unknown key is an error
 that suggests the nearest name.
 
@@ -35,6 +35,7 @@ __all__ = [
     "RiskConfig",
     "JobConfig",
     "ComputeConfig",
+    "WebConfig",
     "WATCHED_GROUPS",
     "BaoxueConfig",
     "feature_settings",
@@ -267,6 +268,22 @@ class ComputeConfig:
 
 
 @dataclass(frozen=True, kw_only=True)
+class WebConfig:
+    """The staff web app (``baoxue serve``). Not part of a run's key: it changes no result."""
+
+    session_minutes: int = 30  # a login ends after this many minutes without a request
+    max_failed_logins: int = 5  # this many wrong passwords in a row lock the account ...
+    lockout_minutes: int = 15  # ... for this long
+    secret_key: str = ""  # signs the session cookie; "" = a random key per process (logins end on restart)
+    secure_cookies: bool = False  # Secure flag on the cookies (true behind HTTPS)
+
+    def __post_init__(self) -> None:
+        for name in ("session_minutes", "max_failed_logins", "lockout_minutes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"[web] {name} must be >= 1, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True, kw_only=True)
 class BaoxueConfig:
     """The whole configuration."""
 
@@ -277,6 +294,7 @@ class BaoxueConfig:
     risk: RiskConfig = field(default_factory=RiskConfig)
     job: JobConfig = field(default_factory=JobConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
     def digest(self) -> str:
         """A short hash of the configuration, recorded with every run."""
@@ -319,6 +337,7 @@ _CLASSES = {
     "risk": RiskConfig,
     "job": JobConfig,
     "compute": ComputeConfig,
+    "web": WebConfig,
 }
 
 

@@ -187,4 +187,35 @@ def replay_nightly(
 
     reports = write_all(inputs_from_db(engine, tables, rules=cfg.rules), out / "reports", students="red")
     artefacts[f"reports of the last night ({len(reports.files)} files) — open this first"] = reports.index
+    logins = write_demo_logins(engine, out / "logins.txt")
+    artefacts[f"staff web app logins (then: baoxue serve --db {cfg.job.db_url})"] = logins
     return runs, artefacts
+
+
+def write_demo_logins(engine, path: Path) -> Path:
+    """Logins of the staff web app for the demo (synthetic ids, random passwords) in ``path``:
+    a head teacher and a counsellor with open cases, their principal, a county user."""
+    import secrets
+
+    from jobs.storage import read_cases, read_staff
+    from jobs.web.auth import add_user
+
+    staff, cases = read_staff(engine), read_cases(engine, open_only=True)
+    owners = staff.set_index("staff_id")
+    counsellor = next(o for o in cases["owner_staff_id"].dropna() if owners.loc[o, "role"] == "counsellor")
+    school = owners.loc[counsellor, "school_id"]
+    mine = staff[staff["school_id"] == school]
+    classes = set(cases.loc[cases["school_id"] == school, "class_id"].dropna())
+    head = mine.loc[(mine["role"] == "head_teacher") & mine["class_id"].isin(classes), "staff_id"].iloc[0]
+    principal = mine.loc[mine["role"] == "principal", "staff_id"].iloc[0]
+    lines = [
+        "# demo logins of `baoxue serve` (synthetic; passwords are random for this demo)",
+        "staff_id\trole\tpassword",
+    ]
+    for staff_id, role in ((head, "head_teacher"), (counsellor, "counsellor"), (principal, "principal"),
+                           ("county-demo", "county")):  # fmt: skip
+        password = secrets.token_urlsafe(9)
+        add_user(engine, str(staff_id), role, password)
+        lines.append(f"{staff_id}\t{role}\t{password}")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path

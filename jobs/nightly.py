@@ -111,7 +111,7 @@ def run_key(cfg: BaoxueConfig) -> str:
     """The hash of the configuration that changes a run's results (12 hex digits).
 
     Where the data, the database and the output files live is left out, so the same
-    night run from another folder or with ``--db`` is the same run; so is ``[compute]``
+    night run from another folder or with ``--db`` is the same run; so is ``[compute]`` (and ``[web]``)
     (a county scores the same on any engine).
 
     >>> from features.config import JobConfig
@@ -125,6 +125,7 @@ def run_key(cfg: BaoxueConfig) -> str:
     )
     fields = asdict(neutral)
     fields.pop("compute", None)
+    fields.pop("web", None)  # the web app's settings change no result
     fields["train"].pop("promote_tolerance", None)  # who is champion, not how a night scores
     blob = json.dumps(fields, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

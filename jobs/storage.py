@@ -7,8 +7,9 @@ PostgreSQL (a URL in ``[job] db_url``).
 
 Invariants the schema enforces (not only the code):
 
-- ``risk_snapshots`` and ``case_events`` are append-only: a trigger refuses UPDATE and
-  DELETE on both, on SQLite and PostgreSQL alike.
+- ``risk_snapshots``, ``case_events`` and the web app's ``audit``, ``plans`` and ``notes``
+  are append-only: a trigger refuses UPDATE and DELETE on each, on SQLite and PostgreSQL alike
+  (a revised 一生一案 plan is a new row with the next ``version``).
 - one *open* case per student and kind: a partial unique index on
   ``cases (student_id, case_type) WHERE status IN ('open', 'returned')``.
 - one run per as-of date and configuration: ``runs (as_of, config_hash)`` is unique.
@@ -52,6 +53,11 @@ __all__ = [
     "Case",
     "CaseEvent",
     "Intervention",
+    "WEB_ROLES",
+    "User",
+    "AuditEntry",
+    "PlanVersion",
+    "Note",
     "LockTimeout",
     "connect",
     "upgrade",
@@ -167,7 +173,10 @@ def _snapshot_table() -> sa.Table:
     for name, (dtype, _) in DIFF_COLUMNS.items():
         if name != "run_id":
             cols.append(sa.Column(name, _SQL_TYPES[dtype]))
-    return sa.Table("risk_snapshots", Base.metadata, *cols)
+    # a child's risk over the term (the web app's child page) reads by student (migration 0002)
+    return sa.Table(
+        "risk_snapshots", Base.metadata, *cols, sa.Index("ix_risk_snapshots_student_id", "student_id")
+    )
 
 
 class RiskSnapshot(Base):
@@ -266,6 +275,77 @@ class Intervention(Base):
     list_version: Mapped[str | None] = mapped_column(sa.String(40))  # the run_id of the list
     score_at_assign: Mapped[float | None] = mapped_column(sa.Float)
     rank_at_assign: Mapped[int | None] = mapped_column(sa.Integer)
+
+
+# --- the staff web app (migration 0002) ---------------------------------------------------------
+
+#: the web app's roles (``baoxue users add --role``)
+WEB_ROLES: tuple[str, ...] = ("head_teacher", "counsellor", "principal", "county", "researcher")
+
+
+class User(Base):
+    """A login of the staff web app. ``staff_id`` ties head teachers, counsellors and
+    principals to their class, cases and school in ``staff``; county and researcher logins
+    need no staff row. The password is an argon2 hash; five failures lock it for a while."""
+
+    __tablename__ = "users"
+    staff_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(16))
+    password_hash: Mapped[str] = mapped_column(sa.Text)
+    failed_logins: Mapped[int] = mapped_column(sa.Integer)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    active: Mapped[bool] = mapped_column(sa.Boolean)
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+
+
+class AuditEntry(Base):
+    """Who looked at or changed what, when (append-only): each view of a child's page, each change."""
+
+    __tablename__ = "audit"
+    audit_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[dt.datetime] = mapped_column(sa.DateTime, index=True)
+    staff_id: Mapped[str] = mapped_column(sa.String(64))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    action: Mapped[str] = mapped_column(sa.String(24))  # view_student, record_event, plan, close, ...
+    student_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    case_id: Mapped[str | None] = mapped_column(sa.String(40))
+    school_id: Mapped[str | None] = mapped_column(sa.String(64), index=True)  # for the principal's scope
+    detail: Mapped[str | None] = mapped_column(sa.Text)  # JSON of codes; never names
+
+
+class PlanVersion(Base):
+    """One version of a child's 一生一案 plan (append-only): a revision is the next ``version``;
+    ``(student_id, version)`` is unique, so two people saving one version cannot both win."""
+
+    __tablename__ = "plans"
+    __table_args__ = (sa.UniqueConstraint("student_id", "version", name="uq_plans_student_id"),)
+    plan_id: Mapped[str] = mapped_column(sa.String(48), primary_key=True)
+    student_id: Mapped[str] = mapped_column(sa.String(64))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    case_id: Mapped[str | None] = mapped_column(sa.String(40))
+    school_id: Mapped[str | None] = mapped_column(sa.String(64))
+    class_id: Mapped[str | None] = mapped_column(sa.String(64))
+    goal: Mapped[str] = mapped_column(sa.Text)
+    measures: Mapped[str] = mapped_column(sa.Text)
+    owner_staff_id: Mapped[str | None] = mapped_column(sa.String(64))
+    review_date: Mapped[dt.date | None] = mapped_column(sa.Date)
+    progress: Mapped[str | None] = mapped_column(sa.Text)
+    author_staff_id: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+
+
+class Note(Base):
+    """A note a head teacher adds to a child's page (append-only)."""
+
+    __tablename__ = "notes"
+    note_id: Mapped[str] = mapped_column(sa.String(48), primary_key=True)
+    student_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    case_id: Mapped[str | None] = mapped_column(sa.String(40))
+    school_id: Mapped[str | None] = mapped_column(sa.String(64))
+    class_id: Mapped[str | None] = mapped_column(sa.String(64))
+    author_staff_id: Mapped[str] = mapped_column(sa.String(64))
+    ts: Mapped[dt.datetime] = mapped_column(sa.DateTime)
+    text: Mapped[str] = mapped_column(sa.Text)
 
 
 class LockTimeout(RuntimeError):

@@ -24,7 +24,9 @@ Transitions (each returns the case columns to set; ``{}`` when it does not apply
 - :func:`place`: a placement (劝返安置) recorded; any placement but ``still_out`` closes
   the case as ``placed``;
 - :func:`take_step`: a four-step step taken by a person (``four_step_stage``);
-- :func:`suggest_escalation`: the job suggested the next step (``escalated_at``).
+- :func:`suggest_escalation`: the job suggested the next step (``escalated_at``);
+- :func:`report_dropout`: a head teacher reports a suspected dropout (the web app): a new
+  suspected-dropout case, as the night would open it for a rule.
 
 Staff updates: :func:`apply_staff_update` checks one update against its case
 (:func:`staff_update_problems`) and returns the change (:func:`staff_update_change`) or the
@@ -74,6 +76,7 @@ __all__ = [
     "place",
     "take_step",
     "suggest_escalation",
+    "report_dropout",
     "staff_update_problems",
     "staff_update_change",
     "apply_staff_update",
@@ -338,6 +341,50 @@ def take_step(stage: int, on: dt.date) -> dict:
 def suggest_escalation(on: dt.date) -> dict:
     """The job suggested the next four-step step on ``on`` (the step itself is not taken)."""
     return {"escalated_at": on}
+
+
+def report_dropout(
+    student_id: str,
+    *,
+    on: dt.date,
+    school_id: str | None,
+    class_id: str | None,
+    run_id: str,
+    owner_staff_id: str | None = None,
+) -> dict:
+    """The ``cases`` row of a suspected dropout a member of staff reports on ``on`` (trigger
+    ``staff_report``, step 0, open), tied to the latest run ``run_id``; the caller appends its
+    event and the ledger's unique index refuses a second open suspected-dropout case.
+
+    >>> report_dropout("s1", on=dt.date(2025, 3, 12), school_id="a", class_id="b", run_id="r")["case_id"]
+    'C20250312-8569b97e96dc'
+    """
+    return {
+        "case_id": case_id_for(student_id, "suspected_dropout", on),
+        "student_id": student_id,
+        "opened_at": on,
+        "trigger": "staff_report",
+        "case_type": "suspected_dropout",
+        "reason_primary": None,
+        "reason_secondary": None,
+        "owner_staff_id": owner_staff_id,
+        "four_step_stage": 0,
+        "status": "open",
+        "placement": None,
+        "closed_at": None,
+        "closure_reason": None,
+        "school_id": school_id,
+        "class_id": class_id,
+        "opened_run_id": run_id,
+        "last_run_id": run_id,
+        "last_seen": on,
+        "tier_last": None,
+        "probability_last": None,
+        "rules_last": None,
+        "returned_at": None,
+        "close_proposed_at": None,
+        "escalated_at": None,
+    }
 
 
 def auto_closure_reason(case: Mapping) -> str:

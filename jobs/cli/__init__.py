@@ -4,7 +4,7 @@ One module per command group: :mod:`~jobs.cli.data` (simulate, validate, feature
 :mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, score), :mod:`~jobs.cli.table`
 (train-table),
 :mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.cases`,
-:mod:`~jobs.cli.report` and :mod:`~jobs.cli.evidence` (replay-policy,
+:mod:`~jobs.cli.report`, :mod:`~jobs.cli.users`, :mod:`~jobs.cli.serve` and :mod:`~jobs.cli.evidence` (replay-policy,
 evaluate-interventions). :mod:`~jobs.cli._common` holds the shared options, the fixed
 choices and the one error path (:func:`~jobs.cli._common.errors`) every command goes through.
 
@@ -18,10 +18,11 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli import data, demo, evidence, model, nightly, table
+from jobs.cli import data, demo, evidence, model, nightly, serve, table
 from jobs.cli._common import App
 from jobs.cli.cases import cases_app
 from jobs.cli.report import report_app
+from jobs.cli.users import users_app
 
 __all__ = ["app"]
 
@@ -56,3 +57,5 @@ app.command("evaluate-interventions")(evidence.evaluate_interventions_cmd)
 app.add_typer(nightly.db_app, name="db")
 app.add_typer(cases_app, name="cases")
 app.add_typer(report_app, name="report")
+app.add_typer(users_app, name="users")
+app.command()(serve.serve)

@@ -36,6 +36,7 @@ STUDENTS = "600"
 
 #: columns that hold wall-clock times, code versions, file hashes or hashes of run ids
 _VOLATILE = {
+    "password_hash",  # demo logins: random passwords, salted hashes
     "started_at",
     "finished_at",
     "seconds",
