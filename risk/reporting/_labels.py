@@ -13,6 +13,7 @@ __all__ = [
     "Language",
     "TIER_LABELS",
     "TIER_COLOURS",
+    "LIST_GROUP_LABELS",
     "STAGE_LABELS",
     "CASE_TYPE_LABELS",
     "CASE_STATUS_LABELS",
@@ -33,6 +34,18 @@ TIER_LABELS: dict[str, tuple[str, str]] = {
     "red": ("红色预警", "red"),
     "yellow": ("黄色预警", "yellow"),
     "blue": ("蓝色关注", "blue"),
+    "none": ("未列入", "not listed"),
+}
+
+#: where a student stands on a class's list (``risk.reporting._common.list_group``) -> (zh, en):
+#: the listed tiers, a student selected by the model's rank with no tier condition, a student
+#: kept on the list only by a case still followed, and a student not on the list
+LIST_GROUP_LABELS: dict[str, tuple[str, str]] = {
+    "red": ("红色预警", "red"),
+    "yellow": ("黄色预警", "yellow"),
+    "blue": ("蓝色关注", "blue"),
+    "selected": ("模型选入", "selected by the model"),
+    "case": ("在办个案", "open case"),
     "none": ("未列入", "not listed"),
 }
 

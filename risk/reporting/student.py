@@ -16,10 +16,10 @@ from features.catalog import phrase
 from features.contract import Tables
 from risk.reporting._common import (
     ReportConfig,
+    is_followed,
+    ledger_on,
     lookup,
     name_of,
-    normalise_cases,
-    normalise_events,
     owner_text,
     split_text,
     stage_text,
@@ -392,7 +392,7 @@ def student_plan(
             language=language,
         )
 
-    c = normalise_cases(cases)
+    c, ev = ledger_on(cases, case_events, as_of)
     c = c.loc[c["student_id"] == str(student_id)].sort_values("opened_at", ignore_index=True)
     case_table = pd.DataFrame(
         {
@@ -407,7 +407,6 @@ def student_plan(
             "closed_at": c["closed_at"],
         }
     )
-    ev = normalise_events(case_events)
     ev = ev.loc[ev["case_id"].isin(c["case_id"])].sort_values(["ts", "event_id"], ignore_index=True)
     events = pd.DataFrame(
         {
@@ -420,7 +419,10 @@ def student_plan(
         }
     )
     if interventions is not None and len(interventions):
-        iv = interventions.loc[interventions["student_id"] == str(student_id)].copy()
+        iv = interventions.loc[
+            (interventions["student_id"].astype("str") == str(student_id))
+            & (pd.to_datetime(interventions["start_date"]) <= as_of)
+        ].copy()
         iv_table = pd.DataFrame(
             {
                 "type": iv["type"].astype("str").map(lambda t: label(INTERVENTION_LABELS, t, language)),
@@ -435,7 +437,7 @@ def student_plan(
     else:
         iv_table = pd.DataFrame(columns=["type", "owner", "start_date", "end_date", "sessions"])
 
-    open_owner = c.loc[c["status"] == "open", "owner_staff_id"]
+    open_owner = c.loc[is_followed(c), "owner_staff_id"]
     owner_id = open_owner.iloc[-1] if len(open_owner) and open_owner.iloc[-1] else ""
     if not owner_id and tables.classes is not None:
         k = tables.classes.loc[
