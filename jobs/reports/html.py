@@ -316,7 +316,7 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
         {"risk": "风险", "profile": "基本情况", "restricted": "含受限字段：仅限有权限的人员查看。",
          "reasons": "主要原因", "protective": "有利因素", "history": "本学期风险变化", "drivers": "当前主要影响因素",
          "drivers_note": "红色条使风险升高，绿色条使风险降低；文字来自特征说明，不是对学生的评价。",
-         "attendance": "最近90个上课日出勤", "exams": "历次考试", "cases": "个案与劝返记录",
+         "attendance": "最近90个上课日出勤", "exams": "历次考试", "levels": "本校只报等级 (A-D)：", "cases": "个案与劝返记录",
          "interventions": "帮扶措施", "plan": "帮扶计划 (一生一案)",
          "plan_note": "以下内容由系统根据建议措施预填，请心理/德育教师或包保教师修改、确认后执行。",
          "goal": "目标", "measure": "措施", "owner": "责任人", "review": "复查日期", "none": "无",
@@ -326,7 +326,7 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
          "reasons": "Main reasons", "protective": "Protective", "history": "Risk over the term",
          "drivers": "Current drivers",
          "drivers_note": "Red bars raise the risk, green bars lower it; the words describe data, not the student.",
-         "attendance": "Attendance, last 90 school days", "exams": "Exams over the terms",
+         "attendance": "Attendance, last 90 school days", "exams": "Exams over the terms", "levels": "This school reports levels only (A-D):",
          "cases": "Cases and their record", "interventions": "Support measures", "plan": "Plan (one student, one plan)",
          "plan_note": "Pre-filled from the suggested measures: the counsellor edits and confirms it.",
          "goal": "goal", "measure": "measure", "owner": "owner", "review": "review on", "none": "none",
@@ -353,11 +353,39 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
         waterfall=charts.waterfall(p.drivers, lang, english_driver_labels) if p.drivers is not None else None,
         attendance_chart=charts.attendance_heatmap(p.attendance, lang),
         exam_chart=charts.exam_lines(p.exams, lang),
+        has_levels=len(p.exam_levels) > 0,
+        exam_levels=html_table(
+            p.exam_levels.assign(exam_type=p.exam_levels["exam_type"].map(lambda t: label(EXAM_TYPE_LABELS, t, lang)))
+            if len(p.exam_levels) else p.exam_levels,
+            exam_level_headers(p.exam_levels, lang),
+        ),
         has_cases=len(p.cases) > 0, cases=html_table(p.cases, case_h),
         has_events=len(p.events) > 0, events=html_table(p.events, event_h),
         has_interventions=len(p.interventions) > 0, interventions=html_table(p.interventions, iv_h),
         plan=p.plan.to_dict("records"),
     )  # fmt: skip
+
+
+#: exams.exam_type -> (zh, en)
+EXAM_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "monthly": ("月考", "monthly"),
+    "midterm": ("期中", "midterm"),
+    "final": ("期末", "final"),
+    "unit": ("单元测验", "unit test"),
+    "mock": ("模拟考试", "mock exam"),
+    "zhongkao": ("中考", "zhongkao"),
+}
+
+
+def exam_level_headers(levels: pd.DataFrame, language: Language) -> dict[str, str]:
+    """Headers of the levels-only exam table: date, term, type, then the subjects in words."""
+    zh = language == "zh"
+    h = {"exam_date": "考试日期" if zh else "date", "term_id": "学期" if zh else "term",
+         "exam_type": "考试类型" if zh else "type"}  # fmt: skip
+    for c in levels.columns:
+        if c not in h:
+            h[c] = charts.subject_label(c, language)
+    return h
 
 
 def index_html(

@@ -162,7 +162,9 @@ STUDENT = """{% extends "base.html" %}
 <h2>{{ t.attendance }}</h2>
 <img class="chart" alt="{{ t.attendance }}" src="{{ attendance_chart }}">
 <h2>{{ t.exams }}</h2>
-{% if exam_chart %}<img class="chart" alt="{{ t.exams }}" src="{{ exam_chart }}">{% else %}<p class="note">{{ t.none }}</p>{% endif %}
+{% if exam_chart %}<img class="chart" alt="{{ t.exams }}" src="{{ exam_chart }}">{% endif %}
+{% if has_levels %}<p class="note">{{ t.levels }}</p><div class="scroll">{{ exam_levels }}</div>{% endif %}
+{% if not exam_chart and not has_levels %}<p class="note">{{ t.none }}</p>{% endif %}
 <h2>{{ t.cases }}</h2>
 {% if has_cases %}<div class="scroll">{{ cases }}</div>{% else %}<p class="note">{{ t.none }}</p>{% endif %}
 {% if has_events %}<div class="scroll">{{ events }}</div>{% endif %}

@@ -20,6 +20,7 @@ __all__ = [
     "REASON_LABELS",
     "PLACEMENT_LABELS",
     "EVENT_LABELS",
+    "FAMILY_EVENT_LABELS",
     "OUTCOME_LABELS",
     "ROLE_LABELS",
     "INTERVENTION_LABELS",
@@ -133,6 +134,28 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "report_county": ("报县教育局", "reported to the county"),
     "reassigned": ("更换责任人", "reassigned"),
     "note": ("备注", "note"),
+    # the nightly job's own events (risk.cases.SYSTEM_EVENT_TYPES) and the staff sheet's extra codes
+    "opened": ("建档", "case opened"),
+    "evidence": ("新的预警依据", "new evidence"),
+    "escalation": ("建议采取四步法下一步", "next four-step step suggested"),
+    "returned": ("已返校", "back at school"),
+    "close_proposed": ("建议销号", "closing proposed"),
+    "closed": ("销号", "closed"),
+    "reopened": ("重新跟进", "reopened"),
+    "step": ("四步法步骤", "four-step step taken"),
+    "close": ("确认销号", "closing confirmed"),
+}
+
+#: family_events.event_type -> (zh, en)
+FAMILY_EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "parent_death": ("父母去世", "a parent died"),
+    "parent_illness": ("父母患重病", "a parent seriously ill"),
+    "divorce": ("父母离异", "parents divorced"),
+    "parent_migration_start": ("父母外出务工", "a parent left for work"),
+    "parent_return": ("父母返乡", "a parent came back"),
+    "disaster": ("家庭遭灾", "disaster at home"),
+    "incarceration": ("家人服刑", "family member imprisoned"),
+    "house_move": ("搬家", "moved house"),
 }
 
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
@@ -151,6 +174,7 @@ ROLE_LABELS: dict[str, tuple[str, str]] = {
     "principal": ("校长", "principal"),
     "academic_office": ("教务处", "academic office"),
     "township_cadre": ("乡镇干部", "township cadre"),
+    "system": ("系统", "system"),
 }
 
 INTERVENTION_LABELS: dict[str, tuple[str, str]] = {

@@ -7,7 +7,7 @@ appear only with ``show_restricted=True`` — the caller decides from the reader
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,10 +28,12 @@ from risk.reporting._labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
     EVENT_LABELS,
+    FAMILY_EVENT_LABELS,
     INTERVENTION_LABELS,
     OUTCOME_LABELS,
     PLACEMENT_LABELS,
     REASON_LABELS,
+    ROLE_LABELS,
     TIER_LABELS,
     Language,
     label,
@@ -105,6 +107,9 @@ class StudentPlan:
         The student's support measures.
     plan : DataFrame
         ``goal, measure, owner, review_date``: a draft from the suggested measures.
+    exam_levels : DataFrame
+        Results a school reports as levels only (A-D): ``exam_date, term_id, exam_type`` and
+        one column per subject.
     """
 
     student_id: str
@@ -122,6 +127,7 @@ class StudentPlan:
     interventions: pd.DataFrame
     plan: pd.DataFrame
     language: Language = "zh"
+    exam_levels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def waterfall_frame(
@@ -294,7 +300,10 @@ def _profile(
             fe = fe.loc[fe["event_type"].astype("str") != "incarceration"]
         for _, e in fe.sort_values("event_date").tail(3).iterrows():
             items.append(
-                ("家庭变故" if zh else "family event", f"{e['event_date']:%Y-%m-%d} {e['event_type']}")
+                (
+                    "家庭变故" if zh else "family event",
+                    f"{e['event_date']:%Y-%m-%d} {label(FAMILY_EVENT_LABELS, e['event_type'], language)}",
+                )
             )
     return pd.DataFrame(items, columns=["field", "value"])
 
@@ -315,6 +324,31 @@ def _exams(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame
         columns="subject",
         values="share",
         aggfunc="mean",
+        observed=True,
+    )
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index().sort_values("exam_date", ignore_index=True)
+
+
+def _exam_levels(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Results reported as levels only (A-D, no score): one row per exam, one column per subject."""
+    r = tables.exam_results
+    if "level" not in r.columns:
+        return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
+    r = r.loc[(r["student_id"] == student_id) & r["level"].notna()]
+    if "score" in r.columns:
+        r = r.loc[r["score"].isna()]
+    ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
+    r = r.assign(exam_id=r["exam_id"].astype("str"), level=r["level"].astype("str"))
+    r = r.merge(ex[["exam_id", "term_id", "exam_type", "exam_date"]])
+    r = r.loc[r["exam_date"] <= as_of]
+    if r.empty:
+        return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
+    wide = r.pivot_table(
+        index=["exam_date", "term_id", "exam_type"],
+        columns="subject",
+        values="level",
+        aggfunc="first",
         observed=True,
     )
     wide.columns = [str(c) for c in wide.columns]
@@ -413,7 +447,7 @@ def student_plan(
             "ts": ev["ts"],
             "case_id": ev["case_id"],
             "event": ev["event_type"].map(lambda t: label(EVENT_LABELS, t, language)),
-            "actor": ev["actor_role"],
+            "actor": ev["actor_role"].map(lambda r: label(ROLE_LABELS, r, language) if r else ""),
             "outcome": ev["outcome"].map(lambda t: label(OUTCOME_LABELS, t, language) if t else ""),
             "next_due": ev["next_due"],
         }
@@ -473,6 +507,7 @@ def student_plan(
         interventions=iv_table,
         plan=plan,
         language=language,
+        exam_levels=_exam_levels(tables, str(student_id), as_of),
     )
 
 

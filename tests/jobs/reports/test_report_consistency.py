@@ -128,3 +128,27 @@ def test_monthly_report_counts_only_up_to_the_data_date():
     assert m.as_of == pd.Timestamp("2025-04-21")
     assert m.still_out_cases["days_out"].tolist() == [35, 14]  # not 44 (to 30 April)
     assert m.units["returned"].sum() == 0 and m.form["closed_at"].isna().all()  # the 24 April closing
+
+
+def test_zh_case_log_and_family_events_are_in_chinese():
+    from risk.cases import IMPORT_EVENT_TYPES, SYSTEM_EVENT_TYPES
+    from risk.reporting._labels import EVENT_LABELS, FAMILY_EVENT_LABELS, ROLE_LABELS, label
+
+    for code in (*SYSTEM_EVENT_TYPES, *IMPORT_EVENT_TYPES):
+        assert label(EVENT_LABELS, code) != code, code
+    assert label(ROLE_LABELS, "system") == "系统"
+    for code in ("house_move", "parent_death", "divorce"):
+        assert label(FAMILY_EVENT_LABELS, code) != code
+
+
+def test_a_levels_only_pupil_has_exams_on_the_sheet(inputs):
+    from jobs.reports.html import student_html
+    from risk.reporting import student_plan
+
+    r = inputs.tables.exam_results
+    levels = set(r.loc[r["score"].isna() & r["level"].notna(), "student_id"].astype("str"))
+    sid = next(s for s in inputs.snapshot["student_id"].astype("str") if s in levels)
+    p = student_plan(inputs.snapshot, sid, tables=inputs.tables)
+    assert len(p.exam_levels) and set(p.exam_levels.columns) - {"exam_date", "term_id", "exam_type"}
+    page = student_html(p)
+    assert "本校只报等级" in page and "monthly" not in page and "midterm" not in page
