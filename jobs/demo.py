@@ -101,9 +101,19 @@ def run_demo(
         demo.runs, more = replay_nightly(out, data_dir, cfg, model_uri=uri, weeks=nightly_weeks, seed=seed)
         demo.artefacts.update(more)
     demo.artefacts["MLflow UI (run this, then open http://127.0.0.1:5000)"] = (
-        f"mlflow ui --backend-store-uri {tracking}"
+        f"{_mlflow_exe()} ui --backend-store-uri {tracking}"
     )
     return demo
+
+
+def _mlflow_exe() -> str:
+    """The ``mlflow`` of this Python's environment, by its full path (the printed command then
+    works without activating the venv); plain ``mlflow`` when there is none beside it."""
+    import shutil
+    import sys
+
+    beside = Path(sys.executable).parent / "mlflow"
+    return str(beside) if beside.exists() else shutil.which("mlflow") or "mlflow"
 
 
 # --- the nightly loop on the simulated county (issue 6) -------------------------------------------

@@ -188,10 +188,29 @@ def isna(value: object) -> bool:
 
 
 def parse_day(text: str | None):
-    """The date ``text`` (YYYY-MM-DD), or today when it is None (a bad date: exit 2)."""
-    import datetime as dt
+    """The date ``text``, or today when it is None (a bad date: exit 2, naming it).
 
-    return dt.date.today() if text is None else dt.date.fromisoformat(text)
+    Reads the formats the loader reads: 2025-04-21, 2025/4/21, 2025.4.21, 20250421, 2025年4月21日.
+
+    >>> [str(parse_day(t)) for t in ("2025-04-21", "2025/4/21", "2025年4月21日", "20250421")]
+    ['2025-04-21', '2025-04-21', '2025-04-21', '2025-04-21']
+    """
+    import datetime as dt
+    import re
+
+    import pandas as pd
+
+    if text is None:
+        return dt.date.today()
+    norm = re.sub(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$", r"\1-\2-\3", text.strip())
+    norm = re.sub(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$", r"\1-\2-\3", norm)
+    try:
+        day = pd.to_datetime(norm, format="mixed" if not norm.isdigit() else "%Y%m%d")
+    except (ValueError, TypeError):
+        day = pd.NaT
+    if pd.isna(day):
+        raise ValueError(f"--as-of {text!r} is not a date (write it like 2025-04-21 or 2025/4/21)")
+    return day.date()
 
 
 def config_with_db(config: Path | None, db: str | None = None):

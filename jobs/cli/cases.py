@@ -34,12 +34,15 @@ def cases_list(
     table = Table(title=f"cases: {school or ''} {class_id or ''} ({len(frame)})")
     cols = ["case_id", "student_id", "case_type", "trigger", "opened_at", "owner_staff_id", "four_step_stage",
             "status", "tier_last", "last_seen"]  # fmt: skip
-    for c in cols:
-        table.add_column(c)
+    for c in cols:  # ids are never cut: they are copied into `baoxue cases show`
+        ids = c in ("case_id", "student_id", "owner_staff_id")
+        table.add_column(
+            c, no_wrap=ids, min_width=len(str(frame[c].map(str).max())) if ids and len(frame) else None
+        )
     for _, r in frame.iterrows():
         table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if "_at" in c or c == "last_seen" else str(r[c])
                         for c in cols))  # fmt: skip
-    console.print(table)
+    console.print(table, crop=False, overflow="ignore")
 
 
 @cases_app.command("show")
@@ -58,18 +61,66 @@ def cases_show(
     if case_id not in set(cases["case_id"]):
         raise ValueError(f"no case {case_id!r} in the ledger (see `baoxue cases list`)")
     case = cases.set_index("case_id").loc[case_id]
+    console.print(f"case_id: {case_id}", markup=False, highlight=False)
     for k, v in case.items():
         if not isna(v):
-            console.print(f"{k}: {v}", markup=False, highlight=False)
+            console.print(f"{k}: {_readable(k, v)}", markup=False, highlight=False)
     table = Table(title="history")
-    cols = ["ts", "event_type", "source", "actor_role", "outcome", "four_step_stage", "owner_staff_id", "next_due",
-            "detail"]  # fmt: skip
+    cols = [
+        "ts",
+        "event_type",
+        "source",
+        "actor_role",
+        "outcome",
+        "four_step_stage",
+        "owner_staff_id",
+        "next_due",
+    ]
     for c in cols:
-        table.add_column(c)
-    for _, r in read_case_events(engine, case_id=case_id).iterrows():
-        table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if c in ("ts", "next_due") else str(r[c])
+        table.add_column(c, no_wrap=c in ("ts", "owner_staff_id", "next_due"))
+    events = read_case_events(engine, case_id=case_id)
+    for _, r in events.iterrows():
+        table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if c in ("ts", "next_due") else _readable(c, r[c])
                         for c in cols))  # fmt: skip
     console.print(table)
+    for _, r in events.iterrows():  # the evidence of each event, one line each
+        if not isna(r["detail"]) and str(r["detail"]).strip():
+            console.print(f"{r['ts']:%Y-%m-%d} {r['event_type']}: {_readable('detail', r['detail'])}",
+                          markup=False, highlight=False)  # fmt: skip
+
+
+def _readable(key: str, value: object) -> str:
+    """A ledger value as a person reads it: dates as dates, probabilities as percentages, the
+    JSON of an event's detail as ``key: value`` pairs (numbers rounded), lists joined.
+
+    >>> _readable("probability_last", 0.123456), _readable("opened_at", __import__("pandas").Timestamp("2025-04-07"))
+    ('12.3%', '2025-04-07')
+    >>> _readable("detail", '{"probability": 0.4567891, "rules": ["rule_3day"], "tier": "red"}')
+    'probability: 45.7%; rules: rule_3day; tier: red'
+    """
+    import json
+
+    import pandas as pd
+
+    if isinstance(value, pd.Timestamp) or hasattr(value, "isoformat") and not isinstance(value, str):
+        return f"{pd.Timestamp(value):%Y-%m-%d}"
+    if isinstance(value, float) and ("probability" in key or key.endswith("_share")):
+        return f"{value:.1%}"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if key == "detail" and isinstance(value, str) and value.startswith(("{", "[")):
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return value
+        if isinstance(data, dict):
+            return "; ".join(f"{k}: {_readable(k, v)}" for k, v in data.items() if v not in (None, "", []))
+        return _readable(key, data)
+    if isinstance(value, list):
+        return ", ".join(_readable(key, v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {_readable(k, v)}" for k, v in value.items())
+    return str(value)
 
 
 @cases_app.command("import")

@@ -23,6 +23,7 @@ from jobs.cli._common import (
     console,
     load_county,
     open_ledger,
+    parse_day,
     written,
 )
 
@@ -35,10 +36,23 @@ report_app = App(
 )
 
 
+#: the options ``baoxue report`` and its subcommands share: given before the subcommand
+#: (``baoxue report --data X student S``) they count for it unless it gives its own
+_SHARED = ("config", "db", "data", "as_of", "snapshot", "cases")
+#: what the group's callback was given (it runs before every subcommand and resets this)
+_GIVEN: dict[str, object] = {}
+
+
 def _report_inputs(config, db, data, as_of, snapshot, cases):
     """Tables from the data source, the run from the ledger database (or a snapshot file)."""
     from jobs.reports.bundle import inputs_from_db, inputs_from_files
 
+    given = _GIVEN
+    mine = dict(zip(_SHARED, (config, db, data, as_of, snapshot, cases), strict=True))
+    merged = {k: v if v is not None else given.get(k) for k, v in mine.items()}
+    config, db, data, as_of, snapshot, cases = (merged[k] for k in _SHARED)
+    if as_of is not None:
+        as_of = str(parse_day(as_of))
     cfg = config_with_db(config, db)
     _, loaded = load_county(data or cfg.data.source, config)
     if snapshot is not None:
@@ -68,6 +82,8 @@ def report_main(
 ) -> None:
     """`baoxue report --all` writes the whole set; the subcommands write one report each."""
     if ctx.invoked_subcommand is not None:
+        _GIVEN.clear()
+        _GIVEN.update(zip(_SHARED, (config, db, data, as_of, snapshot, cases), strict=True))
         return
     if not all_:
         console.print(ctx.get_help())

@@ -178,8 +178,8 @@ def _write(path: Path, text: str) -> Path:
 def write_weekly(inputs: ReportInputs, class_id: str, out: Path, language: Language = "zh") -> list[Path]:
     """The weekly list of one class: ``out/<class_id>.html`` and ``.xlsx``."""
     wl = weekly_class_list(
-        inputs.snapshot, class_id, previous=inputs.previous, cases=inputs.cases, tables=inputs.tables,
-        config=inputs.config, rules_config=inputs.rules, language=language,
+        inputs.snapshot, class_id, previous=inputs.previous, cases=inputs.cases,
+        case_events=inputs.case_events, tables=inputs.tables, config=inputs.config, rules_config=inputs.rules, language=language,
     )  # fmt: skip
     return [
         _write(out / f"{class_id}.html", html.weekly_html(wl)),
@@ -208,7 +208,7 @@ def write_monthly(
     period = month_period(month if month is not None else inputs.as_of)
     m = monthly_report(
         period, cases=inputs.cases, case_events=inputs.case_events, tables=inputs.tables,
-        snapshot=inputs.snapshot, language=language,
+        snapshot=inputs.snapshot, as_of=inputs.as_of, language=language,
     )  # fmt: skip
     stem = f"monthly-{period}"
     return [_write(out / f"{stem}.html", html.monthly_html(m)), xlsx.monthly_xlsx(m, out / f"{stem}.xlsx")]

@@ -158,38 +158,66 @@ def waterfall(
 
 
 def attendance_heatmap(attendance: pd.DataFrame, language: Language = "zh") -> str:
-    """Attendance calendar: one cell per school day, weeks as columns, weekdays as rows."""
+    """Attendance calendar: one cell per day, weeks as columns (labelled by their Monday's date),
+    weekdays as rows. School days have the level's colour ("no record" grey); the days in
+    between that are not school days (weekends, holidays) are white, and the legend says so."""
     lang = chart_language(language)
     days = pd.to_datetime(attendance["date"])
-    week = ((days - days.min()).dt.days // 7).to_numpy() if len(days) else np.array([], int)
+    start = (days.min() - pd.Timedelta(days=int(days.min().day_of_week))) if len(days) else pd.NaT
+    week = ((days - start).dt.days // 7).to_numpy() if len(days) else np.array([], int)
     dow = days.dt.day_of_week.to_numpy() if len(days) else np.array([], int)
     order = list(ATTENDANCE_LEVELS)
+    off = len(order)  # not a school day
     codes = np.array([order.index(v) for v in attendance["level"]], dtype=float)
-    grid = np.full((7, int(week.max()) + 1 if len(week) else 1), np.nan)
+    n_weeks = int(week.max()) + 1 if len(week) else 1
+    grid = np.full((7, n_weeks), float(off))
     grid[dow, week] = codes
-    rows = [r for r in range(7) if not np.isnan(grid[r]).all()] or [0]
+    rows = sorted(set(dow.tolist())) or [0]
+    rows = list(range(min(rows), max(rows) + 1))
     grid = grid[rows]
-    cmap = matplotlib.colors.ListedColormap([_ATT_COLOURS[k] for k in order])
+    colours = [_ATT_COLOURS[k] for k in order] + ["#FFFFFF"]
+    cmap = matplotlib.colors.ListedColormap(colours)
+    zh = lang == "zh"
     with plt.rc_context(chart_style(lang)):
-        fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(rows) + 1.3), layout="constrained")
-        ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=-0.5, vmax=len(order) - 0.5, aspect="equal")
-        names = (
-            ["一", "二", "三", "四", "五", "六", "日"]
-            if lang == "zh"
-            else ["M", "T", "W", "T", "F", "S", "S"]
-        )
+        fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(rows) + 1.6), layout="constrained")
+        ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=off + 0.5, aspect="equal")
+        ax.set_xticks(np.arange(n_weeks + 1) - 0.5, minor=True)
+        ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+        ax.grid(which="minor", color="#E5E7E9", linewidth=0.5)
+        ax.tick_params(which="minor", length=0)
+        names = ["一", "二", "三", "四", "五", "六", "日"] if zh else ["M", "T", "W", "T", "F", "S", "S"]
         ax.set_yticks(range(len(rows)), [names[r] for r in rows])
-        ax.set_xticks([])
+        step = 2 if n_weeks > 10 else 1
+        ticks = list(range(0, n_weeks, step))
+        if len(days):
+            ax.set_xticks(ticks, [f"{start + pd.Timedelta(weeks=t):%m-%d}" for t in ticks], fontsize=7)
+        else:
+            ax.set_xticks([])
+        ax.set_xlabel("周一日期" if zh else "week of (Monday)", fontsize=8)
         ax.set_title(
-            f"最近{len(attendance)}个上课日出勤"
-            if lang == "zh"
-            else f"attendance, last {len(attendance)} school days"
+            f"最近{len(attendance)}个上课日出勤" if zh else f"attendance, last {len(attendance)} school days"
         )
         handles = [
-            matplotlib.patches.Patch(color=_ATT_COLOURS[k], label=label(ATTENDANCE_LEVELS, k, lang))
+            matplotlib.patches.Patch(
+                facecolor=_ATT_COLOURS[k], edgecolor="#999999", label=label(ATTENDANCE_LEVELS, k, lang)
+            )
             for k in order
         ]
-        ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.05), ncol=5, frameon=False)
+        handles.append(
+            matplotlib.patches.Patch(
+                facecolor="#FFFFFF",
+                edgecolor="#999999",
+                label="非上课日 (周末/假期)" if zh else "no school (weekend, holiday)",
+            )
+        )
+        ax.legend(
+            handles=handles,
+            loc="upper center",
+            bbox_to_anchor=(0.5, -0.35),
+            ncol=3,
+            frameon=False,
+            fontsize=8,
+        )
         return png_uri(fig)
 
 
@@ -206,6 +234,11 @@ _SUBJECTS = {
     "geography": "地理",
     "other": "其他",
 }
+
+
+def subject_label(subject: str, language: Language = "zh") -> str:
+    """A subject code in words (the code itself in English)."""
+    return _SUBJECTS.get(subject, subject) if language == "zh" else subject
 
 
 def exam_lines(exams: pd.DataFrame, language: Language = "zh") -> str | None:

@@ -12,10 +12,22 @@ from markupsafe import Markup, escape
 from jobs.reports import charts
 from jobs.reports.templates import TEMPLATES
 from risk.reporting import MonthlyReport, SchoolSummary, StudentPlan, WeeklyClassList, risk_band
-from risk.reporting.labels import CONFIDENTIAL, STAGE_LABELS, TIER_LABELS, Language, label
+from risk.reporting._common import LIST_GROUPS
+from risk.reporting.labels import CONFIDENTIAL, LIST_GROUP_LABELS, STAGE_LABELS, TIER_LABELS, Language, label
 from risk.reporting.monthly import FORM_COLUMNS
+from risk.reporting.school import TIER_COUNT_COLUMNS
 
-__all__ = ["weekly_html", "school_html", "monthly_html", "student_html", "index_html", "html_table"]
+__all__ = [
+    "weekly_html",
+    "school_html",
+    "monthly_html",
+    "student_html",
+    "index_html",
+    "html_table",
+    "tier_count_headers",
+    "overdue_headers",
+    "unit_headers",
+]
 
 _ENV = jinja2.Environment(
     loader=jinja2.DictLoader(TEMPLATES), autoescape=True, undefined=jinja2.StrictUndefined
@@ -71,7 +83,8 @@ def _page(template: str, language: Language, title: str, subtitle: str, **contex
 
 _WEEKLY_T = {
     "zh": {
-        "summary": "本周名单",
+        "summary": "本周名单共",
+        "watched": "另有{n}名重点监测群体学生未列入名单",
         "class_size": "全班人数",
         "list": "需要关注的学生",
         "risk": "风险",
@@ -96,7 +109,8 @@ _WEEKLY_T = {
         "moved_out": "上周名单中有{n}名学生已不在本班 (转班或离校)，不在此列出。",
     },
     "en": {
-        "summary": "This week's list",
+        "summary": "On this week's list:",
+        "watched": "{n} more students of watched groups are not on the list",
         "class_size": "students in the class",
         "list": "Students to follow",
         "risk": "risk",
@@ -128,6 +142,7 @@ def weekly_html(wl: WeeklyClassList) -> str:
     lang = wl.language
     t = dict(_WEEKLY_T[lang])
     t["moved_out"] = t["moved_out"].format(n=wl.moved_out)
+    t["watched"] = t["watched"].format(n=wl.watched)
     rows = []
     for r in wl.students.to_dict("records"):
         pts = r["change_points"]
@@ -151,7 +166,7 @@ def weekly_html(wl: WeeklyClassList) -> str:
     )
     return _page(
         "weekly.html", lang, title, subtitle, t=t, wl=wl, rows=rows, left=left, counts=wl.tier_counts,
-        tier_labels={k: label(TIER_LABELS, k, lang) for k in TIER_LABELS},
+        group_labels={k: label(LIST_GROUP_LABELS, k, lang) for k in LIST_GROUP_LABELS},
     )  # fmt: skip
 
 
@@ -159,17 +174,13 @@ def school_html(s: SchoolSummary) -> str:
     """The principal's school summary as one HTML page."""
     lang = s.language
     zh = lang == "zh"
-    tiers = {k: label(TIER_LABELS, k, lang) for k in TIER_LABELS}
-    grade_h = {"grade": "年级" if zh else "grade", **tiers, "students": "人数" if zh else "students",
-               "listed": "列入名单" if zh else "listed"}  # fmt: skip
-    class_h = {"grade": grade_h["grade"], "class_id": "班级" if zh else "class", **{k: v for k, v in grade_h.items()
-               if k != "grade"}}  # fmt: skip
-    nums = [*TIER_LABELS, "students", "listed"]
+    grade_h = {"grade": "年级" if zh else "grade", **tier_count_headers(lang)}
+    class_h = {"grade": grade_h["grade"], "class_id": "班级" if zh else "class",
+               **{k: v for k, v in grade_h.items() if k != "grade"}}  # fmt: skip
+    nums = list(TIER_COUNT_COLUMNS)
     owner_cols = {c: c for c in s.open_cases_by_owner.columns}
     owner_cols.update({"owner": "责任人" if zh else "owner", "total": "合计" if zh else "total"})
-    overdue_h = dict(zip(["case_id", "name", "class_id", "case_type", "owner", "stage", "due", "days_overdue"],
-                         ["个案", "姓名", "班级", "类型", "责任人", "四步法阶段", "应办日期", "逾期天数"] if zh else
-                         ["case", "name", "class", "type", "owner", "stage", "due", "days overdue"], strict=True))  # fmt: skip
+    overdue_h = overdue_headers(lang)
     returns_h = dict(zip(["case_id", "name", "class_id", "closed_at", "placement"],
                          ["个案", "姓名", "班级", "销号日期", "安置方式"] if zh else
                          ["case", "name", "class", "closed on", "placement"], strict=True))  # fmt: skip
@@ -203,6 +214,27 @@ def school_html(s: SchoolSummary) -> str:
         has_overdue=len(s.overdue) > 0, overdue=html_table(s.overdue, overdue_h, numeric=["days_overdue"]),
         has_returns=len(s.returns) > 0, returns=html_table(s.returns, returns_h),
     )  # fmt: skip
+
+
+def tier_count_headers(language: Language) -> dict[str, str]:
+    """Headers of the school summary's count columns (:data:`risk.reporting.school.TIER_COUNT_COLUMNS`)."""
+    zh = language == "zh"
+    h = {g: label(LIST_GROUP_LABELS, g, language) for g in LIST_GROUPS[:-1]}
+    h["case"] = "未列入但有在办个案" if zh else "not listed, open case"
+    h.update(
+        {"shown": "班级名单人数" if zh else "on the class list", "listed": "列入名单" if zh else "listed",
+         "watched": "重点监测群体未列入" if zh else "watched, not listed", "students": "人数" if zh else "students"}
+    )  # fmt: skip
+    return h
+
+
+def overdue_headers(language: Language) -> dict[str, str]:
+    """Headers of the school summary's overdue table."""
+    keys = ["case_id", "name", "class_id", "case_type", "owner", "stage", "late", "due", "days_overdue"]
+    words = (["个案", "姓名", "班级", "类型", "责任人", "四步法阶段", "逾期原因", "应办日期", "逾期天数"]
+             if language == "zh" else
+             ["case", "name", "class", "type", "owner", "stage", "why late", "due", "days overdue"])  # fmt: skip
+    return dict(zip(keys, words, strict=True))
 
 
 def unit_headers(language: Language) -> dict[str, str]:
@@ -284,7 +316,7 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
         {"risk": "风险", "profile": "基本情况", "restricted": "含受限字段：仅限有权限的人员查看。",
          "reasons": "主要原因", "protective": "有利因素", "history": "本学期风险变化", "drivers": "当前主要影响因素",
          "drivers_note": "红色条使风险升高，绿色条使风险降低；文字来自特征说明，不是对学生的评价。",
-         "attendance": "最近90个上课日出勤", "exams": "历次考试", "cases": "个案与劝返记录",
+         "attendance": "最近90个上课日出勤", "exams": "历次考试", "levels": "本校只报等级 (A-D)：", "cases": "个案与劝返记录",
          "interventions": "帮扶措施", "plan": "帮扶计划 (一生一案)",
          "plan_note": "以下内容由系统根据建议措施预填，请心理/德育教师或包保教师修改、确认后执行。",
          "goal": "目标", "measure": "措施", "owner": "责任人", "review": "复查日期", "none": "无",
@@ -294,7 +326,7 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
          "reasons": "Main reasons", "protective": "Protective", "history": "Risk over the term",
          "drivers": "Current drivers",
          "drivers_note": "Red bars raise the risk, green bars lower it; the words describe data, not the student.",
-         "attendance": "Attendance, last 90 school days", "exams": "Exams over the terms",
+         "attendance": "Attendance, last 90 school days", "exams": "Exams over the terms", "levels": "This school reports levels only (A-D):",
          "cases": "Cases and their record", "interventions": "Support measures", "plan": "Plan (one student, one plan)",
          "plan_note": "Pre-filled from the suggested measures: the counsellor edits and confirms it.",
          "goal": "goal", "measure": "measure", "owner": "owner", "review": "review on", "none": "none",
@@ -321,11 +353,39 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
         waterfall=charts.waterfall(p.drivers, lang, english_driver_labels) if p.drivers is not None else None,
         attendance_chart=charts.attendance_heatmap(p.attendance, lang),
         exam_chart=charts.exam_lines(p.exams, lang),
+        has_levels=len(p.exam_levels) > 0,
+        exam_levels=html_table(
+            p.exam_levels.assign(exam_type=p.exam_levels["exam_type"].map(lambda t: label(EXAM_TYPE_LABELS, t, lang)))
+            if len(p.exam_levels) else p.exam_levels,
+            exam_level_headers(p.exam_levels, lang),
+        ),
         has_cases=len(p.cases) > 0, cases=html_table(p.cases, case_h),
         has_events=len(p.events) > 0, events=html_table(p.events, event_h),
         has_interventions=len(p.interventions) > 0, interventions=html_table(p.interventions, iv_h),
         plan=p.plan.to_dict("records"),
     )  # fmt: skip
+
+
+#: exams.exam_type -> (zh, en)
+EXAM_TYPE_LABELS: dict[str, tuple[str, str]] = {
+    "monthly": ("月考", "monthly"),
+    "midterm": ("期中", "midterm"),
+    "final": ("期末", "final"),
+    "unit": ("单元测验", "unit test"),
+    "mock": ("模拟考试", "mock exam"),
+    "zhongkao": ("中考", "zhongkao"),
+}
+
+
+def exam_level_headers(levels: pd.DataFrame, language: Language) -> dict[str, str]:
+    """Headers of the levels-only exam table: date, term, type, then the subjects in words."""
+    zh = language == "zh"
+    h = {"exam_date": "考试日期" if zh else "date", "term_id": "学期" if zh else "term",
+         "exam_type": "考试类型" if zh else "type"}  # fmt: skip
+    for c in levels.columns:
+        if c not in h:
+            h[c] = charts.subject_label(c, language)
+    return h
 
 
 def index_html(

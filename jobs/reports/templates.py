@@ -28,7 +28,7 @@ h1 { font-size: 20px; margin: 4px 0; } h2 { font-size: 16px; margin: 14px 0 6px;
 .tier { display: inline-block; padding: 1px 8px; border-radius: 10px; color: #fff; font-size: 12px;
         font-weight: bold; white-space: nowrap; }
 .tier-red { background: #C0392B; } .tier-yellow { background: #B7950B; } .tier-blue { background: #2E6DB4; }
-.tier-none { background: #7F8C8D; }
+.tier-none { background: #7F8C8D; } .tier-selected { background: #5D6D7E; } .tier-case { background: #6C3483; }
 .card { border: 1px solid #ccc; border-left: 6px solid #7F8C8D; border-radius: 4px; padding: 6px 10px;
         margin: 6px 0; break-inside: avoid; page-break-inside: avoid; }
 .card.red { border-left-color: #C0392B; background: #FEF5F4; }
@@ -75,15 +75,15 @@ img.chart { max-width: 100%; height: auto; display: block; margin: 4px 0; }
 
 WEEKLY = """{% extends "base.html" %}
 {% block body %}
-<p>{{ t.summary }}:
-{% for tier, n in counts.items() %}<span class="tier tier-{{ tier }}">{{ tier_labels[tier] }} {{ n }}</span> {% endfor %}
-· {{ t.class_size }} {{ wl.class_size }}</p>
+<p class="counts">{{ t.summary }} {{ rows|length }}:
+{% for group, n in counts.items() %}{% if n or group in ("red", "yellow", "blue") %}<span class="tier tier-{{ group }}">{{ group_labels[group] }} {{ n }}</span> {% endif %}{% endfor %}
+· {{ t.class_size }} {{ wl.class_size }}{% if wl.watched %} · {{ t.watched }}{% endif %}</p>
 <h2>{{ t.list }}</h2>
 {% if rows %}
 {% for r in rows %}
-<div class="card {{ r.tier }}">
+<div class="card {{ r.group }}">
   <div class="head"><span class="name">{{ r.name }}</span>
-  <span class="tier tier-{{ r.tier }}">{{ r.tier_label }}</span>
+  <span class="tier tier-{{ r.group }}">{{ r.group_label }}</span>
   <span>{{ t.risk }} {{ r.risk_band }}</span>
   <span class="{{ r.arrow_class }}">{{ r.change_arrow }}{% if r.change_text %} {{ r.change_text }}{% endif %}</span>
   {% if r.new_on_list %}<span class="note">{{ t.new }}</span>{% endif %}</div>
@@ -92,7 +92,7 @@ WEEKLY = """{% extends "base.html" %}
   {% if r.rules %}<dt>{{ t.rules }}</dt><dd>{{ r.rules }}</dd>{% endif %}
   {% if r.reasons %}<dt>{{ t.reasons }}</dt><dd>{{ r.reasons }}</dd>{% endif %}
   {% if r.protective %}<dt>{{ t.protective }}</dt><dd>{{ r.protective }}</dd>{% endif %}
-  <dt>{{ t.case }}</dt><dd>{% if r.case_id %}{{ r.case_type }} · {{ t.owner }} {{ r.case_owner or t.no_owner }} · {{ r.case_stage_label }}{% else %}{{ t.no_case }}{% endif %}</dd>
+  <dt>{{ t.case }}</dt><dd>{% if r.case_id %}{{ r.case_type }} · {{ r.case_status }} · {{ t.owner }} {{ r.case_owner or t.no_owner }} · {{ r.case_stage_label }}{% else %}{{ t.no_case }}{% endif %}</dd>
   {% if r.measures %}<dt>{{ t.measures }}</dt><dd>{{ r.measures }}</dd>{% endif %}
   <dt>{{ t.notes }}</dt><dd class="write">&nbsp;</dd>
   </dl>
@@ -162,7 +162,9 @@ STUDENT = """{% extends "base.html" %}
 <h2>{{ t.attendance }}</h2>
 <img class="chart" alt="{{ t.attendance }}" src="{{ attendance_chart }}">
 <h2>{{ t.exams }}</h2>
-{% if exam_chart %}<img class="chart" alt="{{ t.exams }}" src="{{ exam_chart }}">{% else %}<p class="note">{{ t.none }}</p>{% endif %}
+{% if exam_chart %}<img class="chart" alt="{{ t.exams }}" src="{{ exam_chart }}">{% endif %}
+{% if has_levels %}<p class="note">{{ t.levels }}</p><div class="scroll">{{ exam_levels }}</div>{% endif %}
+{% if not exam_chart and not has_levels %}<p class="note">{{ t.none }}</p>{% endif %}
 <h2>{{ t.cases }}</h2>
 {% if has_cases %}<div class="scroll">{{ cases }}</div>{% else %}<p class="note">{{ t.none }}</p>{% endif %}
 {% if has_events %}<div class="scroll">{{ events }}</div>{% endif %}

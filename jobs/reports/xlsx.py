@@ -18,7 +18,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from jobs.reports.html import unit_headers
+from jobs.reports.html import overdue_headers, tier_count_headers, unit_headers
 from risk.reporting import MonthlyReport, SchoolSummary, WeeklyClassList
 from risk.reporting.labels import CONFIDENTIAL, TIER_COLOURS, TIER_LABELS, Language, label
 from risk.reporting.monthly import FORM_COLUMNS
@@ -108,7 +108,21 @@ def _sheet(
     for j, w in enumerate(widths, start=1):
         ws.column_dimensions[get_column_letter(j)].width = w
     ws.freeze_panes = ws.cell(first, 1)
+    _page_setup(ws, head_row, sum(widths))
     return first
+
+
+def _page_setup(ws: Worksheet, head_row: int, width: float) -> None:
+    """Print on A4, landscape when the columns are wide, fitted to the page width (any number
+    of pages down), the header row repeated on every page."""
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if width > 90 else ws.ORIENTATION_PORTRAIT
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.print_title_rows = f"{head_row}:{head_row}"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.print_options.horizontalCentered = True
 
 
 def weekly_headers(language: Language) -> list[str]:
@@ -132,14 +146,18 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
     for r in wl.students.to_dict("records"):
         pts = r["change_points"]
         change = r["change_arrow"] + ("" if pd.isna(pts) else f" {pts:+.1f}")
-        case = f"{r['case_type']} · {r['case_owner']}".strip(" ·") if r["case_id"] else ""
-        rows.append([r["name"], r["tier_label"], r["risk_band"], change, r["tier_reason"], r["rules"], r["reasons"],
+        case = (
+            " · ".join(x for x in (r["case_type"], r["case_status"], r["case_owner"]) if x)
+            if r["case_id"]
+            else ""
+        )
+        rows.append([r["name"], r["group_label"], r["risk_band"], change, r["tier_reason"], r["rules"], r["reasons"],
                      r["protective"], case, r["case_stage_label"], r["measures"], ""])  # fmt: skip
     title = (f"班主任周报 {wl.class_id} ({wl.as_of:%Y-%m-%d})" if zh
              else f"Weekly class list {wl.class_id} ({wl.as_of:%Y-%m-%d})")  # fmt: skip
     _sheet(ws, title, weekly_headers(lang), rows, [10, 10, 9, 10, 16, 18, 36, 16, 18, 14, 20, 30], lang)
-    for i, tier in enumerate(wl.students["tier"], start=FIRST_DATA_ROW):
-        strong, light = TIER_COLOURS.get(str(tier), TIER_COLOURS["none"])
+    for i, group in enumerate(wl.students["group"], start=FIRST_DATA_ROW):
+        strong, light = TIER_COLOURS.get(str(group), TIER_COLOURS["none"])
         for j in range(1, 12):
             ws.cell(i, j).fill = _fill(light)
         ws.cell(i, 2).fill = _fill(strong)
@@ -245,14 +263,14 @@ def school_xlsx(s: SchoolSummary, path: str | Path) -> Path:
     lang = s.language
     zh = lang == "zh"
     wb = Workbook()
-    tiers = [label(TIER_LABELS, t, lang) for t in TIER_LABELS]
+    counts = list(tier_count_headers(lang).values())
     parts = [
         ("各班预警人数" if zh else "Tiers by class", s.tiers_by_class,
-         ["年级", "班级", *tiers, "人数", "列入名单"] if zh else ["grade", "class", *tiers, "students", "listed"]),
+         ["年级" if zh else "grade", "班级" if zh else "class", *counts]),
         ("在办个案" if zh else "Open cases", s.open_cases_by_owner,
          ["责任人", *list(s.open_cases_by_owner.columns[1:-1]), "合计"] if zh else list(s.open_cases_by_owner.columns)),
         ("逾期个案" if zh else "Overdue", s.overdue,
-         ["个案", "姓名", "班级", "类型", "责任人", "四步法阶段", "应办日期", "逾期天数"] if zh else list(s.overdue.columns)),
+         list(overdue_headers(lang).values())),
         ("本月劝返销号" if zh else "Returned", s.returns,
          ["个案", "姓名", "班级", "销号日期", "安置方式"] if zh else list(s.returns.columns)),
     ]  # fmt: skip

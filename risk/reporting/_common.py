@@ -20,6 +20,10 @@ RETURN_STATUSES = ("returned", "placed")
 
 CASE_COLUMNS = tuple(c.name for c in spec("cases").columns)  # the data contract's order
 EVENT_COLUMNS = ("event_id", "case_id", "ts", "event_type", "actor_role", "outcome", "next_due")
+#: statuses of a case still being followed (one per student and kind; ``risk.cases.OPEN_STATUSES``)
+FOLLOWED_STATUSES = ("open", "returned")
+#: events that move a case to a four-step stage (the formal documents); ``step`` carries its stage
+EVENT_STAGE = {"persuasion": 1, "deadline_notice": 2, "penalty": 3, "court": 4}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,7 +177,92 @@ def normalise_events(events: pd.DataFrame | None) -> pd.DataFrame:
         out[c] = pd.to_datetime(out[c])
     for c in ("event_id", "case_id", "event_type", "actor_role", "outcome"):
         out[c] = out[c].astype("str").where(out[c].notna(), "")
+    if "four_step_stage" in out.columns:
+        out["four_step_stage"] = pd.to_numeric(out["four_step_stage"], errors="coerce")
     return out.reset_index(drop=True)
+
+
+def stage_at(cases: pd.DataFrame, events: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
+    """The four-step stage each case had reached on ``day`` (indexed like ``cases``).
+
+    Events up to ``day`` move a case to a stage (persuasion 1, deadline notice 2, penalty 3,
+    court 4, or a ``step`` event's ``four_step_stage``). When a case has no event after ``day``,
+    its recorded ``four_step_stage`` counts too (a stage set without an event record is not
+    lost); when it has later events, the recorded stage may be newer than ``day`` and is ignored.
+
+    Examples
+    --------
+    >>> cases = normalise_cases(pd.DataFrame({"case_id": ["k1", "k2"], "student_id": ["a", "b"],
+    ...     "opened_at": ["2025-01-05"] * 2, "status": "open", "four_step_stage": [3, 1]}))
+    >>> events = normalise_events(pd.DataFrame({"event_id": ["e1", "e2"], "case_id": ["k1", "k1"],
+    ...     "ts": ["2025-02-10", "2025-03-05"], "event_type": ["deadline_notice", "penalty"]}))
+    >>> stage_at(cases, events, pd.Timestamp("2025-02-28")).tolist()
+    [2, 1]
+    """
+    staged = events["event_type"].map(EVENT_STAGE)
+    if "four_step_stage" in events.columns:
+        step = pd.to_numeric(events["four_step_stage"], errors="coerce")
+        staged = staged.where(events["event_type"] != "step", step)
+    ev = events.assign(_stage=staged.fillna(0).astype("int64"))
+    before = ev.loc[ev["ts"] <= day].groupby("case_id")["_stage"].max()
+    later = set(ev.loc[ev["ts"] > day, "case_id"])
+    from_events = lookup(cases["case_id"], before).fillna(0).astype("int64")
+    recorded = cases["four_step_stage"].where(~cases["case_id"].isin(later), 0).astype("int64")
+    return pd.concat([from_events, recorded], axis=1).max(axis=1).astype("int64")
+
+
+def ledger_on(
+    cases: pd.DataFrame | None, events: pd.DataFrame | None, day: pd.Timestamp
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ledger as it stood at the end of ``day``: nothing recorded after it shows.
+
+    The ledger keeps each case's *current* state; a report as of ``day`` must show the state
+    on ``day``. Cases opened later are dropped, events dated later are dropped, and what a
+    later event changed is undone: a closing after ``day`` (the case is open again, or
+    ``returned`` when the student was back by then), a return after ``day``, a four-step step
+    after ``day`` (:func:`stage_at`). A return is read from the ``returned`` / ``reopened``
+    events when the case has them, else from ``returned_at``.
+
+    Examples
+    --------
+    >>> cases = pd.DataFrame({"case_id": ["k1", "k2"], "student_id": ["a", "b"],
+    ...     "opened_at": ["2025-04-07", "2025-04-22"], "status": ["closed", "open"],
+    ...     "closed_at": ["2025-04-24", None], "closure_reason": ["returned", None],
+    ...     "returned_at": ["2025-04-14", None]})
+    >>> c, _ = ledger_on(cases, None, pd.Timestamp("2025-04-21"))
+    >>> c[["case_id", "status", "closed_at", "closure_reason"]].values.tolist()
+    [['k1', 'returned', NaT, '']]
+    """
+    day = pd.Timestamp(day).normalize()
+    c = normalise_cases(cases)
+    ev_all = normalise_events(events)
+    c = c.loc[c["opened_at"] <= day].reset_index(drop=True)
+    ev = ev_all.loc[ev_all["ts"] <= day].reset_index(drop=True)
+    if c.empty:
+        return c, ev
+    c["four_step_stage"] = stage_at(c, ev_all, day)
+    turns = ev_all["event_type"].isin(["returned", "reopened"])
+    has_turns = c["case_id"].isin(ev_all.loc[turns, "case_id"])
+    last_turn = (
+        ev.loc[ev["event_type"].isin(["returned", "reopened"])]
+        .sort_values(["ts", "event_id"])
+        .drop_duplicates("case_id", keep="last")
+        .set_index("case_id")
+    )
+    back_since = last_turn["ts"].where(last_turn["event_type"] == "returned")
+    returned_at = c["returned_at"].where(c["returned_at"] <= day)
+    returned_at = pd.to_datetime(returned_at.where(~has_turns, lookup(c["case_id"], back_since)))
+    closed_later = c["closed_at"] > day
+    followed = is_followed(c) | closed_later
+    c["status"] = c["status"].where(~followed, np.where(returned_at.notna(), "returned", "open"))
+    c["returned_at"] = returned_at.where(followed, c["returned_at"])
+    c["closed_at"] = c["closed_at"].where(~closed_later)
+    for col in ("closure_reason", "placement"):
+        c[col] = c[col].where(~closed_later, "")
+    if "close_proposed_at" in c.columns:
+        proposed = pd.to_datetime(c["close_proposed_at"])
+        c["close_proposed_at"] = proposed.where(proposed <= day)
+    return c, ev
 
 
 def owner_text(staff_ids: pd.Series, tables: Tables | None, language: Language = "zh") -> pd.Series:
@@ -195,11 +284,44 @@ def stage_text(stage: pd.Series, language: Language = "zh") -> pd.Series:
     return stage.map(lambda s: label(STAGE_LABELS, s, language) if pd.notna(s) else "")
 
 
+def is_followed(cases: pd.DataFrame) -> pd.Series:
+    """Cases still followed: ``open``, or the ledger's ``returned`` (back at school, not yet
+    closed). A contract file's ``returned`` with a ``closed_at`` is closed (劝返销号)."""
+    return cases["status"].eq("open") | (cases["status"].eq("returned") & cases["closed_at"].isna())
+
+
 def open_case_per_student(cases: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
-    """The open case of each student on ``as_of`` (the latest opened if several), indexed by student_id."""
-    c = cases.loc[(cases["status"] == "open") & (cases["opened_at"] <= as_of)]
+    """The followed case of each student on ``as_of`` (``open``, or ``returned`` and waiting to be
+    closed; the latest opened if several), indexed by student_id. ``cases`` is the ledger on
+    ``as_of`` (:func:`ledger_on`)."""
+    c = cases.loc[is_followed(cases) & (cases["opened_at"] <= as_of)]
     c = c.sort_values(["student_id", "opened_at", "case_id"])
     return c.drop_duplicates("student_id", keep="last").set_index("student_id")
+
+
+#: the groups of :func:`list_group`, in the order lists show them
+LIST_GROUPS: tuple[str, ...] = ("red", "yellow", "blue", "selected", "case", "none")
+
+
+def list_group(tier: pd.Series, listed: pd.Series, has_case: pd.Series | None = None) -> pd.Series:
+    """Where each student stands on the list: the one word every report counts by.
+
+    ``red`` / ``yellow`` / ``blue`` for a listed student of that tier, ``selected`` for a
+    listed student with no tier condition (chosen by the model's rank), ``case`` for a
+    student not listed but with a case still followed, ``none`` otherwise (a ``blue`` student
+    of a watched group who is not listed is ``none``: counted apart as "watched").
+
+    >>> list_group(pd.Series(["red", "none", "blue", "blue", "none"]),
+    ...            pd.Series([True, True, True, False, False]),
+    ...            pd.Series([False, False, False, False, True])).tolist()
+    ['red', 'selected', 'blue', 'none', 'case']
+    """
+    t = tier.astype("str")
+    on = listed.astype(bool).to_numpy()
+    group = np.where(on, np.where(t.isin(["red", "yellow", "blue"]), t, "selected"), "none")
+    if has_case is not None:
+        group = np.where(~on & has_case.astype(bool).to_numpy(), "case", group)
+    return pd.Series(group, index=tier.index, dtype="str")
 
 
 def split_text(text: object, sep: str) -> list[str]:

@@ -13,12 +13,14 @@ __all__ = [
     "Language",
     "TIER_LABELS",
     "TIER_COLOURS",
+    "LIST_GROUP_LABELS",
     "STAGE_LABELS",
     "CASE_TYPE_LABELS",
     "CASE_STATUS_LABELS",
     "REASON_LABELS",
     "PLACEMENT_LABELS",
     "EVENT_LABELS",
+    "FAMILY_EVENT_LABELS",
     "OUTCOME_LABELS",
     "ROLE_LABELS",
     "INTERVENTION_LABELS",
@@ -33,6 +35,18 @@ TIER_LABELS: dict[str, tuple[str, str]] = {
     "red": ("红色预警", "red"),
     "yellow": ("黄色预警", "yellow"),
     "blue": ("蓝色关注", "blue"),
+    "none": ("未列入", "not listed"),
+}
+
+#: where a student stands on a class's list (``risk.reporting._common.list_group``) -> (zh, en):
+#: the listed tiers, a student selected by the model's rank with no tier condition, a student
+#: kept on the list only by a case still followed, and a student not on the list
+LIST_GROUP_LABELS: dict[str, tuple[str, str]] = {
+    "red": ("红色预警", "red"),
+    "yellow": ("黄色预警", "yellow"),
+    "blue": ("蓝色关注", "blue"),
+    "selected": ("模型选入", "selected by the model"),
+    "case": ("在办个案", "open case"),
     "none": ("未列入", "not listed"),
 }
 
@@ -120,6 +134,28 @@ EVENT_LABELS: dict[str, tuple[str, str]] = {
     "report_county": ("报县教育局", "reported to the county"),
     "reassigned": ("更换责任人", "reassigned"),
     "note": ("备注", "note"),
+    # the nightly job's own events (risk.cases.SYSTEM_EVENT_TYPES) and the staff sheet's extra codes
+    "opened": ("建档", "case opened"),
+    "evidence": ("新的预警依据", "new evidence"),
+    "escalation": ("建议采取四步法下一步", "next four-step step suggested"),
+    "returned": ("已返校", "back at school"),
+    "close_proposed": ("建议销号", "closing proposed"),
+    "closed": ("销号", "closed"),
+    "reopened": ("重新跟进", "reopened"),
+    "step": ("四步法步骤", "four-step step taken"),
+    "close": ("确认销号", "closing confirmed"),
+}
+
+#: family_events.event_type -> (zh, en)
+FAMILY_EVENT_LABELS: dict[str, tuple[str, str]] = {
+    "parent_death": ("父母去世", "a parent died"),
+    "parent_illness": ("父母患重病", "a parent seriously ill"),
+    "divorce": ("父母离异", "parents divorced"),
+    "parent_migration_start": ("父母外出务工", "a parent left for work"),
+    "parent_return": ("父母返乡", "a parent came back"),
+    "disaster": ("家庭遭灾", "disaster at home"),
+    "incarceration": ("家人服刑", "family member imprisoned"),
+    "house_move": ("搬家", "moved house"),
 }
 
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
@@ -138,6 +174,7 @@ ROLE_LABELS: dict[str, tuple[str, str]] = {
     "principal": ("校长", "principal"),
     "academic_office": ("教务处", "academic office"),
     "township_cadre": ("乡镇干部", "township cadre"),
+    "system": ("系统", "system"),
 }
 
 INTERVENTION_LABELS: dict[str, tuple[str, str]] = {

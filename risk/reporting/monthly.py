@@ -29,13 +29,13 @@ from features.contract import Tables
 from risk.reporting._common import (
     OUT_OF_SCHOOL,
     closed_as_returned,
+    ledger_on,
     lookup,
     month_period,
     name_of,
-    normalise_cases,
-    normalise_events,
     owner_text,
     school_info,
+    stage_at,
     stage_text,
     student_at,
 )
@@ -80,9 +80,6 @@ FORM_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("notes", "备注", "notes"),
 )
 
-#: case_events that move a case to a four-step stage (the formal documents)
-_EVENT_STAGE = {"persuasion": 1, "deadline_notice": 2, "penalty": 3, "court": 4}
-
 
 @dataclass(frozen=True)
 class MonthlyReport:
@@ -109,6 +106,7 @@ class MonthlyReport:
     """
 
     month: pd.Period
+    as_of: pd.Timestamp
     units: pd.DataFrame
     townships: pd.DataFrame
     form: pd.DataFrame
@@ -121,31 +119,6 @@ class MonthlyReport:
     def zero_report_units(self) -> pd.DataFrame:
         """Schools with nothing to report this month."""
         return self.units.loc[self.units["zero_report"]]
-
-
-def stage_at(cases: pd.DataFrame, events: pd.DataFrame, day: pd.Timestamp) -> pd.Series:
-    """The four-step stage each case had reached on ``day`` (indexed like ``cases``).
-
-    Events up to ``day`` move a case to a stage (persuasion 1, deadline notice 2, penalty 3,
-    court 4). When a case has no event after ``day``, its recorded ``four_step_stage`` counts
-    too (a stage set without an event record is not lost); when it has later events, the
-    recorded stage may be newer than ``day`` and is ignored.
-
-    Examples
-    --------
-    >>> cases = normalise_cases(pd.DataFrame({"case_id": ["k1", "k2"], "student_id": ["a", "b"],
-    ...     "opened_at": ["2025-01-05"] * 2, "status": "open", "four_step_stage": [3, 1]}))
-    >>> events = normalise_events(pd.DataFrame({"event_id": ["e1", "e2"], "case_id": ["k1", "k1"],
-    ...     "ts": ["2025-02-10", "2025-03-05"], "event_type": ["deadline_notice", "penalty"]}))
-    >>> stage_at(cases, events, pd.Timestamp("2025-02-28")).tolist()
-    [2, 1]
-    """
-    ev = events.assign(_stage=events["event_type"].map(_EVENT_STAGE).fillna(0).astype("int64"))
-    before = ev.loc[ev["ts"] <= day].groupby("case_id")["_stage"].max()
-    later = set(ev.loc[ev["ts"] > day, "case_id"])
-    from_events = lookup(cases["case_id"], before).fillna(0).astype("int64")
-    recorded = cases["four_step_stage"].where(~cases["case_id"].isin(later), 0).astype("int64")
-    return pd.concat([from_events, recorded], axis=1).max(axis=1).astype("int64")
 
 
 def _units(tables: Tables | None, extra: pd.DataFrame, snapshot: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -179,6 +152,7 @@ def monthly_report(
     case_events: pd.DataFrame | None = None,
     tables: Tables | None = None,
     snapshot: pd.DataFrame | None = None,
+    as_of: str | dt.date | pd.Timestamp | None = None,
     language: Language = "zh",
 ) -> MonthlyReport:
     """The monthly report of ``month`` for every township and school.
@@ -195,6 +169,10 @@ def monthly_report(
         ``hardship`` (registered-poor column).
     snapshot : DataFrame, optional
         Where ``tables`` is missing, a snapshot gives each student's school.
+    as_of : date, optional
+        The data date. A month not over yet is counted up to it (days out, stage, still out),
+        and nothing recorded after it counts (:func:`risk.reporting._common.ledger_on`): a
+        report as of ``as_of`` shows nothing known later. Default: the month's last day.
     language : {"zh", "en"}
 
     Returns
@@ -215,8 +193,9 @@ def monthly_report(
 
     period = month_period(month)
     start, end = period.start_time.normalize(), period.end_time.normalize()
-    c = normalise_cases(cases)
-    ev = normalise_events(case_events)
+    if as_of is not None:
+        end = min(end, pd.Timestamp(as_of).normalize())
+    c, ev = ledger_on(cases, case_events, end)
     c = c.loc[c["case_type"].isin(OUT_OF_SCHOOL)].reset_index(drop=True)
     where = case_schools(c, snapshot, tables)
     c = c.assign(school_id=where["school_id"], class_id=where["class_id"], grade=where["grade"])
@@ -272,6 +251,7 @@ def monthly_report(
     ).reset_index(drop=True)
     return MonthlyReport(
         month=period,
+        as_of=end,
         units=table,
         townships=towns,
         form=form,

@@ -14,23 +14,37 @@ import pandas as pd
 
 from features.contract import Tables
 from risk.reporting._common import (
+    LIST_GROUPS,
     OUT_OF_SCHOOL,
     ReportConfig,
     closed_as_returned,
+    ledger_on,
+    list_group,
     lookup,
     month_period,
     name_of,
-    normalise_cases,
-    normalise_events,
+    open_case_per_student,
     owner_text,
     school_info,
     stage_text,
     student_at,
 )
 from risk.reporting.labels import CASE_TYPE_LABELS, PLACEMENT_LABELS, Language, label
-from risk.snapshot import TIERS
 
-__all__ = ["SchoolSummary", "school_summary", "case_schools", "overdue_cases"]
+#: why a case is overdue (:func:`overdue_cases`) -> (zh, en)
+LATE_LABELS: dict[str, tuple[str, str]] = {
+    "first_contact": ("建档后未联系", "no contact since opening"),
+    "next_due": ("约定日期已过", "agreed date passed"),
+    "next_step": ("四步法下一步未采取", "next four-step step not taken"),
+}
+
+__all__ = ["SchoolSummary", "school_summary", "case_schools", "overdue_cases", "TIER_COUNT_COLUMNS"]
+
+#: count columns of :attr:`SchoolSummary.tiers_by_class` (after grade, class_id): the groups of
+#: the class lists (:func:`risk.reporting._common.list_group`), ``shown`` = their sum (the cards
+#: of the class list), ``listed`` (without the students kept only by a case), ``watched`` (a
+#: watched group's students not on the list) and ``students``
+TIER_COUNT_COLUMNS: tuple[str, ...] = (*LIST_GROUPS[:-1], "shown", "listed", "watched", "students")
 
 
 @dataclass(frozen=True)
@@ -45,15 +59,16 @@ class SchoolSummary:
     month : Period
         The month whose returns are counted (the month of ``as_of`` by default).
     tiers_by_class : DataFrame
-        One row per class: ``grade, class_id, red, yellow, blue, none, students, listed``.
+        One row per class: ``grade, class_id`` and :data:`TIER_COUNT_COLUMNS` (the same counts
+        as the head of that class's weekly list).
     tiers_by_grade : DataFrame
         The same summed per grade, plus a total row (``grade`` = "合计" / "total").
     open_cases_by_owner : DataFrame
         One row per owner: ``owner`` then one column per case-age band (days since opened)
         and ``total``.
     overdue : DataFrame
-        Open cases whose next step is late: ``case_id, name, class_id, case_type, owner,
-        stage, due, days_overdue``, most overdue first.
+        Open cases whose next step is late (:func:`overdue_cases`): ``case_id, name, class_id,
+        case_type, owner, stage, late, due, days_overdue``, most overdue first.
     returns : DataFrame
         Out-of-school cases closed as returned or placed (劝返销号) in ``month``:
         ``case_id, name, class_id, closed_at, placement``.
@@ -98,30 +113,54 @@ def case_schools(cases: pd.DataFrame, snapshot: pd.DataFrame | None, tables: Tab
 def overdue_cases(
     cases: pd.DataFrame, events: pd.DataFrame, as_of: pd.Timestamp, *, first_contact_days: int = 7
 ) -> pd.DataFrame:
-    """Open cases whose next step is late on ``as_of``: ``case_id, due, days_overdue``.
+    """Open cases whose next step is late on ``as_of``: ``case_id, why, due, days_overdue``.
 
-    A case is overdue when its latest event set a ``next_due`` before ``as_of``, or when it
-    has no event at all ``first_contact_days`` after it opened.
+    ``cases`` and ``events`` are the ledger on ``as_of`` (:func:`ledger_on`). A case is late
+    (``why``) for the earliest of:
+
+    - ``first_contact``: no staff event (anything but the job's own events, ``risk.cases``
+      ``SYSTEM_EVENT_TYPES``) within ``first_contact_days`` of opening;
+    - ``next_due``: the latest staff event set a ``next_due`` before ``as_of``;
+    - ``next_step``: the job suggested the next four-step step (an ``escalation`` event) and
+      the case has not reached it.
 
     Examples
     --------
-    >>> cases = normalise_cases(pd.DataFrame({"case_id": ["k1", "k2", "k3"], "student_id": ["a", "b", "c"],
-    ...     "opened_at": ["2025-02-01", "2025-03-08", "2025-02-01"], "status": "open"}))
-    >>> events = normalise_events(pd.DataFrame({"event_id": ["e1"], "case_id": ["k3"],
-    ...     "ts": ["2025-02-03"], "event_type": ["home_visit"], "next_due": ["2025-03-01"]}))
-    >>> overdue_cases(cases, events, pd.Timestamp("2025-03-10"))[["case_id", "days_overdue"]].values.tolist()
-    [['k1', 30], ['k3', 9]]
+    >>> from risk.reporting._common import normalise_cases, normalise_events
+    >>> cases = normalise_cases(pd.DataFrame({"case_id": ["k1", "k2", "k3", "k4"],
+    ...     "student_id": ["a", "b", "c", "d"], "status": "open",
+    ...     "opened_at": ["2025-02-01", "2025-03-08", "2025-02-01", "2025-02-01"]}))
+    >>> events = normalise_events(pd.DataFrame({"event_id": ["e1", "e2", "e3", "e4"],
+    ...     "case_id": ["k3", "k4", "k4", "k1"], "ts": ["2025-02-03", "2025-02-03", "2025-03-03", "2025-02-01"],
+    ...     "event_type": ["home_visit", "home_visit", "escalation", "opened"],
+    ...     "next_due": ["2025-03-01", None, None, None], "four_step_stage": [None, None, 1, None]}))
+    >>> overdue_cases(cases, events, pd.Timestamp("2025-03-10"))[["case_id", "why", "days_overdue"]].values.tolist()
+    [['k1', 'first_contact', 30], ['k3', 'next_due', 9], ['k4', 'next_step', 7]]
     """
+    from risk.cases import SYSTEM_EVENT_TYPES
+
     open_ = cases.loc[(cases["status"] == "open") & (cases["opened_at"] <= as_of)]
     ev = events.loc[events["ts"] <= as_of].sort_values(["case_id", "ts", "event_id"])
-    last = ev.drop_duplicates("case_id", keep="last").set_index("case_id")
-    due = lookup(open_["case_id"], last["next_due"])
-    has_event = open_["case_id"].isin(last.index)
-    first_due = open_["opened_at"] + pd.Timedelta(days=first_contact_days)
-    due = pd.to_datetime(due.where(has_event, first_due))
-    late = due.notna() & (due < as_of)
+    staff = ev.loc[~ev["event_type"].isin(SYSTEM_EVENT_TYPES)]
+    last = staff.drop_duplicates("case_id", keep="last").set_index("case_id")
+    has_staff = open_["case_id"].isin(last.index)
+    first_due = (open_["opened_at"] + pd.Timedelta(days=first_contact_days)).where(~has_staff)
+    next_due = pd.to_datetime(lookup(open_["case_id"], last["next_due"]))
+    esc = ev.loc[ev["event_type"] == "escalation"]
+    if "four_step_stage" in esc.columns:
+        esc = esc.assign(_s=pd.to_numeric(esc["four_step_stage"], errors="coerce").fillna(1))
+    else:
+        esc = esc.assign(_s=1)
+    esc = esc[["case_id", "ts", "_s"]].merge(open_[["case_id", "four_step_stage"]], on="case_id")
+    esc = esc.loc[esc["_s"] > esc["four_step_stage"]].groupby("case_id")["ts"].min()
+    step_due = pd.to_datetime(lookup(open_["case_id"], esc))
+    dues = pd.DataFrame({"first_contact": first_due, "next_due": next_due, "next_step": step_due})
+    dues = dues.where(dues < as_of)
+    late = dues.notna().any(axis=1)
+    due = dues[late].min(axis=1)
+    why = dues[late].idxmin(axis=1)
     out = pd.DataFrame(
-        {"case_id": open_.loc[late, "case_id"], "due": due[late], "days_overdue": (as_of - due[late]).dt.days}
+        {"case_id": open_.loc[late, "case_id"], "why": why, "due": due, "days_overdue": (as_of - due).dt.days}
     )
     return out.sort_values(["days_overdue", "case_id"], ascending=[False, True], ignore_index=True)
 
@@ -169,8 +208,8 @@ def school_summary(
     --------
     >>> from risk.reporting._examples import example_snapshot
     >>> s = school_summary(example_snapshot(), "s1")
-    >>> s.tiers_by_class[["class_id", "red", "yellow", "students"]].values.tolist()
-    [['c1', 1, 1, 3], ['c2', 1, 0, 1]]
+    >>> s.tiers_by_class[["class_id", "red", "yellow", "shown", "students"]].values.tolist()
+    [['c1', 1, 1, 2, 3], ['c2', 1, 0, 1, 1]]
     """
     cfg = config or ReportConfig()
     snap = snapshot.assign(
@@ -186,13 +225,17 @@ def school_summary(
     period = month_period(month if month is not None else as_of)
     total = "合计" if language == "zh" else "total"
 
-    counts = pd.crosstab([mine["grade"], mine["class_id"]], mine["tier"]).reindex(
-        columns=list(TIERS), fill_value=0
-    )
-    counts["students"] = counts.sum(axis=1)
-    counts["listed"] = (
-        mine.groupby(["grade", "class_id"])["listed"].sum().reindex(counts.index).astype("int64")
-    )
+    c, ev = ledger_on(cases, case_events, as_of)
+    followed = open_case_per_student(c, as_of)
+    group = list_group(mine["tier"], mine["listed"], mine["student_id"].isin(followed.index))
+    keys = [mine["grade"], mine["class_id"]]
+    counts = pd.crosstab(keys, group).reindex(columns=list(LIST_GROUPS), fill_value=0)
+    counts["shown"] = counts[list(LIST_GROUPS[:-1])].sum(axis=1)
+    counts["listed"] = counts[["red", "yellow", "blue", "selected"]].sum(axis=1)
+    watched = ((group == "none") & (mine["tier"] == "blue")).groupby(keys).sum()
+    counts["watched"] = watched.reindex(counts.index).fillna(0).astype("int64")
+    counts["students"] = counts[list(LIST_GROUPS)].sum(axis=1)
+    counts = counts[list(TIER_COUNT_COLUMNS)]
     by_class = counts.reset_index()
     by_class.columns.name = None
     by_grade = by_class.drop(columns="class_id").groupby("grade", as_index=False).sum()
@@ -202,8 +245,6 @@ def school_summary(
         ignore_index=True,
     )
 
-    c = normalise_cases(cases)
-    ev = normalise_events(case_events)
     where = case_schools(c, mine, tables)
     c = c.assign(class_id=where["class_id"], _school=where["school_id"])
     c = c.loc[c["_school"] == str(school_id)]
@@ -232,6 +273,7 @@ def school_summary(
             ),
             "owner": owner_text(lookup(late["case_id"], info["owner_staff_id"]), tables, language),
             "stage": stage_text(lookup(late["case_id"], info["four_step_stage"]), language),
+            "late": late["why"].map(lambda w: label(LATE_LABELS, w, language)),
             "due": late["due"],
             "days_overdue": late["days_overdue"],
         }

@@ -7,7 +7,7 @@ appear only with ``show_restricted=True`` — the caller decides from the reader
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -16,10 +16,10 @@ from features.catalog import phrase
 from features.contract import Tables
 from risk.reporting._common import (
     ReportConfig,
+    is_followed,
+    ledger_on,
     lookup,
     name_of,
-    normalise_cases,
-    normalise_events,
     owner_text,
     split_text,
     stage_text,
@@ -28,10 +28,12 @@ from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
     EVENT_LABELS,
+    FAMILY_EVENT_LABELS,
     INTERVENTION_LABELS,
     OUTCOME_LABELS,
     PLACEMENT_LABELS,
     REASON_LABELS,
+    ROLE_LABELS,
     TIER_LABELS,
     Language,
     label,
@@ -105,6 +107,9 @@ class StudentPlan:
         The student's support measures.
     plan : DataFrame
         ``goal, measure, owner, review_date``: a draft from the suggested measures.
+    exam_levels : DataFrame
+        Results a school reports as levels only (A-D): ``exam_date, term_id, exam_type`` and
+        one column per subject.
     """
 
     student_id: str
@@ -122,6 +127,7 @@ class StudentPlan:
     interventions: pd.DataFrame
     plan: pd.DataFrame
     language: Language = "zh"
+    exam_levels: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 def waterfall_frame(
@@ -294,7 +300,10 @@ def _profile(
             fe = fe.loc[fe["event_type"].astype("str") != "incarceration"]
         for _, e in fe.sort_values("event_date").tail(3).iterrows():
             items.append(
-                ("家庭变故" if zh else "family event", f"{e['event_date']:%Y-%m-%d} {e['event_type']}")
+                (
+                    "家庭变故" if zh else "family event",
+                    f"{e['event_date']:%Y-%m-%d} {label(FAMILY_EVENT_LABELS, e['event_type'], language)}",
+                )
             )
     return pd.DataFrame(items, columns=["field", "value"])
 
@@ -315,6 +324,31 @@ def _exams(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame
         columns="subject",
         values="share",
         aggfunc="mean",
+        observed=True,
+    )
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index().sort_values("exam_date", ignore_index=True)
+
+
+def _exam_levels(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Results reported as levels only (A-D, no score): one row per exam, one column per subject."""
+    r = tables.exam_results
+    if "level" not in r.columns:
+        return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
+    r = r.loc[(r["student_id"] == student_id) & r["level"].notna()]
+    if "score" in r.columns:
+        r = r.loc[r["score"].isna()]
+    ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
+    r = r.assign(exam_id=r["exam_id"].astype("str"), level=r["level"].astype("str"))
+    r = r.merge(ex[["exam_id", "term_id", "exam_type", "exam_date"]])
+    r = r.loc[r["exam_date"] <= as_of]
+    if r.empty:
+        return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
+    wide = r.pivot_table(
+        index=["exam_date", "term_id", "exam_type"],
+        columns="subject",
+        values="level",
+        aggfunc="first",
         observed=True,
     )
     wide.columns = [str(c) for c in wide.columns]
@@ -392,7 +426,7 @@ def student_plan(
             language=language,
         )
 
-    c = normalise_cases(cases)
+    c, ev = ledger_on(cases, case_events, as_of)
     c = c.loc[c["student_id"] == str(student_id)].sort_values("opened_at", ignore_index=True)
     case_table = pd.DataFrame(
         {
@@ -407,20 +441,22 @@ def student_plan(
             "closed_at": c["closed_at"],
         }
     )
-    ev = normalise_events(case_events)
     ev = ev.loc[ev["case_id"].isin(c["case_id"])].sort_values(["ts", "event_id"], ignore_index=True)
     events = pd.DataFrame(
         {
             "ts": ev["ts"],
             "case_id": ev["case_id"],
             "event": ev["event_type"].map(lambda t: label(EVENT_LABELS, t, language)),
-            "actor": ev["actor_role"],
+            "actor": ev["actor_role"].map(lambda r: label(ROLE_LABELS, r, language) if r else ""),
             "outcome": ev["outcome"].map(lambda t: label(OUTCOME_LABELS, t, language) if t else ""),
             "next_due": ev["next_due"],
         }
     )
     if interventions is not None and len(interventions):
-        iv = interventions.loc[interventions["student_id"] == str(student_id)].copy()
+        iv = interventions.loc[
+            (interventions["student_id"].astype("str") == str(student_id))
+            & (pd.to_datetime(interventions["start_date"]) <= as_of)
+        ].copy()
         iv_table = pd.DataFrame(
             {
                 "type": iv["type"].astype("str").map(lambda t: label(INTERVENTION_LABELS, t, language)),
@@ -435,7 +471,7 @@ def student_plan(
     else:
         iv_table = pd.DataFrame(columns=["type", "owner", "start_date", "end_date", "sessions"])
 
-    open_owner = c.loc[c["status"] == "open", "owner_staff_id"]
+    open_owner = c.loc[is_followed(c), "owner_staff_id"]
     owner_id = open_owner.iloc[-1] if len(open_owner) and open_owner.iloc[-1] else ""
     if not owner_id and tables.classes is not None:
         k = tables.classes.loc[
@@ -471,6 +507,7 @@ def student_plan(
         interventions=iv_table,
         plan=plan,
         language=language,
+        exam_levels=_exam_levels(tables, str(student_id), as_of),
     )
 
 

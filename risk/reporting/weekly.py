@@ -15,10 +15,12 @@ import pandas as pd
 from features.config import RulesConfig
 from features.contract import Tables
 from risk.reporting._common import (
+    LIST_GROUPS,
     ReportConfig,
+    ledger_on,
+    list_group,
     lookup,
     name_of,
-    normalise_cases,
     open_case_per_student,
     owner_text,
     risk_band,
@@ -26,7 +28,14 @@ from risk.reporting._common import (
     split_text,
     stage_text,
 )
-from risk.reporting.labels import CASE_TYPE_LABELS, TIER_LABELS, Language, label
+from risk.reporting.labels import (
+    CASE_STATUS_LABELS,
+    CASE_TYPE_LABELS,
+    LIST_GROUP_LABELS,
+    TIER_LABELS,
+    Language,
+    label,
+)
 from risk.rules import rule_labels
 from risk.snapshot import TIERS
 
@@ -38,6 +47,8 @@ WEEKLY_COLUMNS: tuple[str, ...] = (
     "name",
     "tier",
     "tier_label",
+    "group",
+    "group_label",
     "tier_reason",
     "probability",
     "risk_band",
@@ -49,6 +60,7 @@ WEEKLY_COLUMNS: tuple[str, ...] = (
     "protective",
     "case_id",
     "case_type",
+    "case_status",
     "case_owner",
     "case_stage",
     "case_stage_label",
@@ -89,7 +101,10 @@ class WeeklyClassList:
     class_size : int
         Students of the class in the snapshot.
     tier_counts : dict
-        Students per tier among the listed (red, yellow, blue).
+        Students shown per group of :func:`risk.reporting._common.list_group` (red, yellow,
+        blue, selected, case): the counts add up to the rows of ``students``.
+    watched : int
+        Students of a watched group (blue tier) who are not on the list.
     model_version : str
         The model the snapshot was scored with.
     language : {"zh", "en"}
@@ -108,6 +123,7 @@ class WeeklyClassList:
     moved_out: int
     class_size: int
     tier_counts: dict[str, int] = field(default_factory=dict)
+    watched: int = 0
     model_version: str = ""
     language: Language = "zh"
 
@@ -127,12 +143,21 @@ def _change(now: pd.Series, before: pd.Series, steady: float) -> tuple[pd.Series
     return points.round(1), arrow
 
 
+def _now_label(tier: str, language: Language) -> str:
+    """What a student who left the list is now: not listed (and, if so, still in a watched group)."""
+    off = label(LIST_GROUP_LABELS, "none", language)
+    if tier != "blue":
+        return off
+    return f"{off} (重点监测群体)" if language == "zh" else f"{off} (watched group)"
+
+
 def weekly_class_list(
     snapshot: pd.DataFrame,
     class_id: str,
     *,
     previous: pd.DataFrame | None = None,
     cases: pd.DataFrame | None = None,
+    case_events: pd.DataFrame | None = None,
     tables: Tables | None = None,
     config: ReportConfig | None = None,
     rules_config: RulesConfig | None = None,
@@ -149,7 +174,10 @@ def weekly_class_list(
     previous : DataFrame, optional
         Last week's snapshot (for the change column and the "left the list" section).
     cases : DataFrame, optional
-        The ``cases`` table (ledger); a student's open case shows with owner and stage.
+        The ``cases`` table (ledger); a student's case still followed on the snapshot day
+        shows with owner, stage and status (the ledger as it stood that day: :func:`ledger_on`).
+    case_events : DataFrame, optional
+        The ``case_events`` table: what happened after the snapshot day is undone.
     tables : Tables, optional
         Loaded tables: ``student_names`` for names, ``classes``, ``schools``, ``staff``.
     config : ReportConfig, optional
@@ -174,7 +202,7 @@ def weekly_class_list(
     >>> from risk.reporting._examples import example_snapshot
     >>> wl = weekly_class_list(example_snapshot(), "c1")
     >>> wl.students["student_id"].tolist(), wl.tier_counts
-    (['a', 'b'], {'red': 1, 'yellow': 1, 'blue': 0})
+    (['a', 'b'], {'red': 1, 'yellow': 1, 'blue': 0, 'selected': 0, 'case': 0})
     """
     cfg = config or ReportConfig()
     snap = _snapshot_rows(snapshot)
@@ -183,10 +211,10 @@ def weekly_class_list(
         known = sorted(snap["class_id"].unique())[:5]
         raise ValueError(f"class_id {class_id!r} is not in the snapshot (classes include {known})")
     as_of = mine["as_of"].max()
-    cases_n = normalise_cases(cases)
+    cases_n, _ = ledger_on(cases, case_events, as_of)
     open_case = open_case_per_student(cases_n, as_of)
-    on_list = mine["listed"].astype(bool) | mine["student_id"].isin(open_case.index)
-    rows = mine.loc[on_list].copy()
+    group = list_group(mine["tier"], mine["listed"], mine["student_id"].isin(open_case.index))
+    rows = mine.assign(_group=group).loc[group != "none"].copy()
     rows = rows.assign(_order=tier_order(rows["tier"])).sort_values(
         ["_order", "probability", "student_id"], ascending=[True, False, True]
     )
@@ -200,7 +228,8 @@ def weekly_class_list(
         prev_prob = prev.set_index("student_id")["probability"].astype("float64")
         prev_listed_rows = prev.loc[prev["listed"].astype(bool) & (prev["class_id"] == str(class_id))]
         prev_listed = pd.Index(prev_listed_rows["student_id"])
-        prev_tier = prev_listed_rows.set_index("student_id")["tier"]
+        prev_tier = list_group(prev_listed_rows["tier"], prev_listed_rows["listed"])
+        prev_tier.index = pd.Index(prev_listed_rows["student_id"])
     zh = language == "zh"
     sep = "；" if zh else "; "
     rule_names = rule_labels(rules_config, language)
@@ -215,12 +244,14 @@ def weekly_class_list(
             "name": name_of(rows["student_id"], tables).to_numpy(),
             "tier": rows["tier"].to_numpy(),
             "tier_label": rows["tier"].map(lambda t: label(TIER_LABELS, t, language)).to_numpy(),
+            "group": rows["_group"].to_numpy(),
+            "group_label": rows["_group"].map(lambda g: label(LIST_GROUP_LABELS, g, language)).to_numpy(),
             "tier_reason": rows[f"tier_reason_{language}"].fillna("").astype("str").to_numpy(),
             "probability": prob.to_numpy(),
             "risk_band": prob.map(lambda p: risk_band(p, cfg.risk_bands)).to_numpy(),
             "change_points": points.to_numpy(),
             "change_arrow": arrow.to_numpy(),
-            "new_on_list": (~rows["student_id"].isin(prev_listed)).to_numpy()
+            "new_on_list": (rows["listed"].astype(bool) & ~rows["student_id"].isin(prev_listed)).to_numpy()
             if previous is not None
             else False,
             "rules": rows["rules"]
@@ -235,6 +266,9 @@ def weekly_class_list(
             "case_id": case["case_id"].fillna("").to_numpy(),
             "case_type": case["case_type"]
             .map(lambda t: label(CASE_TYPE_LABELS, t, language) if isinstance(t, str) else "")
+            .to_numpy(),
+            "case_status": case["status"]
+            .map(lambda t: label(CASE_STATUS_LABELS, t, language) if isinstance(t, str) else "")
             .to_numpy(),
             "case_owner": owner_text(case["owner_staff_id"], tables, language).fillna("").to_numpy(),
             "case_stage": case["four_step_stage"].to_numpy(),
@@ -263,9 +297,9 @@ def weekly_class_list(
                     "name": name_of(ids, tables).to_numpy(),
                     "previous_tier": prev_tier.reindex(dropped).to_numpy(),
                     "previous_tier_label": prev_tier.reindex(dropped)
-                    .map(lambda t: label(TIER_LABELS, t, language))
+                    .map(lambda t: label(LIST_GROUP_LABELS, t, language))
                     .to_numpy(),
-                    "tier_label": d["tier"].map(lambda t: label(TIER_LABELS, t, language)).to_numpy(),
+                    "tier_label": d["tier"].astype("str").map(lambda t: _now_label(t, language)).to_numpy(),
                     "change_points": ((d["probability"] - prev_prob.reindex(dropped)) * 100)
                     .round(1)
                     .to_numpy(),
@@ -280,7 +314,8 @@ def weekly_class_list(
         if len(c) and pd.notna(c["head_teacher_id"].iloc[-1]):
             head = str(c["head_teacher_id"].iloc[-1])
     township = school_info(tables)["township"].get(school_id, "")
-    counts = {t: int((out["tier"] == t).sum()) for t in TIERS[:-1]}
+    counts = {g: int((out["group"] == g).sum()) for g in LIST_GROUPS[:-1]}
+    watched = int(((group == "none") & (mine["tier"] == "blue")).sum())
     version = str(mine["model_version"].iloc[0]) if "model_version" in mine else ""
     return WeeklyClassList(
         class_id=str(class_id),
@@ -295,6 +330,7 @@ def weekly_class_list(
         moved_out=moved_out,
         class_size=len(mine),
         tier_counts=counts,
+        watched=watched,
         model_version=version,
         language=language,
     )

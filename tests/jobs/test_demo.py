@@ -143,3 +143,18 @@ if __name__ == "__main__":  # regenerate the golden record from a demo folder
     GOLDEN.parent.mkdir(exist_ok=True)
     GOLDEN.write_text(json.dumps(demo_digests(folder), indent=1, sort_keys=True) + "\n")
     print(f"wrote {GOLDEN} from {folder}")
+
+
+def test_the_demo_report_set_agrees_with_itself_and_its_ledger(demo):
+    """Issue 19: the counts of every class agree across class list, school summary and monthly
+    report; the case shown is the ledger's on the data date; nothing after the data date."""
+    from features.config import BaoxueConfig
+    from features.load import load_tables
+    from jobs.nightly import open_database
+    from jobs.reports.bundle import inputs_from_db
+    from jobs.reports.consistency import report_set_problems
+
+    out, _ = demo
+    tables = load_tables(BaoxueConfig().data, out / "county").tables
+    inputs = inputs_from_db(open_database(f"sqlite:///{out / 'ledger.db'}"), tables)
+    assert report_set_problems(inputs) == []

@@ -283,3 +283,17 @@ def test_postgres_night_is_atomic_and_idempotent(county, tmp_path):
         assert len(read_snapshot(connect(url), as_of=NIGHTS[1])) == once["runs"]["n_students"].iloc[-1]
     finally:
         drop_pg_schema(schema)
+
+
+def test_cases_list_shows_whole_case_ids_on_a_narrow_terminal(replay, monkeypatch):
+    """Issue 19: the ids are copied into `cases show`; rich used to cut them to 'C2025…'."""
+    from jobs.cli._common import console
+
+    monkeypatch.setattr(console, "_width", 80)
+    url = f"sqlite:///{replay['db']}"
+    cases = read_cases(connect(url))
+    school = cases["school_id"].iloc[0]
+    res = runner.invoke(app, ["cases", "list", "--db", url, "--school", school])
+    assert res.exit_code == 0
+    for case_id in cases.loc[(cases["school_id"] == school) & (cases["status"] == "open"), "case_id"]:
+        assert case_id in res.output

@@ -43,3 +43,17 @@ def test_report_commands_write_html_and_xlsx(tmp_path):
     res = runner.invoke(app, ["report", "--all", "--students", "none", *common])
     assert res.exit_code == 0, res.output
     assert "open first:" in res.output and (tmp_path / "r" / "reports-2023-03-13" / "index.html").is_file()
+
+
+def test_report_options_given_before_the_subcommand_count(tmp_path, monkeypatch):
+    """Issue 19: `baoxue report --data X student S` ignored --data; --as-of 2025/4/21 failed."""
+    import jobs.cli.report as report
+
+    def load_county(data, config):  # the data folder the command would load, said in the error
+        raise ValueError(f"would load {data}")
+
+    monkeypatch.setattr(report, "load_county", load_county)
+    res = runner.invoke(app, ["report", "--data", "/nowhere/county", "--as-of", "2025/4/21", "student", "S1"])
+    assert res.exit_code == 2 and "would load /nowhere/county" in res.output
+    res = runner.invoke(app, ["report", "--as-of", "2025/4/41", "student", "S1", "--data", "/x"])
+    assert res.exit_code == 2 and "not a date" in res.output

@@ -14,7 +14,7 @@ from risk.reporting._examples import example_snapshot
 def test_weekly_list_has_only_the_listed_students_of_its_class():
     wl = weekly_class_list(example_snapshot(), "c1")
     assert wl.students["student_id"].tolist() == ["a", "b"]  # red first; c not listed; d is in c2
-    assert wl.tier_counts == {"red": 1, "yellow": 1, "blue": 0}
+    assert wl.tier_counts == {"red": 1, "yellow": 1, "blue": 0, "selected": 0, "case": 0}
     assert wl.class_size == 3
     a = wl.students.iloc[0]
     assert a["tier_label"] == "红色预警" and a["risk_band"] == "25–50%"
@@ -113,11 +113,15 @@ def test_school_summary_counts_overdue_and_returns_of_its_own_school():
     s = school_summary(example_snapshot(), "s1", cases=cases, case_events=events, month="2025-03")
     assert s.tiers_by_grade["grade"].tolist() == ["7", "8", "合计"]
     assert s.tiers_by_grade.iloc[-1][["red", "yellow", "students"]].tolist() == [2, 1, 4]
-    # open on 10 March: k1 (next due 8 March -> 2 days late), k3 (no event by 10 March? e1 10 Feb, no
-    # next_due -> not overdue), k4 (no event, opened 1 March + 7 days -> 2 days late)
-    assert sorted(s.overdue["case_id"]) == ["k1", "k4"]
-    assert s.returns["case_id"].tolist() == ["k2"]
-    assert s.counts["open_cases"] == 3 and s.counts["out_of_school"] == 2
+    # open on 10 March (the data date): k1 (next due 8 March -> 2 days late), k2 (closed only on
+    # 12 March, after the data date: still open then, and no staff event since 10 Feb), k3 (a staff
+    # event on 10 Feb, no next_due -> not overdue), k4 (no event, opened 1 March + 7 days -> 2 days late)
+    assert sorted(s.overdue["case_id"]) == ["k1", "k2", "k4"]
+    assert set(s.overdue["late"]) == {"约定日期已过", "建档后未联系"}
+    assert s.returns.empty  # k2's closing of 12 March is after the data date: not known on 10 March
+    assert s.counts["open_cases"] == 4 and s.counts["out_of_school"] == 3
+    later = school_summary(example_snapshot("2025-03-31"), "s1", cases=cases, case_events=events)
+    assert later.returns["case_id"].tolist() == ["k2"] and later.counts["open_cases"] == 3
     other = school_summary(example_snapshot(), "s2", cases=cases, case_events=events)
     assert other.counts["open_cases"] == 0 and other.overdue.empty
 

@@ -22,6 +22,10 @@ def test_weekly_workbook(report_set, inputs, busiest_class):
     assert ws.cell(FIRST_DATA_ROW - 1, ws.max_column).value == "教师备注"  # the notes column
     assert "保密" in ws.cell(2, 1).value
     assert ws.freeze_panes == f"A{FIRST_DATA_ROW}"
+    # print-ready (issue 19): A4, landscape for the wide list, fitted to one page wide, header repeated
+    assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4 and ws.page_setup.orientation == "landscape"
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1
+    assert ws.print_title_rows == f"${FIRST_DATA_ROW - 1}:${FIRST_DATA_ROW - 1}"
     snap = inputs.snapshot
     mine = snap.loc[(snap["class_id"] == busiest_class) & snap["listed"]]
     assert ws.max_row == FIRST_DATA_ROW - 1 + len(mine)
