@@ -11,8 +11,9 @@ red         a rule fired, or calibrated risk >= the red threshold (act today; ne
 yellow      this week's prevention list, per school: the highest-risk students up to the school's
             capacity (minus its red students), each at or above the yellow threshold, or carrying
             a trigger whose measured lift reaches ``[risk] min_trigger_lift``. A student already on
-            the list stays while the school rank is within capacity x ``[risk] exit_margin``, and
-            leaves only after two weekly looks beyond it (``held:beyond_margin`` marks the first)
+            the list stays while the school rank is within capacity x ``[risk] exit_margin`` (and
+            the risk within the yellow threshold / exit_margin), and leaves only after two weekly
+            looks beyond the rank margin (``held:beyond_margin`` marks the first)
 blue        watch (关注): not listed, and risk doubled in 4 weeks above ``blue_min_risk``, or a
             trigger with measured lift; at most ``blue_max_share`` of the cohort (highest risk first)
 none        the rest; a watched group (留守, 随迁, 困难, 残疾, ...) is a tag, never a colour
@@ -276,7 +277,9 @@ def list_tiers(
         )
         was_listed = np.isin(before_tier, ["red", "yellow"]) & ~red
         was_beyond = before_cond == "held:beyond_margin"
-        stays = was_listed & ((rank_nr <= margin) | ~was_beyond)
+        # the margin applies to the yellow threshold too: a student far under it leaves
+        near = (p >= thresholds.yellow_risk / rc.exit_margin) | has_trig
+        stays = was_listed & near & ((rank_nr <= margin) | ~was_beyond)
     else:
         stays = np.zeros(n, dtype=bool)
 
