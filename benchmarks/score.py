@@ -98,7 +98,7 @@ def _compile(out: Path) -> Path | None:
 
 def _one(size: int, out: Path, shap_all: bool) -> dict:
     from risk.explain import contributions
-    from risk.rank import county_rank, rank_students, school_capacity
+    from risk.rank import rank_students, school_capacity, tie_keys
     from risk.reasons import explain_reasons
     from risk.score import design_matrix, raw_margin, score
     from risk.tiers import assign_tiers
@@ -123,10 +123,11 @@ def _one(size: int, out: Path, shap_all: bool) -> dict:
 
     t = time.perf_counter()
     rules = pd.Series("", index=X.index)
-    tiers = assign_tiers(p, rules, X, rank=county_rank(p, as_of))
+    cap = school_capacity(None, X["school_id"].unique())
+    tiers = assign_tiers(p, rules, X, school=X["school_id"], capacity=cap, tie=tie_keys(p.index, as_of))
     frame = pd.DataFrame({"probability": p, "school_id": X["school_id"], "class_id": X["class_id"],
                           "tier": tiers["tier"], "rules": rules})  # fmt: skip
-    ranks = rank_students(frame, as_of, capacity=school_capacity(None, frame["school_id"].unique()))
+    ranks = rank_students(frame, as_of, capacity=cap)
     listed = frame["tier"].isin(["red", "yellow"]).to_numpy() | ranks["selected"].to_numpy()
     row["tiers_ranks_s"] = time.perf_counter() - t
     row["listed"] = int(listed.sum())

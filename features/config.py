@@ -113,6 +113,9 @@ class TrainConfig:
     suspected_resolution_days: int = 30  # a suspected mark not resolved by a return within this
     streak_days: int = 20  # or this many consecutive unexcused school days -> positive
     calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    # isotonic calibration on few positives collapses the scores into a few steps (ties that a
+    # hash then orders): below this many calibration positives, sigmoid (strictly monotone) is used
+    isotonic_min_positives: int = 200
     # as-of dates: the first day of these months (school terms; July/August are holidays)
     as_of_months: tuple[int, ...] = (9, 10, 11, 12, 1, 2, 3, 4, 5, 6)
     valid_months: int = 3  # as-of months of the later period used for early stopping + calibration
@@ -172,14 +175,22 @@ WATCHED_GROUPS = ("left_behind", "migrant", "poor", "disabled_household", "orpha
 class RiskConfig:
     """Scoring, tiers and ranking."""
 
-    red_risk: float = 0.25  # calibrated 90-day risk at or above this -> red
-    red_top_share: float = 0.01  # or the county's top 1% (of this run's students)
-    yellow_risk: float = 0.10  # calibrated risk at or above this -> yellow
-    yellow_top_share: float = 0.0  # or the next share of the county (0 = off)
-    yellow_unexcused_days: int = 2  # >= this many unexcused days in the last 10 school days -> yellow
-    yellow_grade_drop: float = 25.0  # composite grade percentile down this much since the last exam (a level)
+    # thresholds: the model bundle's, chosen on its evaluation year (training.thresholds), when
+    # threshold_source = "model" and the bundle carries them; else these defaults
+    threshold_source: Literal["model", "config"] = "model"
+    red_risk: float = 0.10  # calibrated 90-day risk at or above this -> red (act today)
+    yellow_risk: float = 0.03  # a school's prevention list takes only students at or above this
+    red_min_lift: float = 10.0  # training picks the lowest red threshold whose list reaches this lift
+    yellow_min_lift: float = 3.0  # ... and the lowest yellow threshold whose band below red reaches this
+    min_trigger_lift: float = 2.0  # a trigger is a yellow / blue condition only at this measured lift
+    exit_margin: float = (
+        1.25  # a listed student leaves once the school rank > capacity x this, 2 weeks running
+    )
+    yellow_unexcused_days: int = 2  # trigger: >= this many unexcused days in the last 10 school days
+    yellow_grade_drop: float = 25.0  # trigger: composite grade percentile down this much since the last exam
     blue_risk_ratio: float = 2.0  # risk at least this many times the risk ~4 weeks ago -> blue
     blue_min_risk: float = 0.02  # ... when the risk now is at least this (doubling from 0.1% is noise)
+    blue_max_share: float = 0.10  # blue never covers more than this share of the cohort (highest risk first)
     # watched groups (重点监测) -> blue: left_behind, migrant, poor, disabled_household, orphan, unsupported
     watched_groups: tuple[str, ...] = (
         "left_behind",
@@ -190,6 +201,8 @@ class RiskConfig:
         "unsupported",
     )
     capacity_per_school: int = 10  # prevention cases per school when staff.max_open_cases is missing
+    # and at most this many per 100 students of the school (at least 1; 0 = staff limits only)
+    capacity_per_100: float = 0.0
     owner_roles: tuple[str, ...] = (
         "counsellor",
         "moral_ed",
@@ -202,7 +215,7 @@ class RiskConfig:
     language: Literal["zh", "en"] = "zh"
 
     def __post_init__(self) -> None:
-        for name in ("red_risk", "red_top_share", "yellow_risk", "yellow_top_share", "blue_min_risk"):
+        for name in ("red_risk", "yellow_risk", "blue_min_risk", "blue_max_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"[risk] {name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("capacity_per_school", "borderline_band", "yellow_unexcused_days", "top_reasons"):
@@ -212,6 +225,15 @@ class RiskConfig:
         if unknown:
             raise ConfigError(
                 f"[risk] watched_groups: unknown group {sorted(unknown)[0]!r}; known: {', '.join(WATCHED_GROUPS)}"
+            )
+        for name in ("red_min_lift", "yellow_min_lift", "min_trigger_lift", "capacity_per_100"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"[risk] {name} must be >= 0, got {getattr(self, name)}")
+        if self.exit_margin < 1:
+            raise ConfigError(f"[risk] exit_margin must be >= 1, got {self.exit_margin}")
+        if self.threshold_source not in ("model", "config"):
+            raise ConfigError(
+                f"[risk] threshold_source must be 'model' or 'config', got {self.threshold_source!r}"
             )
         if self.explain not in ("listed", "all"):
             raise ConfigError(f"[risk] explain must be 'listed' or 'all', got {self.explain!r}")
@@ -230,12 +252,15 @@ class JobConfig:
     auto_close_days: int = 14  # proposed for closing this many days, no staff answer -> closed automatically
     owner_max_open_cases: int = 15  # a case owner's load when staff.max_open_cases is missing
     previous_days: int = 28  # 'previous' risk = the stored snapshot about this many days earlier (4 weeks)
+    prior_days: int = (
+        7  # 'prior' list = the stored snapshot about a week earlier (stable lists, [risk] exit_margin)
+    )
     change_min: float = 0.05  # a probability change of at least this is 'rising' / 'falling'
     catch_up_days: int = 31  # after missed nights, replay the rules for up to this many missed days
     lock_timeout_s: float = 60.0  # a second run waits this long for the database lock, then exits
 
     def __post_init__(self) -> None:
-        for name in ("escalation_days", "return_days", "auto_close_days", "previous_days"):
+        for name in ("escalation_days", "return_days", "auto_close_days", "previous_days", "prior_days"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"[job] {name} must be >= 1, got {getattr(self, name)}")
         for name in ("owner_max_open_cases", "catch_up_days", "change_min", "lock_timeout_s"):

@@ -229,6 +229,23 @@ def _previous_probabilities(conn: Connection, as_of: dt.date, days: int) -> pd.S
     return frame.set_index("student_id")["probability"].astype("float64")
 
 
+def _prior_tiers(conn: Connection, as_of: dt.date, days: int) -> pd.DataFrame | None:
+    """Tier and tier condition of the stored run closest to ``as_of - days`` (not after it,
+    not older than twice that): the ``prior`` argument of :func:`risk.assess.assess` (stable
+    lists, ``[risk] exit_margin``)."""
+    runs = Run.__table__
+    target = as_of - dt.timedelta(days=days)
+    row = conn.execute(
+        sa.select(runs.c.run_id)
+        .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days))
+        .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return _snapshot_rows(conn, row[0], ("student_id", "tier", "tier_condition")).set_index("student_id")
+
+
 @dataclass(frozen=True)
 class LedgerState:
     """What the compute part of a night needs from the ledger, read before it runs.
@@ -243,6 +260,7 @@ class LedgerState:
     last_as_of: dt.date | None = None
     previous: pd.Series | None = None
     open_suspected: tuple[str, ...] = ()
+    prior: pd.DataFrame | None = None  # tiers of about [job] prior_days earlier (stable lists)
 
 
 @dataclass
@@ -291,6 +309,7 @@ def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_i
         last_as_of=None if last is None else last.as_of,
         previous=_previous_probabilities(conn, as_of, cfg.job.previous_days),
         open_suspected=tuple(str(s) for s in open_sus),
+        prior=_prior_tiers(conn, as_of, cfg.job.prior_days),
     )
 
 
@@ -341,7 +360,9 @@ def compute_night(
 
     stages.start("assess")
     scoring = scoring_model(model, cfg)
-    snapshot = assess(tables, as_of, scoring, cfg, features=features, previous=state.previous)
+    snapshot = assess(
+        tables, as_of, scoring, cfg, features=features, previous=state.previous, prior=state.prior
+    )
     del features
     if "student_id" in snapshot.columns:
         snapshot = snapshot.reset_index(drop=True)

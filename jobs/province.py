@@ -16,8 +16,8 @@ Engines (``[compute] engine``):
   the single writer: as each county's result arrives it writes it
   (:func:`jobs.nightly.write_night`) in one transaction on that county's ledger.
 
-Ranking and capacity are per school and the red tier's "top 1%" is per county (``[risk]
-red_top_share`` of the county's students), so the counties never need each other.
+Ranking, capacity and the tiers are per school or per county (the red tier is a rule or an
+absolute risk threshold, never a share of the province), so the counties never need each other.
 
 Guarantees:
 

@@ -25,15 +25,15 @@ from features.config import BaoxueConfig
 from features.contract import Tables
 from risk.explain import contributions
 from risk.plans import suggest_measures
-from risk.rank import county_rank, rank_students, school_capacity
+from risk.rank import rank_students, school_capacity, tie_keys
 from risk.reasons import REASON_COLUMNS, explain_reasons
 from risk.rules import evaluate_rules, rules_by_student
 from risk.score import ScoringModel, load_model, score
 from risk.snapshot import SNAPSHOT_COLUMNS
-from risk.tiers import assign_tiers
+from risk.tiers import Thresholds, assign_tiers
 from training.bundle import ModelBundle
 
-__all__ = ["Assessment", "assess", "assess_full", "empty_snapshot"]
+__all__ = ["Assessment", "assess", "assess_full", "empty_snapshot", "model_thresholds"]
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ def assess_full(
     features: pd.DataFrame | None = None,
     explain: Literal["listed", "all"] | None = None,
     previous: pd.Series | None = None,
+    prior: pd.DataFrame | None = None,
 ) -> Assessment:
     """Score, explain, apply the rules and tiers, and rank every student in school on ``as_of``.
 
@@ -83,6 +84,9 @@ def assess_full(
         Whose reasons to compute (default ``[risk] explain``).
     previous : Series, optional
         Each student's risk about 4 weeks earlier (for "risk doubled").
+    prior : DataFrame, optional
+        ``tier`` and ``tier_condition`` of the snapshot about a week earlier, indexed by
+        ``student_id`` (stable lists: ``[risk] exit_margin``).
 
     Returns
     -------
@@ -103,26 +107,37 @@ def assess_full(
     probability = score(scoring, features)
     alerts = evaluate_rules(tables, as_of, features, cohort=spine, config=cfg)
     fired = rules_by_student(alerts, spine.index)
+    school = spine["school_id"].astype("str")
+    capacity = school_capacity(tables, school.unique(), cfg, sizes=school.value_counts())
+    thresholds = model_thresholds(scoring, cfg)
+    tie = tie_keys(probability.index, as_of)
     tiers = assign_tiers(
         probability,
         fired["rules"],
         features,
+        school=school,
+        capacity=capacity,
         previous=previous,
-        rank=county_rank(probability, as_of),
+        prior=prior,
+        thresholds=thresholds,
+        tie=tie,
         config=cfg,
     )
     base = pd.DataFrame(
         {
             "probability": probability,
-            "school_id": spine["school_id"].astype("str"),
+            "school_id": school,
             "class_id": spine["class_id"].astype("str") if "class_id" in spine else pd.NA,
             "tier": tiers["tier"],
             "rules": fired["rules"],
+            "eligible": (probability >= thresholds.yellow_risk) & (tiers["tier"] != "red"),
         },
         index=spine.index,
     )
-    capacity = school_capacity(tables, base["school_id"].unique(), cfg)
     ranks = rank_students(base, as_of, capacity=capacity, config=cfg)
+    if cfg.risk.borderline_band > 0:  # the lottery decides who of the band is on the list
+        tiers = _follow_lottery(tiers, ranks)
+        base["tier"] = tiers["tier"]
     listed = base["tier"].isin(["red", "yellow"]).to_numpy() | ranks["selected"].to_numpy()
 
     scope = explain or cfg.risk.explain
@@ -147,7 +162,7 @@ def assess_full(
             "grade": grade,
             "probability": probability.astype("float64"),
             **{c: ranks[c] for c in ("rank_county", "rank_school", "rank_class", "tie_key")},
-            **{c: tiers[c] for c in ("tier", "tier_condition", "tier_reason_zh", "tier_reason_en")},
+            **{c: tiers[c] for c in ("tier", "tier_condition", "tier_reason_zh", "tier_reason_en", "tags")},
             "rules": fired["rules"],
             "rule_evidence": fired["rule_evidence"],
             **{c: ranks[c] for c in ("capacity", "selected", "borderline", "assignment_mechanism")},
@@ -163,6 +178,27 @@ def assess_full(
     return Assessment(snap, features, alerts, contrib, scoring)
 
 
+def model_thresholds(model: ModelBundle | ScoringModel, config: BaoxueConfig) -> Thresholds:
+    """The tiers' thresholds: the bundle's (chosen on its evaluation year) when ``[risk]
+    threshold_source = "model"`` and it carries them, else the ``[risk]`` defaults."""
+    bundle = model.bundle if isinstance(model, ScoringModel) else model
+    carried = getattr(bundle, "thresholds", None) or {}
+    if config.risk.threshold_source == "model" and carried:
+        return Thresholds.from_dict(carried)
+    return Thresholds.from_config(config.risk)
+
+
+def _follow_lottery(tiers: pd.DataFrame, ranks: pd.DataFrame) -> pd.DataFrame:
+    """Tiers after the borderline lottery: a band winner is yellow, a band loser off the list."""
+    t = tiers.copy()
+    won = ranks["borderline"] & ranks["selected"] & (t["tier"] != "yellow")
+    lost = ranks["borderline"] & ~ranks["selected"] & (t["tier"] == "yellow")
+    t.loc[won, ["tier", "tier_condition"]] = ["yellow", "borderline_lottery"]
+    t.loc[won, ["tier_reason_zh", "tier_reason_en"]] = ["名单边界抽签入选", "drawn in the borderline lottery"]
+    t.loc[lost, ["tier", "tier_condition", "tier_reason_zh", "tier_reason_en"]] = ["none", "", "", ""]
+    return t
+
+
 def assess(
     tables: Tables,
     as_of: dt.date,
@@ -172,9 +208,10 @@ def assess(
     features: pd.DataFrame | None = None,
     explain: Literal["listed", "all"] | None = None,
     previous: pd.Series | None = None,
+    prior: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The risk snapshot of ``as_of`` (:data:`risk.snapshot.SNAPSHOT_COLUMNS`, indexed by
     ``student_id``); see :func:`assess_full` for the parameters."""
     return assess_full(
-        tables, as_of, model, config, features=features, explain=explain, previous=previous
+        tables, as_of, model, config, features=features, explain=explain, previous=previous, prior=prior
     ).snapshot

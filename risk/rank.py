@@ -10,31 +10,35 @@ run), school and class.
 **Capacity.** A school's capacity is the number of prevention cases its staff can hold:
 the sum of ``staff.max_open_cases`` of its case owners (``[risk] owner_roles``: counsellor,
 德育, 包保 subject teacher), or ``[risk] capacity_per_school`` when the staff table, the
-column or such staff is missing.
+column or such staff is missing; with ``[risk] capacity_per_100`` > 0, at most that many per
+100 students of the school (at least 1). Capacity is a ceiling, never a quota.
 
-**Selection.** Red-tier students always get a case, beyond capacity if need be
-(``assignment_mechanism`` = ``rule`` when a rule fired, else ``model_rank``). The
-remaining places (capacity minus the school's red students, at least 0) go to the other
-students by school rank (``model_rank``).
+**Selection.** The tiers decide (:func:`risk.tiers.assign_tiers`): red students always get a
+case, beyond capacity if need be (``assignment_mechanism`` = ``rule`` when a rule fired, else
+``model_rank``); yellow students, the school's list within capacity, get one too
+(``model_rank``). A free place stays free: no student under the yellow threshold fills it.
 
 **Borderline band** (off unless ``[risk] borderline_band`` > 0; documented in the README's
-ethics notes). Among non-red students whose rank among non-red students lies within
-``band`` places either side of the cut-off, the places that fall inside the band are
-drawn by lottery instead of by rank (``random_borderline``): the band members with the
-smallest lottery numbers, a hash of ``(borderline_seed, student_id)`` (:func:`lottery_numbers`),
-so the draw is reproducible and a student who stays in the band keeps the same draw from one
-night to the next. The same number of
-students get a case as without the band; only who, among students the model can barely
+ethics notes). Among the school's non-red students *eligible* for its list (the frame's
+``eligible`` column: at or above the yellow threshold or with a lifted trigger; by default the
+yellow students), those whose rank among them lies within ``band`` places either side of the
+cut-off (the number of yellow students) are drawn by lottery instead of by rank
+(``random_borderline``): the band members with the smallest lottery numbers, a hash of
+``(borderline_seed, student_id)`` (:func:`lottery_numbers`), so the draw is reproducible and a
+student who stays in the band keeps the same draw from one night to the next. The same number
+of students get a case as without the band; only who, among students the model can barely
 tell apart, changes. Red students are never in the band.
 
 Examples
 --------
 >>> f = pd.DataFrame({"probability": [0.5, 0.2, 0.2, 0.1], "school_id": ["s"] * 4, "class_id": ["k"] * 4,
-...                   "tier": ["red", "yellow", "yellow", "none"], "rules": ["", "", "", ""]},
+...                   "tier": ["red", "yellow", "none", "none"], "rules": ["", "", "", ""]},
 ...                  index=pd.Index(["a", "b", "c", "d"], name="student_id"))
->>> r = rank_students(f, dt.date(2025, 3, 3), capacity=pd.Series({"s": 2}))
+>>> r = rank_students(f, dt.date(2025, 3, 3), capacity=pd.Series({"s": 3}))
 >>> r[["rank_school", "selected", "assignment_mechanism"]].values.tolist()
 [[1, True, 'model_rank'], [2, True, 'model_rank'], [3, False, ''], [4, False, '']]
+
+The third place stays free: c is not on the list.
 """
 
 from __future__ import annotations
@@ -106,15 +110,24 @@ def county_rank(probability: pd.Series, as_of: dt.date) -> pd.Series:
 
 
 def school_capacity(
-    tables: Tables | None, schools: pd.Index | list[str], config: BaoxueConfig | RiskConfig | None = None
+    tables: Tables | None,
+    schools: pd.Index | list[str],
+    config: BaoxueConfig | RiskConfig | None = None,
+    *,
+    sizes: pd.Series | None = None,
 ) -> pd.Series:
-    """Prevention-case capacity per school (see the module notes), indexed by ``school_id``."""
+    """Prevention-case capacity per school (see the module notes), indexed by ``school_id``;
+    ``sizes`` (students per school) bounds it by ``[risk] capacity_per_100``.
+
+    >>> school_capacity(None, ["A", "B"], RiskConfig(capacity_per_100=3.0), sizes=pd.Series({"A": 54, "B": 963})).to_dict()
+    {'A': 2, 'B': 10}
+    """
     rc = _config(config)
     schools = pd.Index(pd.unique(pd.Index(schools).astype("str")), name="school_id")
     out = pd.Series(rc.capacity_per_school, index=schools, dtype="int64", name="capacity")
     staff = None if tables is None else tables.staff
     if staff is None or not len(staff) or "max_open_cases" not in staff:
-        return out
+        return _per_100(out, sizes, rc)
     owners = staff.loc[staff["role"].astype("str").isin(rc.owner_roles).to_numpy()]
     total = (
         pd.to_numeric(owners["max_open_cases"], errors="coerce")
@@ -125,7 +138,15 @@ def school_capacity(
     total = total.loc[total.index.intersection(schools)]
     total = total.loc[total > 0]
     out.loc[total.index] = total.astype("int64").to_numpy()
-    return out
+    return _per_100(out, sizes, rc)
+
+
+def _per_100(out: pd.Series, sizes: pd.Series | None, rc: RiskConfig) -> pd.Series:
+    if sizes is None or rc.capacity_per_100 <= 0:
+        return out
+    n = sizes.reindex(out.index).fillna(0).to_numpy(dtype="float64")
+    bound = np.maximum(np.ceil(rc.capacity_per_100 * n / 100.0), 1).astype("int64")
+    return pd.Series(np.minimum(out.to_numpy(), bound), index=out.index, name="capacity")
 
 
 def _dense_rank_in(groups: np.ndarray, order: np.ndarray) -> np.ndarray:
@@ -161,7 +182,8 @@ def rank_students(
     ----------
     frame : DataFrame
         Indexed by ``student_id``; columns ``probability``, ``school_id``, ``class_id``,
-        ``tier`` and ``rules`` (';'-joined codes).
+        ``tier`` and ``rules`` (';'-joined codes), optionally ``eligible`` (bool: could be on
+        the school's list, for the borderline band).
     as_of : date
         Seeds the tie keys and the borderline lottery.
     capacity : Series
@@ -189,35 +211,32 @@ def rank_students(
     )  # (school, class) as one int
     rank_class = _dense_rank_in(class_key, order)
 
-    red = frame["tier"].astype("str").to_numpy() == "red"
+    tiers = frame["tier"].astype("str").to_numpy()
+    red = tiers == "red"
+    yellow = tiers == "yellow"
     by_rule = frame["rules"].astype("str").to_numpy() != ""
     cap = capacity.reindex(pd.Index(school)).fillna(rc.capacity_per_school).to_numpy(dtype="int64")
-    red_in_school = pd.Series(red).groupby(school).transform("sum").to_numpy()
-    remaining = np.maximum(cap - red_in_school, 0)
-    # rank among non-red students of the school
-    nonred_order = order[~red[order]]
-    nr_rank = np.zeros(n, dtype="int64")
-    if len(nonred_order):
-        sub = _dense_rank_in(school[nonred_order], np.arange(len(nonred_order)))
-        nr_rank[nonred_order] = sub
-
-    selected = red.copy()
+    selected = red | yellow
     mechanism = np.full(n, "", dtype=object)
     mechanism[red] = np.where(by_rule[red], "rule", "model_rank")
-    take = ~red & (nr_rank <= remaining)
-    selected |= take
-    mechanism[take] = "model_rank"
+    mechanism[yellow] = "model_rank"
 
     borderline = np.zeros(n, dtype=bool)
     band = rc.borderline_band
     if band > 0:
-        borderline = ~red & (nr_rank > remaining - band) & (nr_rank <= remaining + band) & (remaining > 0)
+        eligible = (frame["eligible"].to_numpy(dtype=bool) | yellow) if "eligible" in frame else yellow
+        eligible &= ~red
+        places = pd.Series(yellow).groupby(school).transform("sum").to_numpy()
+        el_order = order[eligible[order]]
+        el_rank = np.zeros(n, dtype="int64")
+        if len(el_order):
+            el_rank[el_order] = _dense_rank_in(school[el_order], np.arange(len(el_order)))
+        borderline = eligible & (el_rank > places - band) & (el_rank <= places + band) & (places > 0)
         lottery = lottery_numbers(frame.index, rc.borderline_seed)
         for s in np.unique(school[borderline]):
             members = np.flatnonzero(borderline & (school == s))
-            members = members[np.argsort(nr_rank[members], kind="stable")]
-            places = int((nr_rank[members] <= remaining[members]).sum())
-            winners = members[np.argsort(lottery[members], kind="stable")[:places]]
+            n_places = int((el_rank[members] <= places[members]).sum())
+            winners = members[np.argsort(lottery[members], kind="stable")[:n_places]]
             selected[members] = False
             mechanism[members] = ""
             selected[winners] = True

@@ -15,6 +15,11 @@ What is said and what is not:
 - Direction words follow the value: a falling grade percentile says 下降, a rising one 上升.
 - Related facts are merged into one sentence, e.g. "近10个上课日无故缺勤4天（当前连续3天）",
   "母亲外出务工（已5个月），由祖父母照料"; the merged feature is not repeated.
+- Context (grade, the school's history, distance, school type: every ``ctx_`` feature,
+  :func:`is_context`) is not about the child's own record, which a teacher can change: it is
+  never a reason nor a protective factor, and never in ``reason_codes``.
+- A zero count or a 0% rate is never a risk, and "0 days" is never a protective factor.
+  :func:`reason_problems` checks a run's reasons against these rules and the SHAP signs.
 - Data-coverage features (:data:`SILENT`: days recorded, days since the last exam, week
   of term) move the score but are not reasons a family can act on; they stay in the family
   totals and are never phrased.
@@ -51,7 +56,7 @@ from features.config import BaoxueConfig, feature_settings
 from features.names import FeatureNames, feature_names
 from risk.explain import EXPECTED
 
-__all__ = ["SILENT", "REASON_COLUMNS", "explain_reasons", "reason_sentence"]
+__all__ = ["SILENT", "REASON_COLUMNS", "explain_reasons", "reason_sentence", "is_context", "reason_problems"]
 
 Language = Literal["zh", "en"]
 
@@ -133,6 +138,17 @@ _SIGNED: dict[str, tuple[str, str, str, str]] = {
 }
 
 _ZERO_IS_NOTHING = ("count", "school_days", "days", "cny", "months", "years", "km")
+# a zero of these is no risk (a 0% rate, 0 days) and no protection ("0 days" is no factor)
+_ZERO_NEVER_RISK = (*_ZERO_IS_NOTHING, "share", "percent")
+
+
+def is_context(name: str) -> bool:
+    """Context about the school or the grade, not the child's own record (never a reason).
+
+    >>> is_context("ctx_school_dropout_rate_prev"), is_context("att_unexcused_days_10d")
+    (True, False)
+    """
+    return str(name).startswith("ctx_")
 
 
 @dataclass(frozen=True)
@@ -303,9 +319,12 @@ def _row_sentences(
         name = names[j]
         if name in consumed or _concept(name) in concepts:
             continue
+        if is_context(name):
+            continue
         value = values[name]
         unit = _info(name).unit
-        if risk_side and unit in _ZERO_IS_NOTHING and not _is_missing(value) and value == 0:
+        zero = not _is_missing(value) and unit in _ZERO_NEVER_RISK and value == 0
+        if zero:  # no zero count or 0% rate as a risk, no "0 days" as protection
             continue
         if not risk_side and not _protective(name, unit, value):
             continue
@@ -413,3 +432,38 @@ def explain_reasons(
         rows["protective_zh"].append(_SEP["zh"].join(pzh))
         rows["protective_en"].append(_SEP["en"].join(pen))
     return pd.DataFrame(rows, index=contrib.index, dtype="str")
+
+
+def reason_problems(features: pd.DataFrame, contrib: pd.DataFrame, reasons: pd.DataFrame) -> list[str]:
+    """Every reason that contradicts the rules of the module notes, as messages (empty: none).
+
+    For each row of ``reasons`` (:func:`explain_reasons` columns) and each code of its
+    ``reason_codes``: a context feature, a contribution that does not push risk up, a zero
+    count or 0% rate, a flag that is not set, or a missing value is a problem.
+
+    >>> f = pd.DataFrame({"att_unexcused_days_10d": [0.0], "ctx_is_boarding": [1.0]}, index=["s1"])
+    >>> c = pd.DataFrame({"att_unexcused_days_10d": [0.4], "ctx_is_boarding": [0.2]}, index=["s1"])
+    >>> bad = pd.DataFrame({"reason_codes": ["att_unexcused_days_10d;ctx_is_boarding"]}, index=["s1"])
+    >>> reason_problems(f, c, bad)
+    ['s1: att_unexcused_days_10d is a zero count or rate as a risk', 's1: ctx_is_boarding is context']
+    >>> reason_problems(f, c, explain_reasons(f, c))
+    []
+    """
+    out: list[str] = []
+    for sid, codes in reasons["reason_codes"].items():
+        for code in filter(None, str(codes).split(";")):
+            if is_context(code):
+                out.append(f"{sid}: {code} is context")
+                continue
+            value = features.at[sid, code]
+            if _is_missing(value):
+                out.append(f"{sid}: {code} is missing")
+                continue
+            unit = _info(code).unit
+            if float(contrib.at[sid, code]) <= 0:
+                out.append(f"{sid}: {code} does not push risk up (SHAP {float(contrib.at[sid, code]):.3g})")
+            if unit in _ZERO_NEVER_RISK and value == 0:
+                out.append(f"{sid}: {code} is a zero count or rate as a risk")
+            if unit == "flag" and float(value) != 1.0:
+                out.append(f"{sid}: {code} is a flag that is not set")
+    return out

@@ -1,34 +1,26 @@
-"""Red / yellow / blue (红黄蓝三色预警) as DOMAIN.md defines them, each with the condition that set it.
+"""Red / yellow / blue (红黄蓝三色预警) with the condition that set each, and the watched-group tags.
 
-The conditions are checked in precedence order; the first that holds sets the tier and
-is recorded (``tier_condition`` code and a sentence in zh / en). All thresholds are
-``[risk]`` configuration; a fired rule is named in the words of ``[rules]``
-(:meth:`risk.rules.Rule.label`).
-
-==========  ====================================================================================
-red         any rule fires (named in the one severity order :data:`risk.rules.RULE_SEVERITY`:
-            registry mark, 5 days, >3 days, 48 h, unapproved long leave), or
-            calibrated risk >= ``red_risk``, or among the run's top ``red_top_share``
-yellow      >= ``yellow_unexcused_days`` unexcused days in the last 10 school days; or an
-            academic fall (newly in the class's bottom 20%, or the grade percentile down by
-            ``yellow_grade_drop`` — one level of four — since the last exam); or a new family
-            event in the last 90 days (parent newly migrated, bereavement, illness, a hardship
-            status change); or risk >= ``yellow_risk`` (or the next ``yellow_top_share``)
-blue        no rule fires, and the student is in a watched group (``watched_groups``:
-            left-behind, migrant, poor, disabled household, orphan, de-facto unsupported) or
-            the risk is at least ``blue_risk_ratio`` times the risk ~4 weeks ago (and at
-            least ``blue_min_risk``)
-none        none of the above
-==========  ====================================================================================
+The policy is :func:`features.tiering.list_tiers` (read its notes): red = a rule fired or the
+calibrated risk reaches the red threshold; yellow = the school's prevention list, the
+highest-risk students at or above the yellow threshold (or with a trigger of measured lift) up
+to the school's capacity, kept stable by ``[risk] exit_margin``; blue = watch, rising fast or a
+trigger of measured lift, at most ``[risk] blue_max_share`` of the cohort. The thresholds and
+trigger lifts come from the model bundle (chosen on its evaluation year, :mod:`training.thresholds`)
+or from ``[risk]``. This module adds the words (``tier_condition`` code and a sentence in zh /
+en; a fired rule is named in the words of ``[rules]``, :meth:`risk.rules.Rule.label`, in the one
+severity order :data:`risk.rules.RULE_SEVERITY`) and the ``tags`` column (watched groups:
+left-behind, migrant, poor, ...; a tag alone flags no one).
 
 Examples
 --------
 >>> f = pd.DataFrame({"att_unexcused_days_10d": [0.0, 3.0, 0.0, 0.0], "lb_status": [0.0, 0.0, 1.0, 0.0]},
 ...                  index=["a", "b", "c", "d"])
->>> p = pd.Series([0.30, 0.02, 0.01, 0.01], index=f.index)
+>>> p = pd.Series([0.30, 0.02, 0.05, 0.01], index=f.index)
 >>> t = assign_tiers(p, pd.Series(["", "", "", ""], index=f.index), f)
->>> t[["tier", "tier_condition"]].values.tolist()
-[['red', 'risk>=0.25'], ['yellow', 'unexcused_days_10d>=2'], ['blue', 'watched:left_behind'], ['none', '']]
+>>> t[["tier", "tier_condition", "tags"]].values.tolist()
+[['red', 'risk>=0.1', ''], ['none', '', ''], ['yellow', 'risk>=0.03', 'left_behind'], ['none', '', '']]
+
+Student b's two unexcused days are a fact, not a colour: no model measured that trigger's lift.
 """
 
 from __future__ import annotations
@@ -38,27 +30,21 @@ import pandas as pd
 
 from features.config import BaoxueConfig, RiskConfig, RulesConfig
 from features.names import feature_names
+from features.tiering import (
+    TRIGGERS,
+    WATCHED,
+    Thresholds,
+    list_tiers,
+    trigger_masks,
+    watched_group_masks,
+)
 from risk.rules import RULE_SEVERITY, RULEBOOK
 from risk.snapshot import TIERS
 
-__all__ = ["TIER_COLUMNS", "assign_tiers", "watched_group_masks"]
+__all__ = ["TIER_COLUMNS", "Thresholds", "assign_tiers", "watched_group_masks", "tags_of", "trigger_words"]
 
 #: columns of :func:`assign_tiers`
-TIER_COLUMNS = ("tier", "tier_condition", "tier_reason_zh", "tier_reason_en")
-
-# watched group -> (features any of which == 1 / > 0 puts a student in it, zh, en)
-_WATCHED: dict[str, tuple[tuple[str, ...], str, str]] = {
-    "left_behind": (("lb_status",), "留守儿童", "left-behind child"),
-    "migrant": (("lb_migrant_child",), "随迁子女", "migrant child"),
-    "poor": (("hard_is_poor_any",), "家庭经济困难", "family in poverty"),
-    "disabled_household": (
-        ("hard_is_disabled_household", "hard_parent_ill"),
-        "残疾或患病家庭",
-        "disabled or ill parent",
-    ),
-    "orphan": (("hard_orphan", "hard_parent_died"), "孤儿或单亲", "orphan or bereaved"),
-    "unsupported": (("hard_is_de_facto_unsupported",), "事实无人抚养", "de-facto unsupported"),
-}
+TIER_COLUMNS = ("tier", "tier_condition", "tier_reason_zh", "tier_reason_en", "tags")
 
 
 def _config(config: BaoxueConfig | RiskConfig | None) -> RiskConfig:
@@ -67,30 +53,62 @@ def _config(config: BaoxueConfig | RiskConfig | None) -> RiskConfig:
     return config if isinstance(config, RiskConfig) else config.risk
 
 
-def _col(features: pd.DataFrame, name: str) -> np.ndarray:
-    """A feature as float64 (all-NaN when the column is absent, e.g. an optional table is missing)."""
-    if name not in features:
-        return np.full(len(features), np.nan)
-    return pd.to_numeric(features[name], errors="coerce").to_numpy(dtype="float64", na_value=np.nan)
+def tags_of(features: pd.DataFrame, groups: tuple[str, ...]) -> pd.Series:
+    """';'-joined watched-group codes of every student ('' when none), in ``groups`` order.
 
-
-def watched_group_masks(features: pd.DataFrame, groups: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """Boolean mask per watched group, from the features (missing facts are not membership)."""
-    out = {}
+    >>> tags_of(pd.DataFrame({"lb_status": [1.0, 0.0], "hard_is_poor_any": [1.0, np.nan]}), ("left_behind", "poor")).tolist()
+    ['left_behind;poor', '']
+    """
+    masks = watched_group_masks(features, groups)
+    out = np.full(len(features), "", dtype=object)
     for g in groups:
-        cols, _, _ = _WATCHED[g]
-        mask = np.zeros(len(features), dtype=bool)
-        for c in cols:
-            mask |= np.nan_to_num(_col(features, c), nan=0.0) > 0
-        out[g] = mask
-    return out
+        m = masks[g]
+        out[m] = np.where(out[m] == "", g, out[m] + ";" + g)
+    return pd.Series(pd.array(out, dtype="str"), index=features.index, name="tags")
 
 
-def _top_share(rank: np.ndarray, share: float) -> np.ndarray:
-    """True for the ceil(share * n) first students in the county order (1-based ``rank``,
-    ties already broken, so exactly that many even where calibrated risks tie)."""
-    k = int(np.ceil(share * len(rank))) if share > 0 else 0
-    return rank <= k
+def trigger_words(name: str, config: BaoxueConfig | None = None) -> tuple[str, str]:
+    """A trigger (:data:`features.tiering.TRIGGERS`) in words, zh and en, under ``config``'s names.
+
+    >>> trigger_words("unexcused_10d")[0]
+    '近10个上课日无故缺勤≥2天'
+    """
+    rc = _config(config)
+    names = feature_names(config if isinstance(config, BaoxueConfig) else None)
+    if name == "unexcused_10d":
+        d = rc.yellow_unexcused_days
+        return f"近10个上课日无故缺勤≥{d}天", f"≥{d} unexcused days in the last 10 school days"
+    if name == "academic_fall":
+        b = names.bottom_percent.replace("_", ".")
+        return f"成绩明显下滑或新落入班级后{b}%", f"grades fell (a level down or into the bottom {b}%)"
+    if name == "family_event":
+        d = names.recent_days
+        return f"近{d}天家庭发生变故", f"a family event in the last {d} days"
+    raise KeyError(f"unknown trigger {name!r}; known: {', '.join(TRIGGERS)}")
+
+
+def _words(code: str, th: Thresholds, rc: RiskConfig, config: BaoxueConfig | None) -> tuple[str, str]:
+    if code.startswith("risk>=") and code == f"risk>={th.red_risk:g}":
+        return f"风险≥{th.red_risk:.1%}（立即处理）", f"risk ≥ {th.red_risk:.1%} (act today)"
+    if code.startswith("risk>="):
+        return (f"风险≥{th.yellow_risk:.1%}，位于本校预防名单内", f"risk ≥ {th.yellow_risk:.1%}, within the school's prevention list")  # fmt: skip
+    if code.startswith("trigger:"):
+        z, e = trigger_words(code.split(":", 1)[1], config)
+        return z + "（经验证的预警信号）", e + " (a trigger with measured lift)"
+    if code == "held:within_margin":
+        return (
+            "上周在名单上，排名仍在容量余量内，继续跟进",
+            "on last week's list and still within the capacity margin",
+        )
+    if code == "held:beyond_margin":
+        return (
+            "上周在名单上，本周排名超出容量余量（下周仍超出则移出名单）",
+            "on last week's list, now ranked beyond the capacity margin (leaves if still beyond next week)",
+        )
+    if code.startswith("risk_x"):
+        r = rc.blue_risk_ratio
+        return f"风险4周内升至{r:g}倍以上", f"risk up {r:g}x or more in 4 weeks"
+    return "", ""
 
 
 def assign_tiers(
@@ -98,12 +116,16 @@ def assign_tiers(
     rules: pd.Series,
     features: pd.DataFrame,
     *,
+    school: pd.Series | None = None,
+    capacity: pd.Series | None = None,
     previous: pd.Series | None = None,
-    rank: pd.Series | None = None,
+    prior: pd.DataFrame | None = None,
+    thresholds: Thresholds | None = None,
+    tie: np.ndarray | None = None,
     config: BaoxueConfig | RiskConfig | None = None,
     rules_config: RulesConfig | None = None,
 ) -> pd.DataFrame:
-    """The tier of every student and the condition that set it.
+    """The tier of every student, the condition that set it, and the watched-group tags.
 
     Parameters
     ----------
@@ -113,16 +135,23 @@ def assign_tiers(
         ';'-joined rule codes per student ('' when none), same index.
     features : DataFrame
         The feature matrix (same index); missing columns count as unknown (never a trigger).
+    school : Series, optional
+        Each student's school (default: one school for the whole run).
+    capacity : Series, optional
+        Prevention places per school (:func:`risk.rank.school_capacity`; default
+        ``[risk] capacity_per_school`` each).
     previous : Series, optional
         Risk of the same students about 4 weeks earlier (for "risk doubled").
-    rank : Series, optional
-        County rank (1 = highest risk, ties broken; :func:`risk.rank.county_rank`) for the
-        top shares; by default the order of ``probability`` with ties in index order.
+    prior : DataFrame, optional
+        ``tier`` and ``tier_condition`` of the snapshot about a week earlier (stable lists).
+    thresholds : Thresholds, optional
+        Red / yellow thresholds and trigger lifts (default: ``[risk]``, no trigger lift).
+    tie : uint64 array, optional
+        Orders equal risks (:func:`risk.rank.tie_keys`).
     config : BaoxueConfig or RiskConfig, optional
     rules_config : RulesConfig, optional
-        ``[rules]``, for the words of a fired rule (its configured threshold); by default
-        ``config.rules`` when ``config`` is a :class:`BaoxueConfig`, else the defaults.
-        Which fired rule a red tier names follows :data:`risk.rules.RULE_SEVERITY`.
+        ``[rules]``, for the words of a fired rule; by default ``config.rules`` when ``config``
+        is a :class:`BaoxueConfig`, else the defaults.
 
     Returns
     -------
@@ -130,117 +159,58 @@ def assign_tiers(
         Same index; columns :data:`TIER_COLUMNS` (``tier`` is a category of :data:`TIERS`).
     """
     rc = _config(config)
-    if rules_config is None and isinstance(config, BaoxueConfig):
-        rules_config = config.rules
-    # configured column names (defaults when only the [risk] section is given)
-    names = feature_names(config if isinstance(config, BaoxueConfig) else None)
+    full = config if isinstance(config, BaoxueConfig) else None
+    if rules_config is None and full is not None:
+        rules_config = full.rules
+    th = thresholds or Thresholds.from_config(rc)
     idx = probability.index
+    feats = features.reindex(idx)
     p = probability.to_numpy(dtype="float64")
     n = len(idx)
-    tier = np.full(n, "none", dtype=object)
-    code = np.full(n, "", dtype=object)
+    fired = rules.reindex(idx).fillna("").astype("str").to_numpy()
+    sch = np.full(n, "", dtype=object) if school is None else school.reindex(idx).astype("str").to_numpy()
+    if capacity is None:
+        cap = np.full(n, rc.capacity_per_school, dtype="int64")
+    else:
+        cap = capacity.reindex(pd.Index(sch)).fillna(rc.capacity_per_school).to_numpy(dtype="int64")
+    before = None if previous is None else previous.reindex(idx).to_numpy(dtype="float64", na_value=np.nan)
+    p_tier = p_cond = None
+    if prior is not None:
+        p_tier = prior["tier"].astype("object").reindex(idx).to_numpy()
+        p_cond = prior["tier_condition"].astype("object").reindex(idx).to_numpy()
+    tier, code = list_tiers(
+        p, fired != "", sch, cap, trigger_masks(feats, full), th, rc,
+        previous=before, prior_tier=p_tier, prior_condition=p_cond, tie=tie,
+    )  # fmt: skip
+
     zh = np.full(n, "", dtype=object)
     en = np.full(n, "", dtype=object)
-    open_ = np.ones(n, dtype=bool)
-
-    def put(mask: np.ndarray, t: str, c: str, z: str, e: str) -> None:
-        nonlocal open_
-        m = mask & open_
-        tier[m], code[m], zh[m], en[m] = t, c, z, e
-        open_ &= ~m
-
-    if rank is None:
-        r = np.empty(n, dtype="int64")
-        r[np.argsort(-p, kind="stable")] = np.arange(1, n + 1)
-    else:
-        r = rank.reindex(idx).to_numpy(dtype="int64")
-    fired = rules.reindex(idx).fillna("").astype("str").to_numpy()
-    alerted = np.flatnonzero(fired != "")  # few students: split their codes once, not per rule
-    codes = [set(fired[i].split(";")) for i in alerted]
-    for rule in RULE_SEVERITY:
-        rz, re_ = RULEBOOK[rule].label(rules_config, "zh"), RULEBOOK[rule].label(rules_config, "en")
-        has = np.zeros(n, dtype=bool)
-        has[alerted] = [rule in c for c in codes]
-        put(has, "red", f"rule:{rule}", f"规则触发: {rz}", f"rule fired: {re_}")
-    put(
-        p >= rc.red_risk,
-        "red",
-        f"risk>={rc.red_risk:g}",
-        f"风险≥{rc.red_risk:.0%}",
-        f"risk ≥ {rc.red_risk:.0%}",
-    )
-    top_red = _top_share(r, rc.red_top_share)
-    put(
-        top_red,
-        "red",
-        f"top_share<={rc.red_top_share:g}",
-        f"风险位于全县前{rc.red_top_share:.0%}",
-        f"in the county's top {rc.red_top_share:.0%} by risk",
-    )
-
-    unex = _col(features, "att_unexcused_days_10d")
-    put(
-        unex >= rc.yellow_unexcused_days,
-        "yellow",
-        f"unexcused_days_10d>={rc.yellow_unexcused_days}",
-        f"近10个上课日无故缺勤≥{rc.yellow_unexcused_days}天",
-        f"≥{rc.yellow_unexcused_days} unexcused days in the last 10 school days",
-    )
-    fall = (_col(features, names.bottom_new) == 1) | (
-        _col(features, "acad_composite_pct_change") <= -rc.yellow_grade_drop
-    )
-    bottom = names.bottom_percent.replace("_", ".")
-    put(
-        fall,
-        "yellow",
-        "academic_fall",
-        f"成绩明显下滑或新落入班级后{bottom}%",
-        f"grades fell (a level down or into the bottom {bottom}%)",
-    )
-    event = (
-        (np.nan_to_num(_col(features, names.family_event)) > 0)
-        | (_col(features, names.parent_left) == 1)
-        | (_col(features, names.status_change) == 1)
-    )
-    d = names.recent_days
-    put(event, "yellow", f"family_event_{d}d", f"近{d}天家庭发生变故", f"a family event in the last {d} days")
-    put(
-        p >= rc.yellow_risk,
-        "yellow",
-        f"risk>={rc.yellow_risk:g}",
-        f"风险≥{rc.yellow_risk:.0%}",
-        f"risk ≥ {rc.yellow_risk:.0%}",
-    )
-    if rc.yellow_top_share > 0:
-        put(
-            _top_share(r, rc.red_top_share + rc.yellow_top_share),
-            "yellow",
-            f"top_share<={rc.red_top_share + rc.yellow_top_share:g}",
-            f"风险位于全县前{rc.red_top_share + rc.yellow_top_share:.0%}",
-            f"in the county's top {rc.red_top_share + rc.yellow_top_share:.0%} by risk",
-        )
-
-    if previous is not None:
-        before = previous.reindex(idx).to_numpy(dtype="float64", na_value=np.nan)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            doubled = (p >= rc.blue_min_risk) & (before > 0) & (p >= rc.blue_risk_ratio * before)
-        put(
-            doubled,
-            "blue",
-            f"risk_x{rc.blue_risk_ratio:g}_4w",
-            f"风险4周内升至{rc.blue_risk_ratio:g}倍以上",
-            f"risk up {rc.blue_risk_ratio:g}x or more in 4 weeks",
-        )
-    for group, mask in watched_group_masks(features.reindex(idx), rc.watched_groups).items():
-        _, gz, ge = _WATCHED[group]
-        put(mask, "blue", f"watched:{group}", f"重点监测群体: {gz}", f"watched group: {ge}")
-
+    # a red rule: named by the most serious fired rule
+    alerted = np.flatnonzero(code == "rule")
+    for i in alerted:
+        have = set(fired[i].split(";"))
+        rule = next((r for r in RULE_SEVERITY if r in have), None)
+        if rule is None:  # a code outside the registry still fired
+            code[i], zh[i], en[i] = f"rule:{fired[i]}", "规则触发", "rule fired"
+            continue
+        code[i] = f"rule:{rule}"
+        zh[i] = f"规则触发: {RULEBOOK[rule].label(rules_config, 'zh')}"
+        en[i] = f"rule fired: {RULEBOOK[rule].label(rules_config, 'en')}"
+    for c in pd.unique(code[(code != "") & (zh == "")]):
+        m = (code == c) & (zh == "")
+        zh[m], en[m] = _words(str(c), th, rc, full)
     return pd.DataFrame(
         {
             "tier": pd.Categorical(tier, categories=list(TIERS)),
             "tier_condition": pd.array(code, dtype="str"),
             "tier_reason_zh": pd.array(zh, dtype="str"),
             "tier_reason_en": pd.array(en, dtype="str"),
+            "tags": tags_of(feats, rc.watched_groups).to_numpy(),
         },
         index=idx,
     )
+
+
+#: watched group -> (zh, en) names (the tags' words)
+TAG_WORDS: dict[str, tuple[str, str]] = {g: (z, e) for g, (_, z, e) in WATCHED.items()}
+__all__ += ["TAG_WORDS"]

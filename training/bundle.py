@@ -101,6 +101,10 @@ class ModelBundle:
     reference : dict
         Compact sketch of every feature on the fit rows (:func:`training.reference.feature_reference`)
         for the monitor's drift check; empty in bundles written before it was kept.
+    thresholds : dict
+        The tiers' red / yellow thresholds and the triggers' measured lifts, chosen on the
+        evaluation year (:func:`training.thresholds.choose_thresholds`,
+        :meth:`features.tiering.Thresholds.as_dict`); empty when the bundle was not evaluated.
     """
 
     model: Any
@@ -115,6 +119,7 @@ class ModelBundle:
     format: int = BUNDLE_FORMAT
     sampling: dict[str, Any] = field(default_factory=dict)
     reference: dict[str, Any] = field(default_factory=dict)
+    thresholds: dict[str, Any] = field(default_factory=dict)
 
     def check(self, frame: pd.DataFrame) -> None:
         """Raise :class:`DataContractError` naming the first missing or mistyped feature column."""
@@ -222,4 +227,6 @@ def load_bundle(path: str | Path) -> ModelBundle:
         object.__setattr__(bundle, "sampling", {})
     if "reference" not in vars(bundle):  # written before the drift reference was kept
         object.__setattr__(bundle, "reference", {})
+    if "thresholds" not in vars(bundle):  # written before the tiers' thresholds were kept
+        object.__setattr__(bundle, "thresholds", {})
     return bundle

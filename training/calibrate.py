@@ -8,6 +8,7 @@ model bundle saves: its ``predict_proba`` gives calibrated probabilities.
 
 from __future__ import annotations
 
+import logging
 from typing import Literal
 
 import numpy as np
@@ -17,7 +18,22 @@ from sklearn.frozen import FrozenEstimator
 
 from features.errors import ConfigError
 
-__all__ = ["calibrate"]
+log = logging.getLogger(__name__)
+
+__all__ = ["calibrate", "calibration_method"]
+
+
+def calibration_method(method: str, positives: int, min_positives: int) -> str:
+    """The method to use: isotonic regression on few positives collapses the scores into a few
+    steps (ties a hash then orders, and a list decided by the hash), so below ``min_positives``
+    calibration positives the strictly monotone sigmoid is used instead.
+
+    >>> calibration_method("isotonic", 19, 200), calibration_method("isotonic", 500, 200)
+    ('sigmoid', 'isotonic')
+    """
+    if method == "isotonic" and positives < min_positives:
+        return "sigmoid"
+    return method
 
 
 def calibrate(
@@ -25,6 +41,8 @@ def calibrate(
     X_cal: pd.DataFrame,
     y_cal,
     method: Literal["isotonic", "sigmoid"] = "isotonic",
+    *,
+    isotonic_min_positives: int = 0,
 ) -> CalibratedClassifierCV:
     """Calibrate a fitted classifier on held-out later rows.
 
@@ -36,6 +54,10 @@ def calibrate(
         Rows from a period after the estimator's training data.
     method : {'isotonic', 'sigmoid'}
         Isotonic regression (flexible, needs a few hundred positives) or Platt scaling.
+    isotonic_min_positives : int
+        Below this many positives in ``y_cal``, isotonic becomes sigmoid
+        (:func:`calibration_method`; ``[train] isotonic_min_positives``). The method used is
+        the result's ``method``.
 
     Returns
     -------
@@ -60,4 +82,7 @@ def calibrate(
             f"calibration rows hold only label {np.unique(y).tolist()}; the calibration period needs "
             "positives and negatives (more students, or more [train] valid_months)"
         )
+    method = calibration_method(method, int((y == 1).sum()), isotonic_min_positives)
+    if method != "isotonic":
+        log.info("calibration: sigmoid (%d positives < isotonic_min_positives)", int((y == 1).sum()))
     return CalibratedClassifierCV(FrozenEstimator(estimator), method=method).fit(X_cal, y)

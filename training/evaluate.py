@@ -20,6 +20,7 @@ import pandas as pd
 from features.config import BaoxueConfig, TrainConfig
 from features.contract import Tables
 from features.names import feature_names
+from features.tiering import Thresholds, rule_flag_mask, trigger_masks
 from training.baselines import RuleBaseline, SchoolContextBaseline, logistic_baseline, oracle_scores
 from training.bundle import ModelBundle, bundle_from_fit
 from training.fairness import AUDIT_ATTRIBUTES, FairnessAudit, audit_groups, fairness_audit
@@ -27,6 +28,7 @@ from training.fit import explain_speed, fit_model, panel_feature_columns, prepar
 from training.labels import label_panel, observable_as_of_dates, observed_until
 from training.metrics import per_month_metrics, reliability_table, score_metrics
 from training.splits import TemporalDesign, last_year_design, monthly_as_of_dates
+from training.thresholds import choose_thresholds, tier_labels, tier_table
 
 __all__ = [
     "RULE_COLUMNS",
@@ -162,6 +164,32 @@ class EvaluationReport:
     design: TemporalDesign
     bundle: ModelBundle
     explain: dict[str, float] = field(default_factory=dict)
+    thresholds: Thresholds | None = None  # chosen on the test rows (training.thresholds)
+    tiers: pd.DataFrame = field(default_factory=pd.DataFrame)  # training.thresholds.tier_table
+    capacity: int = 10  # the per-school capacity of the precision_at_cap columns
+
+    def summary(self) -> dict:
+        """The headline as one JSON-ready object (``baoxue train --json`` / ``evaluate --json``):
+        the model's :func:`training.table.metrics_json` keys, an ``oracle`` object (None off the
+        simulator), ``baselines`` (rule, logistic, school_context) with the same keys, ``tiers``
+        = {red, yellow, blue, none: {share, precision, recall, lift}}, the ``thresholds`` and
+        the number of distinct probabilities of the model's test scores."""
+        from training.table import metrics_json
+        from training.thresholds import tier_summary
+
+        m = self.metrics
+
+        def one(name: str) -> dict:
+            return metrics_json(m.loc[name].to_dict(), capacity=self.capacity)
+
+        out = one("lightgbm")
+        out["oracle"] = one("oracle") if "oracle" in m.index else None
+        out["baselines"] = {n: one(n) for n in m.index if n not in ("lightgbm", "oracle")}
+        out["tiers"] = tier_summary(self.tiers) if len(self.tiers) else None
+        out["thresholds"] = None if self.thresholds is None else _json_safe(self.thresholds.as_dict())
+        d = m.loc["lightgbm"].get("distinct_probabilities")
+        out["distinct_probabilities"] = None if d is None or pd.isna(d) else int(d)
+        return out
 
     def headline(self) -> pd.DataFrame:
         """The columns that matter most, one row per model."""
@@ -174,9 +202,20 @@ class EvaluationReport:
             "lift_at_10pct",
             "brier",
             "ece",
+            "distinct_probabilities",
         ]
         cap = [c for c in self.metrics.columns if c.startswith("precision_at_cap")]
         return self.metrics[[c for c in cols + cap if c in self.metrics.columns]]
+
+    def _thresholds_line(self) -> str:
+        t = self.thresholds
+        if t is None:
+            return "Thresholds: not chosen."
+        lifts = ", ".join(f"{k} {v:.2f}" for k, v in t.trigger_lift.items())
+        return (
+            f"Thresholds chosen on the test year: red {t.red_risk:.4f}, yellow {t.yellow_risk:.4f} "
+            f"(base rate {t.base_rate:.4f}); trigger lifts: {lifts}."
+        )
 
     def to_markdown(self) -> str:
         """A short report for people (no student ids, no names)."""
@@ -192,6 +231,20 @@ class EvaluationReport:
             markdown_table(self.headline()),
             "",
             f"County rule's own list (any flag): {self.rule_list}",
+            "",
+            "## Tiers on the test year (lightgbm, the list policy of features.tiering)",
+            "",
+            self._thresholds_line(),
+            "",
+            markdown_table(self.tiers.loc[self.tiers["month"] == "all"].drop(columns="month"), index=False)
+            if len(self.tiers)
+            else "(not measured)",
+            "",
+            "Per month:",
+            "",
+            markdown_table(self.tiers.loc[self.tiers["month"] != "all"], index=False)
+            if len(self.tiers)
+            else "",
             "",
             "## Champion explanation cost",
             "",
@@ -210,6 +263,15 @@ class EvaluationReport:
         return "\n".join(lines) + "\n"
 
 
+def _json_safe(value):
+    """NaN and infinities as None, recursively (JSON has no NaN)."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def _numeric_and_categorical(data: pd.DataFrame, cols: Sequence[str]) -> tuple[list[str], list[str]]:
     cat = [c for c in cols if isinstance(data[c].dtype, pd.CategoricalDtype)]
     return [c for c in cols if c not in cat], cat
@@ -226,6 +288,7 @@ def evaluate(
     rule_columns: Sequence[str] = RULE_COLUMNS,
     attributes: Sequence[str] = AUDIT_ATTRIBUTES,
     explain_rows: int = 2000,
+    county: BaoxueConfig | None = None,
 ) -> EvaluationReport:
     """Fit the model and the baselines, and measure them on the test period.
 
@@ -246,6 +309,9 @@ def evaluate(
     rule_columns : sequence of str
         Absence share, failed subjects, bottom-20% columns the rule reads; the rule is
         left out (with a log line) when the panel lacks them.
+    county : BaoxueConfig, optional
+        The county's whole configuration, for the tiers' thresholds and triggers
+        (``[risk]``, the configured feature names); default: the defaults.
     """
     design = design or last_year_design(data["as_of"].unique(), config)
     feats = panel_feature_columns(data)
@@ -260,6 +326,7 @@ def evaluate(
         counts[f"{part}_positives"] = float(data.loc[m, "label"].sum())
 
     fitted = fit_model(data, design, config)
+    counts["calibration_sigmoid"] = float(fitted.calibrator.method == "sigmoid")
     X_test = prepare_features(test_rows, feats)
     scores: dict[str, np.ndarray] = {"lightgbm": fitted.predict_proba(X_test)}
     explain = explain_speed(fitted.estimator, X_test, max_rows=explain_rows)
@@ -293,6 +360,7 @@ def evaluate(
         rows[name] = score_metrics(
             test_rows, p, shares=config.top_shares, capacity=capacity, n_bins=config.n_bins, seed=config.seed
         )
+        rows[name]["distinct_probabilities"] = float(len(np.unique(np.asarray(p, dtype="float64"))))
         rel.append(reliability_table(test_rows["label"], p, n_bins=config.n_bins).assign(model=name))
         months.append(per_month_metrics(test_rows, p).assign(model=name))
     metrics = pd.DataFrame.from_dict(rows, orient="index")
@@ -306,9 +374,21 @@ def evaluate(
         attributes=[a for a in attributes if a in test_rows.columns],
         min_group_size=config.min_group_size,
     )
+    county = county or BaoxueConfig(train=config)
+    y_test = test_rows["label"].to_numpy()
+    thresholds = choose_thresholds(
+        y_test,
+        scores["lightgbm"],
+        trigger_masks(test_rows, county),
+        county.risk,
+        red_rule=rule_flag_mask(test_rows),
+    )
+    tiers = tier_table(
+        test_rows, tier_labels(test_rows, scores["lightgbm"], thresholds, county, capacity=capacity)
+    )
     bundle = bundle_from_fit(fitted, data, config, design)
     headline = {k: float(v) for k, v in metrics.loc["lightgbm"].items() if pd.notna(v)}
-    bundle = replace(bundle, metrics=headline)
+    bundle = replace(bundle, metrics=headline, thresholds=thresholds.as_dict())
     return EvaluationReport(
         metrics=metrics,
         reliability=pd.concat(rel, ignore_index=True),
@@ -319,6 +399,9 @@ def evaluate(
         design=design,
         bundle=bundle,
         explain=explain,
+        thresholds=thresholds,
+        tiers=tiers,
+        capacity=capacity,
     )
 
 
@@ -344,6 +427,7 @@ def evaluate_tables(
         capacity=config.risk.capacity_per_school,
         absence_share=config.rules.chronic_absence_share,
         rule_columns=rule_columns(config),
+        county=config,
     )
 
 
@@ -357,4 +441,5 @@ def write_report(report: EvaluationReport, out: str | Path) -> Path:
     report.per_month.to_csv(out / "per_month.csv", index=False)
     report.fairness.by_group.to_csv(out / "fairness_by_group.csv", index=False)
     report.fairness.gaps.to_csv(out / "fairness_gaps.csv")
+    report.tiers.to_csv(out / "tiers.csv", index=False)
     return out

@@ -194,7 +194,9 @@ def fit_model(
         est = fit_lightgbm(X_fit, y[fit_rows], X_stop, y[stop], config, w_fit=w_fit, w_stop=w_stop)
     else:
         est = estimator.fit(X_fit, y[fit_rows])
-    calibrator = calibrate(est, X_cal, y[cal], config.calibration)
+    calibrator = calibrate(
+        est, X_cal, y[cal], config.calibration, isotonic_min_positives=config.isotonic_min_positives
+    )
     return FittedModel(
         est, calibrator, tuple(cols), int(fit_rows.sum()), int(stop.sum()), int(cal.sum()), sampling
     )

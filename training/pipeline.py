@@ -48,8 +48,10 @@ def train_tables(
             capacity=config.risk.capacity_per_school,
             absence_share=config.rules.chronic_absence_share,
             rule_columns=rule_columns(config),
+            county=config,
         )
     bundle = train_bundle(data, config.train)
     if report is not None:
-        bundle = replace(bundle, metrics=report.bundle.metrics)
+        # the test metrics and the tiers' thresholds chosen on the evaluation year
+        bundle = replace(bundle, metrics=report.bundle.metrics, thresholds=report.bundle.thresholds)
     return bundle, report

@@ -59,6 +59,12 @@ def run_params(config: TrainConfig, bundle: ModelBundle) -> dict[str, str]:
     out |= {f"sample.{k}": str(v) for k, v in bundle.sampling.items()}
     if not bundle.sampling:
         out["sample.share"] = "1.0"  # every fit row was used
+    th = getattr(bundle, "thresholds", None) or {}
+    for k, v in th.items():  # the tiers' thresholds and trigger lifts (training.thresholds)
+        if isinstance(v, dict):
+            out |= {f"tiers.{k}.{kk}": f"{vv:.6g}" for kk, vv in v.items()}
+        else:
+            out[f"tiers.{k}"] = f"{v:.6g}" if isinstance(v, float) else str(v)
     return out
 
 
@@ -98,6 +104,7 @@ def log_run(
                 "per_month.csv": report.per_month,
                 "fairness_by_group.csv": report.fairness.by_group,
                 "fairness_gaps.csv": report.fairness.gaps.reset_index(),
+                "tiers.csv": report.tiers,
             }
             for name, table in tables.items():
                 table.to_csv(tmpdir / name, index=False)

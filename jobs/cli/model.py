@@ -11,6 +11,31 @@ from jobs.cli._common import ConfigOpt, ExplainMode, choice, console, load_count
 
 __all__ = ["evaluate", "score", "train"]
 
+JsonOpt = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="print the headline as one JSON object, the last line of stdout (messages go to stderr)",
+    ),
+]
+
+
+def _say(as_json: bool):
+    """Where messages go: stderr when stdout carries the JSON."""
+    if not as_json:
+        return console
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+def _print_json(report) -> None:
+    import json
+    import sys
+
+    sys.stdout.write(json.dumps(report.summary(), ensure_ascii=False, allow_nan=False) + "\n")
+    sys.stdout.flush()
+
 
 def train(
     data_dir: Annotated[str, typer.Argument(help="data folder (or SQLAlchemy URL) of a county")],
@@ -29,6 +54,7 @@ def train(
             "(default: \\[train] negative_sample above \\[train] sample_above_rows fit rows)"
         ),
     ] = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
     from dataclasses import replace
@@ -43,12 +69,17 @@ def train(
         train_cfg = replace(cfg.train, negative_sample=negative_sample, sample_above_rows=0)
         cfg = replace(cfg, train=train_cfg)
     tables = loaded.tables
+    if as_json and not evaluate_first:
+        raise ValueError("--json prints the evaluation's headline: drop --no-evaluate-first")
+    say = _say(as_json)
     bundle, report = train_tables(tables, cfg, truth=read_truth(data_dir), evaluate_first=evaluate_first)
-    console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
+    say.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
     if report is not None:
-        console.print(report.headline().round(3).to_string())
+        say.print(report.headline().round(3).to_string())
     if track:
-        console.print(f"MLflow run {log_run(bundle, cfg.train, report=report)} -> alias 'champion'")
+        say.print(f"MLflow run {log_run(bundle, cfg.train, report=report)} -> alias 'champion'")
+    if as_json:
+        _print_json(report)
 
 
 def evaluate(
@@ -60,6 +91,7 @@ def evaluate(
         "evaluation"
     ),
     track: Annotated[bool, typer.Option(help="log the evaluation run to MLflow")] = True,
+    as_json: JsonOpt = False,
 ) -> None:
     """Model against the county rule, logistic regression, school context (and the oracle)."""
     from features.sim import read_truth
@@ -68,11 +100,14 @@ def evaluate(
 
     cfg, loaded = load_county(data_dir, config)
     tables = loaded.tables
+    say = _say(as_json)
     report = evaluate_tables(tables, cfg, truth=read_truth(data_dir))
-    console.print(report.headline().round(3).to_string())
-    console.print(f"report: {write_report(report, out) / 'report.md'}")
+    say.print(report.headline().round(3).to_string())
+    say.print(f"report: {write_report(report, out) / 'report.md'}")
     if track:
-        console.print(f"MLflow run {log_run(report.bundle, cfg.train, report=report, register=False)}")
+        say.print(f"MLflow run {log_run(report.bundle, cfg.train, report=report, register=False)}")
+    if as_json:
+        _print_json(report)
 
 
 def score(

@@ -38,6 +38,7 @@ def snapshot_row(student_id: str, class_id: str, school_id: str, grade: int, **v
         "tier_reason_en": "",
         "rules": "",
         "rule_evidence": "[]",
+        "tags": "",
         "capacity": 5,
         "selected": False,
         "borderline": False,

@@ -12,7 +12,7 @@ import pytest
 from features.catalog import catalog, feature_info
 from features.config import BaoxueConfig, FeaturesConfig
 from risk.plans import suggest_measures
-from risk.reasons import SILENT, explain_reasons, reason_sentence
+from risk.reasons import SILENT, explain_reasons, reason_problems, reason_sentence
 
 ALL = catalog(
     BaoxueConfig(
@@ -111,7 +111,7 @@ def test_top_reasons_in_contribution_order_with_merges_and_no_repeats():
     ]
     assert r["reason_codes"] == "att_unexcused_days_10d;acad_composite_pct_class_last;lb_status"
     assert r["reason_families"] == "attendance;academic;left_behind"
-    assert r["protective_zh"] == "家校距离0.5公里"
+    assert r["protective_zh"] == ""  # distance is context: never a reason nor a protective factor
     assert not RAW_NAME.search(r["reasons_en"] + r["protective_en"])
 
 
@@ -121,8 +121,22 @@ def test_protective_factors_skip_flags_and_bad_directions():
         {"lb_father_only_away": -0.5, "acad_composite_pct_change": -0.4, "att_unexcused_days_10d": -0.3},
     )
     r = explain_reasons(f, c).loc["s1"]
-    assert r["protective_zh"] == "近10个上课日无故缺勤0天"
+    assert r["protective_zh"] == ""  # "0 days" is no factor
     assert r["reasons_zh"] == ""
+
+
+def test_context_and_zero_rates_are_never_reasons():
+    f, c = _frames(
+        {"ctx_school_dropout_rate_prev": 0.0, "ctx_grade": 6.0, "att_absence_rate_term": 0.0,
+         "acad_failed_subjects_last": 2.0},
+        {"ctx_school_dropout_rate_prev": 0.9, "ctx_grade": 0.8, "att_absence_rate_term": 0.7,
+         "acad_failed_subjects_last": 0.3},
+    )  # fmt: skip
+    r = explain_reasons(f, c)
+    assert r.loc["s1", "reason_codes"] == "acad_failed_subjects_last"
+    assert reason_problems(f, c, r) == []
+    forged = r.assign(reason_codes="ctx_grade;att_absence_rate_term")
+    assert len(reason_problems(f, c, forged)) == 2
 
 
 def test_measures_follow_the_reasons_and_rules():

@@ -11,41 +11,48 @@ import pytest
 
 from features.config import BaoxueConfig, RiskConfig
 from features.load import tables_from_frames
-from risk.rank import county_rank, rank_students, school_capacity, tie_keys
-from risk.tiers import assign_tiers
+from features.tiering import TRIGGERS
+from risk.rank import rank_students, school_capacity, tie_keys
+from risk.tiers import Thresholds, assign_tiers
 
 DAY = dt.date(2025, 3, 10)
 
 
-def _tiers(p, rules=None, previous=None, config=None, **features):
+LIFTED = Thresholds(red_risk=0.25, yellow_risk=0.10,
+                    trigger_lift={"unexcused_10d": 3.0, "academic_fall": 2.5, "family_event": 1.2})  # fmt: skip
+
+
+def _tiers(p, rules=None, previous=None, config=None, thresholds=None, capacity=10, prior=None, **features):
     idx = pd.Index([f"s{i}" for i in range(len(p))], name="student_id")
     p = pd.Series(p, index=idx, dtype="float64")
     rules = pd.Series(rules or [""] * len(p), index=idx)
     feats = pd.DataFrame({k: np.asarray(v, dtype="float64") for k, v in features.items()}, index=idx)
     prev = None if previous is None else pd.Series(previous, index=idx, dtype="float64")
-    return assign_tiers(p, rules, feats, previous=prev, config=config or RiskConfig(red_top_share=0.0))
+    return assign_tiers(
+        p, rules, feats, previous=prev, school=pd.Series("A", index=idx), capacity=pd.Series({"A": capacity}),
+        prior=prior, config=config or RiskConfig(blue_max_share=1.0),
+        thresholds=thresholds or Thresholds(red_risk=0.25, yellow_risk=0.10),
+    )  # fmt: skip
 
 
-def test_precedence_rule_then_risk_then_yellow_then_blue():
+def test_red_is_a_rule_or_the_red_threshold_and_tags_never_colour():
     t = _tiers(
         [0.01, 0.30, 0.12, 0.01, 0.01, 0.01, 0.01],
         rules=["rule_48h;rule_3day", "", "", "", "", "", ""],
         att_unexcused_days_10d=[5, 5, 0, 2, 1, 0, 0],
         lb_status=[1, 1, 1, 1, 1, 1, 0],
     )
-    assert t["tier"].tolist() == ["red", "red", "yellow", "yellow", "blue", "blue", "none"]
-    # the most serious rule names the red tier; the first condition that holds is recorded
-    assert t["tier_condition"].tolist() == [
-        "rule:rule_3day",
-        "risk>=0.25",
-        "risk>=0.1",
-        "unexcused_days_10d>=2",
-        "watched:left_behind",
-        "watched:left_behind",
-        "",
-    ]
+    # the unexcused-days trigger has no measured lift: a fact, not a colour; left-behind is a tag
+    assert t["tier"].tolist() == ["red", "red", "yellow", "none", "none", "none", "none"]
+    assert t["tier_condition"].tolist() == ["rule:rule_3day", "risk>=0.25", "risk>=0.1", "", "", "", ""]
+    assert t["tags"].tolist() == ["left_behind"] * 6 + [""]
     assert t.loc["s0", "tier_reason_zh"].startswith("规则触发")
     assert t["tier"].dtype == "category"
+
+
+def test_a_top_share_never_makes_red():
+    t = _tiers([0.05] * 3 + [0.001] * 297)
+    assert (t["tier"] == "red").sum() == 0
 
 
 def test_an_official_registry_mark_outranks_a_mark_merely_due():
@@ -58,14 +65,24 @@ def test_an_official_registry_mark_outranks_a_mark_merely_due():
     assert t.loc["s0", "tier_reason_en"] == "rule fired: registry carries a suspected-dropout mark"
 
 
-def test_yellow_academic_fall_and_family_event():
-    t = _tiers(
-        [0.01] * 4,
-        acad_bottom20_new=[1, 0, 0, 0],
-        acad_composite_pct_change=[0, -30, -10, np.nan],
-        lb_parent_left_90d=[0, 0, 1, 0],
-    )
-    assert t["tier_condition"].tolist() == ["academic_fall", "academic_fall", "family_event_90d", ""]
+def test_triggers_count_only_with_measured_lift():
+    kw = {"acad_bottom20_new": [1, 0, 0, 0], "acad_composite_pct_change": [0, -30, -10, np.nan],
+              "lb_parent_left_90d": [0, 0, 1, 0]}  # fmt: skip
+    assert _tiers([0.01] * 4, **kw)["tier"].tolist() == ["none"] * 4  # no lifts: facts only
+    t = _tiers([0.01] * 4, thresholds=LIFTED, **kw)
+    # academic fall (lift 2.5) lists the students; the family event (lift 1.2 < 2) does not
+    assert t["tier_condition"].tolist() == ["trigger:academic_fall", "trigger:academic_fall", "", ""]
+    assert t["tier"].tolist() == ["yellow", "yellow", "none", "none"]
+    # beyond capacity the lifted trigger is blue (watch), not yellow
+    t = _tiers([0.01] * 4, thresholds=LIFTED, capacity=1, **kw)
+    assert sorted(t["tier"].tolist()) == ["blue", "none", "none", "yellow"]
+
+
+def test_capacity_is_a_ceiling_not_a_quota():
+    t = _tiers([0.5, 0.2, 0.15, 0.12, 0.09, 0.05], capacity=3)
+    assert t["tier"].tolist() == ["red", "yellow", "yellow", "none", "none", "none"]  # 1 red + 2 places
+    t = _tiers([0.2, 0.05, 0.04], capacity=10)
+    assert t["tier"].tolist() == ["yellow", "none", "none"]  # 9 places stay free
 
 
 def test_blue_when_risk_doubled_in_four_weeks_but_not_from_noise():
@@ -73,18 +90,36 @@ def test_blue_when_risk_doubled_in_four_weeks_but_not_from_noise():
     assert t["tier_condition"].tolist() == ["risk_x2_4w", "", "", ""]
 
 
+def test_blue_is_capped_at_its_share_of_the_cohort():
+    p = np.linspace(0.09, 0.03, 100)
+    t = _tiers(p, previous=p / 3, capacity=0, config=RiskConfig(blue_max_share=0.10))
+    blue = t["tier"] == "blue"
+    assert blue.sum() == 10 and blue.iloc[:10].all()  # the highest risks first
+
+
 def test_missing_feature_columns_never_trigger():
-    t = _tiers([0.01, 0.01])
+    t = _tiers([0.01, 0.01], thresholds=LIFTED)
     assert t["tier"].tolist() == ["none", "none"]
 
 
-def test_top_share_is_exact_even_when_calibrated_risks_tie():
-    p = pd.Series([0.2] * 50 + [0.01] * 150, index=[f"s{i:03d}" for i in range(200)])
-    rank = county_rank(p, DAY)
-    t = assign_tiers(p, pd.Series("", index=p.index), pd.DataFrame(index=p.index), rank=rank,
-                     config=RiskConfig(red_top_share=0.01))  # fmt: skip
-    assert (t["tier"] == "red").sum() == 2  # ceil(1% of 200), ties broken by the tie key
-    assert set(t.index[t["tier"] == "red"]) == set(rank.nsmallest(2).index)
+def test_stable_list_exits_only_after_two_weeks_beyond_the_margin():
+    # capacity 4, margin 1.25 -> within the margin up to school rank 5
+    th = Thresholds(red_risk=0.5, yellow_risk=0.10)
+    first = _tiers([0.30, 0.29, 0.28, 0.27, 0.26, 0.25, 0.24, 0.20], capacity=4, thresholds=th)
+    assert first["tier"].tolist()[:5] == ["yellow"] * 4 + ["none"]
+    # s3 slips to rank 5 (within the margin): stays; the newcomer s4 waits
+    p2 = [0.30, 0.29, 0.28, 0.26, 0.27, 0.25, 0.24, 0.20]
+    second = _tiers(p2, capacity=4, thresholds=th, prior=first)
+    assert second.loc["s3", "tier_condition"] == "held:within_margin"
+    assert second.loc["s4", "tier"] == "none"
+    # s3 falls to rank 8 (beyond 5): one more week on the list, flagged
+    p3 = [0.30, 0.29, 0.28, 0.11, 0.27, 0.26, 0.25, 0.20]
+    third = _tiers(p3, capacity=4, thresholds=th, prior=second)
+    assert third.loc["s3", "tier_condition"] == "held:beyond_margin"
+    fourth = _tiers(p3, capacity=4, thresholds=th, prior=third)
+    assert fourth.loc["s3", "tier"] == "none" and fourth.loc["s4", "tier"] == "yellow"
+    for t in (first, second, third, fourth):
+        assert (t["tier"] == "yellow").sum() <= 4  # never beyond capacity
 
 
 def _ranking_frame(n=12, tiers=None, schools=None):
@@ -133,12 +168,16 @@ def test_red_students_always_get_a_case_beyond_capacity():
     assert r["selected"].tolist() == [True] * 4 + [False] * 8
     assert r.loc["s03", "assignment_mechanism"] == "rule"
     assert r.loc["s00", "assignment_mechanism"] == "model_rank"
+    f.loc[["s04", "s05"], "tier"] = "yellow"  # the school's list within capacity
     r = rank_students(f, DAY, capacity=pd.Series({"A": 6}))
     assert r["selected"].sum() == 6 and r.loc[["s04", "s05"], "selected"].all()
+    f.loc["s05", "tier"] = "none"  # a free place stays free
+    assert rank_students(f, DAY, capacity=pd.Series({"A": 6}))["selected"].sum() == 5
 
 
 def _band(seed, band=2, capacity=6):
-    f = _ranking_frame(n=20, tiers=["red"] * 2 + ["none"] * 18)
+    # 2 red, 4 yellow (the places left), 14 more eligible for the list
+    f = _ranking_frame(n=20, tiers=["red"] * 2 + ["yellow"] * 4 + ["none"] * 14).assign(eligible=True)
     cfg = replace(BaoxueConfig().risk, borderline_band=band, borderline_seed=seed)
     return rank_students(f, DAY, capacity=pd.Series({"A": capacity}), config=cfg)
 
@@ -157,7 +196,7 @@ def test_borderline_band_never_touches_red_and_keeps_the_number_of_cases():
 
 
 def test_borderline_draw_does_not_change_from_night_to_night():
-    f = _ranking_frame(n=20, tiers=["red"] * 2 + ["none"] * 18)
+    f = _ranking_frame(n=20, tiers=["red"] * 2 + ["yellow"] * 4 + ["none"] * 14).assign(eligible=True)
     cfg = replace(BaoxueConfig().risk, borderline_band=2, borderline_seed=3)
     nights = [
         rank_students(f, DAY + dt.timedelta(days=d), capacity=pd.Series({"A": 6}), config=cfg)
@@ -206,12 +245,14 @@ def test_yellow_conditions_find_the_configured_columns():
     from features.config import BaoxueConfig, FeaturesConfig
     from features.names import feature_names
 
-    cfg = BaoxueConfig(features=FeaturesConfig(recent_change_days=60, bottom_share=0.25),
-                       risk=RiskConfig(red_top_share=0.0))  # fmt: skip
+    cfg = BaoxueConfig(features=FeaturesConfig(recent_change_days=60, bottom_share=0.25))
     n = feature_names(cfg)
     p = pd.Series([0.01] * 3, index=["a", "b", "c"])
     f = pd.DataFrame({n.bottom_new: [1, 0, 0], n.parent_left: [0, 1, 0], "acad_bottom20_new": [0, 0, 1]},
                      index=p.index)  # fmt: skip
-    t = assign_tiers(p, pd.Series("", index=p.index), f, config=cfg)
-    assert t["tier_condition"].tolist() == ["academic_fall", "family_event_60d", ""]
+    t = assign_tiers(p, pd.Series("", index=p.index), f, config=cfg, thresholds=LIFTED_ALL)
+    assert t["tier_condition"].tolist() == ["trigger:academic_fall", "trigger:family_event", ""]
     assert "近60天" in t.loc["b", "tier_reason_zh"] and "25%" in t.loc["a", "tier_reason_zh"]
+
+
+LIFTED_ALL = Thresholds(red_risk=0.25, yellow_risk=0.10, trigger_lift=dict.fromkeys(TRIGGERS, 5.0))

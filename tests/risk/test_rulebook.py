@@ -107,7 +107,7 @@ def test_one_severity_order_for_tiers_and_cases():
     pairs = [f"{a};{b}" for a in CASE_RULES for b in CASE_RULES]
     t = assign_tiers(
         pd.Series(0.01, index=idx), pd.Series(pairs, index=idx), pd.DataFrame(index=idx),
-        config=RiskConfig(red_top_share=0.0),
+        config=RiskConfig(),
     )  # fmt: skip
     assert t["tier_condition"].tolist() == [f"rule:{case_trigger(p)}" for p in pairs]
     # an official registry mark outranks a mark merely due
