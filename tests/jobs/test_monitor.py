@@ -86,3 +86,52 @@ def test_a_class_that_stops_sending_attendance_is_named(logged):
     assert cov.stopped == [f"{klass['school_id']}/{klass['class_id']}"]
     row = cov.classes.iloc[0]
     assert row["class_id"] == klass["class_id"] and row["days_without_attendance"] >= 7
+
+
+def test_cli_monitor_json_table_report_and_fail_on(logged, tmp_path):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+    from jobs.cli.monitor import EXIT_STATUS
+    from training.bundle import save_bundle
+
+    runner = CliRunner()
+    model = save_bundle(logged["bundle"], tmp_path / "bundle.joblib")
+    base = ["monitor", "--db", logged["url"], "--data", str(logged["root"] / "county"), "--model", str(model)]
+    res = runner.invoke(app, [*base, "--json", "--out", str(tmp_path / "m.html")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert {"lists", "missed", "calibration", "drift", "coverage", "status", "reasons"} <= set(out)
+    assert {r["as_of"] for r in out["lists"]} == {f"{d:%Y-%m-%d}" for d in NIGHTS}
+    assert {"tier", "expected", "precision", "recall", "n"} <= set(out["lists"][0])
+    assert (tmp_path / "m.html").stat().st_size > 10_000
+
+    table = runner.invoke(app, base)
+    assert table.exit_code == 0, table.output
+    assert f"status {out['status']}" in table.stdout and "realised vs expected precision" in table.stdout
+    assert "2023-11-13" in table.stdout and "capacity" in table.stdout
+
+    # two school years after the model's last as-of date: retrain, and --fail-on says so
+    late = [*base, "--as-of", "2026-10-01", "--json"]
+    res = runner.invoke(app, [*late, "--fail-on", "retrain"])
+    assert res.exit_code == EXIT_STATUS, res.output
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    assert last["status"] == "retrain" and any("新学年" in r for r in last["reasons"])
+    assert runner.invoke(app, late).exit_code == 0  # without --fail-on the monitor succeeded
+    code = runner.invoke(app, [*base, "--fail-on", "watch"]).exit_code
+    assert code == (0 if out["status"] == "ok" else EXIT_STATUS)
+
+
+def test_cli_monitor_refuses_a_missing_ledger_and_a_bad_level(tmp_path):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["monitor", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--data", str(tmp_path)]
+    )
+    assert res.exit_code == 2 and "no such ledger file" in res.output
+    assert not (tmp_path / "none.db").exists()  # the monitor reads, never creates
+    res = runner.invoke(app, ["monitor", "--db", "sqlite://", "--fail-on", "often"])
+    assert res.exit_code == 2 and "unknown status 'often'" in res.output
