@@ -1,7 +1,7 @@
 """The ``baoxue`` command line (typer). Each command is a few lines that call the library.
 
 One module per command group: :mod:`~jobs.cli.data` (simulate, validate, features),
-:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, score),
+:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, promote, score),
 :mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.monitor`, :mod:`~jobs.cli.cases`,
 :mod:`~jobs.cli.report` and :mod:`~jobs.cli.evidence` (replay-policy,
 evaluate-interventions). :mod:`~jobs.cli._common` holds the shared options, the fixed
@@ -45,6 +45,7 @@ app.command()(demo.demo)
 app.command()(data.validate)
 app.command()(model.train)
 app.command()(model.evaluate)
+app.command()(model.promote)
 app.command()(data.features)
 app.command()(model.score)
 app.command(busy=nightly.BUSY)(nightly.nightly)
