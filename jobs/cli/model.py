@@ -46,10 +46,11 @@ def train(
     from dataclasses import replace
 
     from features.sim import read_truth
+    from jobs.reports.model_card import model_card, write_model_card
     from training.bundle import save_bundle
     from training.evaluate import labelled_panel
     from training.pipeline import latest_window, train_tables
-    from training.tracking import register_challenger
+    from training.tracking import log_model_card, register_challenger
 
     cfg, loaded = load_county(data_dir, config)
     if negative_sample is not None:
@@ -57,12 +58,12 @@ def train(
         cfg = replace(cfg, train=train_cfg)
     tables = loaded.tables
     panel = labelled_panel(tables, cfg)
-    bundle, report = train_tables(
-        tables, cfg, truth=read_truth(data_dir), evaluate_first=evaluate_first, panel=panel
-    )
+    truth = read_truth(data_dir)
+    bundle, report = train_tables(tables, cfg, truth=truth, evaluate_first=evaluate_first, panel=panel)
     console.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
     if report is not None:
         console.print(report.headline().round(3).to_string())
+    reg = None
     if track:
         reg = register_challenger(
             bundle,
@@ -77,6 +78,14 @@ def train(
             markup=False,
             highlight=False,
         )
+    card = model_card(
+        bundle, cfg, report=report, data=panel, version=reg.version if reg else "",
+        decision=reg.decision.reason if reg else "", simulated=truth is not None,
+    )  # fmt: skip
+    paths = write_model_card(card, out.parent)
+    if reg is not None:
+        log_model_card(cfg.train, reg.run_id, paths, version=reg.version)
+    console.print(f"model card: {', '.join(map(str, paths))}", markup=False, highlight=False)
 
 
 def promote(
