@@ -82,7 +82,8 @@ def _print_tables(result) -> None:
     stale = cov.tables.loc[cov.tables["stale"], "table"].tolist()
     console.print(
         f"coverage: {len(cov.stopped)} classes stopped sending attendance"
-        f"{': ' + ', '.join(cov.stopped) if cov.stopped else ''}; stale tables: {', '.join(stale) or 'none'}",
+        f"{': ' + ', '.join(cov.stopped) if cov.stopped else ''}; statuses a school stopped recording: "
+        f"{', '.join(cov.stopped_statuses) or 'none'}; stale tables: {', '.join(stale) or 'none'}",
         markup=False,
     )
     for note in result.notes[1:]:

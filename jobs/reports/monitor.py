@@ -203,7 +203,9 @@ def monitor_html(result: MonitorResult, *, title: str = "模型运行监测 Watc
         drift_note, drift = "没有训练参照 (no training reference or no night to compare)", Markup("")
     coverage_note = (f"最近 {cov.days} 天 (last {cov.days} days to {cov.as_of}). "
                      + (f"停止报送考勤的班级 classes that stopped sending attendance: {', '.join(cov.stopped)}"
-                        if cov.stopped else "没有班级停止报送考勤 (no class stopped sending attendance)"))  # fmt: skip
+                        if cov.stopped else "没有班级停止报送考勤 (no class stopped sending attendance)")
+                     + (f". 停止记录的考勤状态 statuses a school stopped recording: {', '.join(cov.stopped_statuses)}"
+                        if cov.stopped_statuses else ""))  # fmt: skip
     problem = cov.classes.loc[cov.classes["stopped"] | (cov.classes["days_without_attendance"] > 0)
                               | (cov.classes["exams_missing"] > 0)]  # fmt: skip
     coverage = (html_table(problem, row_class=["flag" if x else "" for x in problem["stopped"]])

@@ -135,3 +135,52 @@ def test_cli_monitor_refuses_a_missing_ledger_and_a_bad_level(tmp_path):
     assert not (tmp_path / "none.db").exists()  # the monitor reads, never creates
     res = runner.invoke(app, ["monitor", "--db", "sqlite://", "--fail-on", "often"])
     assert res.exit_code == 2 and "unknown status 'often'" in res.output
+
+
+def _without_late(tables, schools, since: str, day: dt.date):
+    """The county as if ``schools`` stopped writing down 迟到 from ``since`` (late -> present)."""
+    from features.cohort import cohort
+
+    c = cohort(tables, day)
+    ids = c.index[c["school_id"].astype("str").isin(schools)].astype("str")
+    att = tables.attendance
+    hit = att["student_id"].astype("str").isin(ids) & (att["date"] >= pd.Timestamp(since))
+    hit &= att["status"].astype("str") == "late"
+    status = att["status"].astype("str").where(~hit, "present").astype(att["status"].dtype)
+    return tables.replace(attendance=att.assign(status=status))
+
+
+def test_a_school_that_stops_recording_late_is_flagged(logged):
+    from features.build import build_features
+    from features.cohort import cohort
+    from jobs.monitor import read_logged_snapshots
+    from jobs.storage import connect
+    from risk.monitoring import monitor
+    from risk.monitoring.coverage import data_coverage
+    from risk.monitoring.drift import input_drift
+    from training.fit import prepare_features
+
+    tables, bundle, cfg = logged["tables"], logged["bundle"], logged["cfg"]
+    day = dt.date(2024, 1, 8)
+    schools = cohort(tables, day)["school_id"].astype("str").value_counts()
+    big = schools.index[0]  # the largest school (about 30% of the county) stops in September
+    assert not data_coverage(tables, day).stopped_statuses
+    shifted = _without_late(tables, [big], "2023-09-01", day)
+    assert data_coverage(shifted, day).stopped_statuses == [f"{big}/late"]
+    engine = connect(logged["url"])
+    snaps = read_logged_snapshots(engine)
+    engine.dispose()
+    r = monitor(snaps, shifted, as_of=day, train_config=cfg.train)
+    assert r.status == "watch" and any("迟到" in x and f"{big}/late" in x for x in r.reasons)
+    assert r.to_dict()["coverage"]["stopped_statuses"] == [f"{big}/late"]
+
+    # the county-wide feature drift check cannot see one school, but sees every school stop
+    def late_drift(t):
+        current = prepare_features(build_features(t, day, cfg), bundle.features)
+        d = input_drift(bundle.reference, current, month=f"{day:%m}")
+        return d.table.set_index("feature").loc["att_late_count_term"]
+
+    assert not late_drift(tables)["drifted"]
+    assert not late_drift(shifted)["drifted"]
+    everywhere = late_drift(_without_late(tables, list(schools.index), "2023-09-01", day))
+    assert everywhere["drifted"] and everywhere["distance"] > 0.1
