@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
@@ -111,9 +112,9 @@ def precision_chart(lists: pd.DataFrame, language: str = "zh") -> str | None:
             )
             ax.fill_between(x, t["expected_low"], t["expected_high"], color=c, alpha=0.12)
             p = t["precision"].to_numpy(dtype=float)
-            err = [
-                p - t["precision_low"].to_numpy(dtype=float),
-                t["precision_high"].to_numpy(dtype=float) - p,
+            err = [  # clipped: a Wilson bound at 0 dropouts can sit a rounding error above p
+                np.clip(p - t["precision_low"].to_numpy(dtype=float), 0, None),
+                np.clip(t["precision_high"].to_numpy(dtype=float) - p, 0, None),
             ]
             ax.errorbar(
                 x,
