@@ -76,20 +76,34 @@ def run_demo(
     )
     if not train:
         return demo
+    from jobs.reports.model_card import model_card, write_model_card
     from training.bundle import save_bundle
-    from training.evaluate import write_report
-    from training.pipeline import train_tables
-    from training.tracking import log_run
+    from training.evaluate import labelled_panel, write_report
+    from training.pipeline import latest_window, train_tables
+    from training.tracking import log_model_card, register_challenger
 
     tracking = f"sqlite:///{(out / 'mlruns.db').resolve()}"
     cfg = replace(cfg, train=replace(cfg.train, tracking_uri=tracking))
     truth = read_truth(data_dir)
-    bundle, report = train_tables(result.tables, cfg, truth=truth, evaluate_first=True)
+    panel = labelled_panel(result.tables, cfg)
+    bundle, report = train_tables(result.tables, cfg, truth=truth, evaluate_first=True, panel=panel)
     demo.artefacts["model bundle"] = save_bundle(bundle, out / "model" / "bundle.joblib")
     if report is not None:
         demo.artefacts["evaluation report"] = write_report(report, out / "evaluation") / "report.md"
         demo.headline = report.headline()
-    demo.artefacts[f"MLflow run {log_run(bundle, cfg.train, report=report)}"] = out / "mlruns.db"
+    reg = register_challenger(
+        bundle,
+        cfg.train,
+        latest_window(panel, cfg.train),
+        report=report,
+        capacity=cfg.risk.capacity_per_school,
+    )
+    demo.artefacts[f"MLflow run {reg.run_id} (version {reg.version} -> {reg.alias})"] = out / "mlruns.db"
+    card = model_card(bundle, cfg, report=report, data=panel, version=reg.version, decision=reg.decision.reason,
+                      simulated=True)  # fmt: skip
+    paths = write_model_card(card, out / "model")
+    log_model_card(cfg.train, reg.run_id, paths, version=reg.version)
+    demo.artefacts["model card and impact assessment"] = paths[1]
     last = result.tables.attendance["date"].max()
     demo.as_of = pd.Timestamp(last.year, last.month, 1)
     frame = build_features(result.tables, demo.as_of.date(), cfg).reset_index()

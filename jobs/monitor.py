@@ -20,7 +20,7 @@ from features.config import BaoxueConfig, TrainConfig
 from jobs.storage import connect, read_runs, read_snapshot
 from risk.monitoring import MonitorResult, Thresholds, monitor
 
-__all__ = ["run_monitor", "read_logged_snapshots", "WATCHED_COLUMNS"]
+__all__ = ["run_monitor", "read_logged_snapshots", "MONITOR_COLUMNS", "WATCHED_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,47 @@ log = logging.getLogger(__name__)
 WATCHED_COLUMNS = ("left_behind", "migrant", "hardship")
 
 
-def read_logged_snapshots(engine, *, until: dt.date | None = None) -> pd.DataFrame:
-    """Every logged night's snapshot stacked (the latest run of each date), oldest first."""
+#: the snapshot columns the monitor reads (a year of nights at 50k students is 10M rows: the
+#: reasons, evidence and measures text stay in the database)
+MONITOR_COLUMNS = ("student_id", "as_of", "school_id", "class_id", "grade", "probability", "rank_county",
+                   "tier", "listed", "selected")  # fmt: skip
+
+
+def read_logged_snapshots(
+    engine, *, until: dt.date | None = None, columns: tuple[str, ...] | None = MONITOR_COLUMNS
+) -> pd.DataFrame:
+    """Every logged night's snapshot stacked (the latest run of each date), oldest first;
+    ``columns`` only (None: every column, one run at a time)."""
     runs = read_runs(engine)
     if until is not None:
         runs = runs.loc[runs["as_of"] <= pd.Timestamp(until)]
     runs = runs.sort_values(["as_of", "finished_at"]).drop_duplicates("as_of", keep="last")
-    parts = [read_snapshot(engine, run_id=r) for r in runs["run_id"]]
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return read_snapshot(engine, run_id="")
-    return pd.concat(parts, ignore_index=True)
+    if columns is None:
+        parts = [read_snapshot(engine, run_id=r) for r in runs["run_id"]]
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else read_snapshot(engine, run_id="")
+    import sqlalchemy as sa
+
+    from jobs.storage import RiskSnapshot
+
+    t = RiskSnapshot.__table__
+    ids = runs["run_id"].tolist()
+    frames = []
+    with engine.connect() as conn:
+        for i in range(0, len(ids), 50):  # bounded IN lists
+            stmt = sa.select(*(t.c[c] for c in columns)).where(t.c.run_id.in_(ids[i : i + 50]))
+            frames.append(pd.read_sql(stmt, conn))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(columns))
+    from risk.snapshot import TIERS
+
+    kinds = {"student_id": "str", "school_id": "str", "class_id": "str", "grade": "int64", "probability": "float64",
+             "rank_county": "int64", "listed": "bool", "selected": "bool"}  # fmt: skip
+    out = frame.astype({c: k for c, k in kinds.items() if c in frame.columns})
+    if "tier" in out.columns:
+        out["tier"] = pd.Categorical(out["tier"].astype("str"), categories=list(TIERS))
+    out["as_of"] = pd.to_datetime(out["as_of"]).astype("datetime64[s]")
+    order = ["as_of", "rank_county"] if "rank_county" in out.columns else ["as_of"]
+    return out.sort_values(order, kind="stable").reset_index(drop=True)
 
 
 def _train_config(bundle, fallback: TrainConfig) -> TrainConfig:

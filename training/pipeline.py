@@ -21,7 +21,7 @@ from training.evaluate import EvaluationReport, evaluate, labelled_panel, rule_c
 from training.fit import fit_model
 from training.splits import TemporalDesign, deployment_design
 
-__all__ = ["train_bundle", "train_tables"]
+__all__ = ["latest_window", "train_bundle", "train_tables"]
 
 
 def train_bundle(
@@ -33,12 +33,28 @@ def train_bundle(
     return bundle_from_fit(fitted, data, config, design)
 
 
+def latest_window(data: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """The rows of the latest labelled window: the as-of dates the deployed model validates
+    and calibrates on (:func:`~training.splits.deployment_design`), where champion and
+    challenger are compared (:func:`training.promotion.compare_on_window`)."""
+    design = deployment_design(data["as_of"].unique(), config)
+    return data.loc[design.part(data["as_of"], "valid")]
+
+
 def train_tables(
-    tables: Tables, config: BaoxueConfig, *, truth: pd.DataFrame | None = None, evaluate_first: bool = True
+    tables: Tables,
+    config: BaoxueConfig,
+    *,
+    truth: pd.DataFrame | None = None,
+    evaluate_first: bool = True,
+    panel: pd.DataFrame | None = None,
 ) -> tuple[ModelBundle, EvaluationReport | None]:
     """The model to deploy, fitted on every labelled month; with ``evaluate_first`` the same
-    recipe is first evaluated on the last school year and its test metrics go in the bundle."""
-    data = labelled_panel(tables, config)
+    recipe is first evaluated on the last school year and its test metrics go in the bundle.
+
+    ``panel`` is :func:`training.evaluate.labelled_panel` of ``tables`` when the caller has
+    built it already (``baoxue train`` keeps it to compare champion and challenger)."""
+    data = labelled_panel(tables, config) if panel is None else panel
     report = None
     if evaluate_first:
         report = evaluate(

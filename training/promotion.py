@@ -3,12 +3,16 @@
 Both models are scored on the same latest labelled window (the as-of dates whose outcome is
 known); the challenger is promoted when its precision at capacity is not worse than the
 champion's by more than ``[train] promote_tolerance`` and its ECE is within ``max_ece``.
-Otherwise it stays challenger, and the reason says why.
+Otherwise it stays challenger, and the reason says why. The first model (no champion yet)
+always becomes champion, since the nightly job needs one; its reason says whether its ECE is
+in bounds.
 
 >>> d = promotion_decision({"precision_at_cap10": 0.20, "ece": 0.01},
 ...                        {"precision_at_cap10": 0.25, "ece": 0.01}, capacity=10, tolerance=0.02)
 >>> d.promote, d.reason
 (False, 'challenger precision at capacity 0.2000 is worse than the champion 0.2500 by 0.0500 > tolerance 0.02')
+>>> promotion_decision({"precision_at_cap10": 0.20, "ece": 0.09}, None, capacity=10).promote
+True
 """
 
 from __future__ import annotations
@@ -42,12 +46,23 @@ def promotion_decision(
     """The rule on two metric dicts (:func:`training.metrics.score_metrics` keys)."""
     key = f"precision_at_cap{capacity}"
     ece = float(challenger.get("ece", math.nan))
+    if champion is None:  # the nightly job needs a champion: the first model always becomes one
+        bound = (
+            f"within the bound {max_ece}"
+            if ece <= max_ece
+            else f"above the bound {max_ece}: check the calibration before relying on it"
+        )
+        return PromotionDecision(
+            True,
+            f"no champion yet: the first model becomes champion (precision at capacity "
+            f"{float(challenger.get(key, math.nan)):.4f}, ECE {ece:.4f} {bound})",
+            challenger,
+            champion,
+        )
     if math.isnan(ece) or ece > max_ece:
         return PromotionDecision(
             False, f"challenger ECE {ece:.4f} is above the bound {max_ece}", challenger, champion
         )
-    if champion is None:
-        return PromotionDecision(True, "no champion yet", challenger, champion)
     new, old = float(challenger.get(key, math.nan)), float(champion.get(key, math.nan))
     if math.isnan(new):
         return PromotionDecision(False, f"challenger has no {key} on the window", challenger, champion)

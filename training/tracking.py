@@ -10,8 +10,10 @@ wraps the joblib bundle, so the bundle stays loadable without MLflow
 from __future__ import annotations
 
 import json
+import logging
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,20 +25,26 @@ from mlflow.tracking import MlflowClient
 from features.config import TrainConfig
 from training.bundle import ModelBundle, load_bundle, save_bundle
 from training.evaluate import EvaluationReport
+from training.promotion import PromotionDecision, compare_on_window
 
 __all__ = [
     "run_params",
     "BundlePyfunc",
+    "Registration",
     "log_run",
     "load_champion",
+    "log_model_card",
     "promote",
     "record_decision",
+    "register_challenger",
     "CHAMPION_ALIAS",
     "CHALLENGER_ALIAS",
 ]
 
 CHAMPION_ALIAS = "champion"
 CHALLENGER_ALIAS = "challenger"
+
+log = logging.getLogger(__name__)
 
 
 class BundlePyfunc(mlflow.pyfunc.PythonModel):
@@ -131,19 +139,52 @@ def log_run(
         return run.info.run_id
 
 
-def promote(config: TrainConfig, version: str | int, reason: str, *, tracking_uri: str | None = None) -> None:
-    """Give model ``version`` the alias ``champion``; the reason and the version it replaced are
-    recorded as tags of the model version (``promotion_reason``, ``replaced_champion``)."""
+def _model_version(client: MlflowClient, name: str, version: str | int):
+    try:
+        return client.get_model_version(name, str(version))
+    except mlflow.exceptions.MlflowException as exc:
+        raise ValueError(f"registered model {name!r} has no version {version!r}") from exc
+
+
+def _alias_version(client: MlflowClient, name: str, alias: str) -> str:
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version)
+    except mlflow.exceptions.MlflowException:
+        return ""
+
+
+def promote(
+    config: TrainConfig,
+    version: str | int,
+    reason: str,
+    *,
+    tracking_uri: str | None = None,
+    by: str = "rule",
+) -> str:
+    """Give model ``version`` the alias ``champion``; returns the version it replaced ("" if none).
+
+    The reason, the version it replaced and who decided (``by``: ``rule`` when
+    :func:`register_challenger` promoted it, ``override`` for ``baoxue promote``) are recorded
+    as tags of the model version (``promotion_reason``, ``replaced_champion``,
+    ``promoted_by``). A promoted challenger loses the ``challenger`` alias.
+    """
+    if not reason.strip():
+        raise ValueError("a promotion needs a reason (--reason TEXT)")
     mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
     client = MlflowClient()
     name = config.registered_model
-    try:
-        old = client.get_model_version_by_alias(name, CHAMPION_ALIAS).version
-    except mlflow.exceptions.MlflowException:
-        old = ""
+    _model_version(client, name, version)
+    old = _alias_version(client, name, CHAMPION_ALIAS)
     client.set_registered_model_alias(name, CHAMPION_ALIAS, str(version))
     client.set_model_version_tag(name, str(version), "promotion_reason", reason)
-    client.set_model_version_tag(name, str(version), "replaced_champion", str(old))
+    client.set_model_version_tag(name, str(version), "replaced_champion", old)
+    client.set_model_version_tag(name, str(version), "promoted_by", by)
+    if _alias_version(client, name, CHALLENGER_ALIAS) == str(version):
+        client.delete_registered_model_alias(name, CHALLENGER_ALIAS)
+    log.info(
+        "model %s version %s -> champion (replaced %s, by %s): %s", name, version, old or "none", by, reason
+    )
+    return old
 
 
 def record_decision(
@@ -152,6 +193,93 @@ def record_decision(
     """Record why a challenger was not promoted (tag ``challenger_reason``)."""
     mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
     MlflowClient().set_model_version_tag(config.registered_model, str(version), "challenger_reason", reason)
+    log.info("model %s version %s stays challenger: %s", config.registered_model, version, reason)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What :func:`register_challenger` did: the run, the new version, the alias it holds now
+    (``champion`` or ``challenger``), the version that was champion before, and the decision."""
+
+    run_id: str
+    version: str
+    alias: str
+    previous_champion: str
+    decision: PromotionDecision
+
+
+def register_challenger(
+    bundle: ModelBundle,
+    config: TrainConfig,
+    window: pd.DataFrame,
+    *,
+    report: EvaluationReport | None = None,
+    capacity: int = 10,
+    max_ece: float = 0.05,
+    tracking_uri: str | None = None,
+    run_name: str | None = None,
+) -> Registration:
+    """Log ``bundle`` as a new version aliased ``challenger``, then promote it to ``champion``
+    only by the rule (:func:`training.promotion.compare_on_window`): on ``window`` (the latest
+    labelled rows, :func:`training.pipeline.latest_window`) its precision at ``capacity`` is
+    not worse than the champion's by more than ``[train] promote_tolerance`` and its ECE is
+    within ``max_ece``. The first model becomes champion. The decision's reason is a tag of
+    the run (``promotion_decision``) and of the model version (``promotion_reason`` or
+    ``challenger_reason``).
+    """
+    uri = tracking_uri or config.tracking_uri
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    old = _alias_version(client, config.registered_model, CHAMPION_ALIAS)
+    champion = load_champion(config, tracking_uri=uri) if old else None
+    run_id = log_run(
+        bundle, config, report=report, tracking_uri=uri, run_name=run_name, alias=CHALLENGER_ALIAS
+    )
+    version = _alias_version(client, config.registered_model, CHALLENGER_ALIAS)
+    try:
+        decision = compare_on_window(
+            bundle, champion, window, capacity=capacity, tolerance=config.promote_tolerance, max_ece=max_ece
+        )
+    except (KeyError, ValueError) as exc:  # the champion cannot score today's features
+        if champion is None:
+            raise
+        decision = compare_on_window(bundle, None, window, capacity=capacity, max_ece=max_ece)
+        decision = PromotionDecision(
+            True,
+            f"the champion (version {old}) cannot score the window ({exc}): promoted",
+            decision.challenger,
+            None,
+        )
+    what = "promoted" if decision.promote else "stays challenger"
+    client.set_tag(run_id, "promotion_decision", f"version {version} {what}: {decision.reason}")
+    for k, v in decision.challenger.items():
+        if k in ("ece", f"precision_at_cap{capacity}") and math.isfinite(v):
+            client.log_metric(run_id, f"window.{k}", v)
+    for k, v in (decision.champion or {}).items():
+        if k in ("ece", f"precision_at_cap{capacity}") and math.isfinite(v):
+            client.log_metric(run_id, f"window.champion.{k}", v)
+    if decision.promote:
+        promote(config, version, decision.reason, tracking_uri=uri, by="rule")
+    else:
+        record_decision(config, version, decision.reason, tracking_uri=uri)
+    alias = CHAMPION_ALIAS if decision.promote else CHALLENGER_ALIAS
+    return Registration(run_id, version, alias, old, decision)
+
+
+def log_model_card(
+    config: TrainConfig, run_id: str, paths, *, version: str = "", tracking_uri: str | None = None
+) -> None:
+    """Store the model card files (``jobs.reports.model_card.write_model_card``) as artifacts
+    of the run under ``model_card/``; with ``version`` the model version's tag ``model_card``
+    names them."""
+    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    client = MlflowClient()
+    names = []
+    for p in paths:
+        client.log_artifact(run_id, str(p), artifact_path="model_card")
+        names.append(f"model_card/{Path(p).name}")
+    if version:
+        client.set_model_version_tag(config.registered_model, str(version), "model_card", ", ".join(names))
 
 
 def load_champion(config: TrainConfig, *, tracking_uri: str | None = None) -> ModelBundle:

@@ -1,9 +1,8 @@
 """The ``baoxue`` command line (typer). Each command is a few lines that call the library.
 
 One module per command group: :mod:`~jobs.cli.data` (simulate, validate, features),
-:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, score), :mod:`~jobs.cli.table`
-(train-table),
-:mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.cases`,
+:mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, promote, score), :mod:`~jobs.cli.table`
+(train-table), :mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.monitor`, :mod:`~jobs.cli.cases`,
 :mod:`~jobs.cli.report`, :mod:`~jobs.cli.users`, :mod:`~jobs.cli.serve` and :mod:`~jobs.cli.evidence` (replay-policy,
 evaluate-interventions). :mod:`~jobs.cli._common` holds the shared options, the fixed
 choices and the one error path (:func:`~jobs.cli._common.errors`) every command goes through.
@@ -18,7 +17,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli import data, demo, evidence, model, nightly, serve, table
+from jobs.cli import data, demo, evidence, model, monitor, nightly, serve, table
 from jobs.cli._common import App
 from jobs.cli.cases import cases_app
 from jobs.cli.report import report_app
@@ -48,10 +47,12 @@ app.command()(data.validate)
 app.command()(model.train)
 app.command()(model.evaluate)
 app.command("train-table")(table.train_table)
+app.command()(model.promote)
 app.command()(data.features)
 app.command()(model.score)
 app.command(busy=nightly.BUSY)(nightly.nightly)
 app.command()(nightly.runs)
+app.command()(monitor.monitor)
 app.command("replay-policy")(evidence.replay_policy_cmd)
 app.command("evaluate-interventions")(evidence.evaluate_interventions_cmd)
 app.add_typer(nightly.db_app, name="db")

@@ -204,8 +204,13 @@ def parse_day(text: str | None):
         return dt.date.today()
     norm = re.sub(r"^(\d{4})年(\d{1,2})月(\d{1,2})日$", r"\1-\2-\3", text.strip())
     norm = re.sub(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$", r"\1-\2-\3", norm)
-    try:
-        day = pd.to_datetime(norm, format="mixed" if not norm.isdigit() else "%Y%m%d")
+    try:  # year first only: 20-11-2024 or 11/20/2024 would be guesses
+        if re.fullmatch(r"\d{8}", norm):
+            day = pd.to_datetime(norm, format="%Y%m%d")
+        elif re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}", norm):
+            day = pd.to_datetime(norm, format="%Y-%m-%d")
+        else:
+            day = pd.NaT
     except (ValueError, TypeError):
         day = pd.NaT
     if pd.isna(day):

@@ -9,7 +9,7 @@ import typer
 
 from jobs.cli._common import ConfigOpt, ExplainMode, choice, console, load_county, parse_day
 
-__all__ = ["evaluate", "score", "train"]
+__all__ = ["evaluate", "promote", "score", "train"]
 
 JsonOpt = Annotated[
     bool,
@@ -46,7 +46,13 @@ def train(
     evaluate_first: Annotated[
         bool, typer.Option(help="evaluate the recipe on the last school year first")
     ] = True,
-    track: Annotated[bool, typer.Option(help="log to MLflow and alias the model 'champion'")] = True,
+    track: Annotated[
+        bool,
+        typer.Option(
+            help="log to MLflow as 'challenger'; promote it to 'champion' by the rule "
+            "(\\[train] promote_tolerance)"
+        ),
+    ] = True,
     negative_sample: Annotated[
         float | None,
         typer.Option(
@@ -56,13 +62,21 @@ def train(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fit, calibrate and save the risk model on every labelled month (a joblib bundle)."""
+    """Fit, calibrate and save the risk model on every labelled month (a joblib bundle).
+
+    With --track the model is registered as 'challenger' and becomes 'champion' only when, on
+    the latest labelled window, its precision at capacity is not worse than the champion's by
+    more than \\[train] promote_tolerance and its ECE is within 0.05 (the first model always
+    does); the reason is printed and recorded. `baoxue promote` overrides the rule.
+    """
     from dataclasses import replace
 
     from features.sim import read_truth
+    from jobs.reports.model_card import model_card, write_model_card
     from training.bundle import save_bundle
-    from training.pipeline import train_tables
-    from training.tracking import log_run
+    from training.evaluate import labelled_panel
+    from training.pipeline import latest_window, train_tables
+    from training.tracking import log_model_card, register_challenger
 
     cfg, loaded = load_county(data_dir, config)
     if negative_sample is not None:
@@ -72,14 +86,56 @@ def train(
     if as_json and not evaluate_first:
         raise ValueError("--json prints the evaluation's headline: drop --no-evaluate-first")
     say = _say(as_json)
-    bundle, report = train_tables(tables, cfg, truth=read_truth(data_dir), evaluate_first=evaluate_first)
+    panel = labelled_panel(tables, cfg)
+    truth = read_truth(data_dir)
+    bundle, report = train_tables(tables, cfg, truth=truth, evaluate_first=evaluate_first, panel=panel)
     say.print(f"model bundle: {save_bundle(bundle, out)} (window {bundle.window})")
     if report is not None:
         say.print(report.headline().round(3).to_string())
+    reg = None
     if track:
-        say.print(f"MLflow run {log_run(bundle, cfg.train, report=report)} -> alias 'champion'")
+        reg = register_challenger(
+            bundle,
+            cfg.train,
+            latest_window(panel, cfg.train),
+            report=report,
+            capacity=cfg.risk.capacity_per_school,
+        )
+        say.print(
+            f"MLflow run {reg.run_id}: {cfg.train.registered_model} version {reg.version} -> {reg.alias} "
+            f"({reg.decision.reason})",
+            markup=False,
+            highlight=False,
+        )
+    card = model_card(
+        bundle, cfg, report=report, data=panel, version=reg.version if reg else "",
+        decision=reg.decision.reason if reg else "", simulated=truth is not None,
+    )  # fmt: skip
+    paths = write_model_card(card, out.parent)
+    if reg is not None:
+        log_model_card(cfg.train, reg.run_id, paths, version=reg.version)
+    say.print(f"model card: {', '.join(map(str, paths))}", markup=False, highlight=False)
     if as_json:
         _print_json(report)
+
+
+def promote(
+    version: Annotated[str, typer.Argument(help="the registered model version to make champion")],
+    reason: Annotated[str, typer.Option("--reason", help="why the rule is overridden (recorded)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Make a registered model version the champion, overriding the promotion rule; the reason,
+    the version it replaced and 'promoted_by: override' are recorded on the version."""
+    from features.config import load_config
+    from training.tracking import promote as promote_version
+
+    cfg = load_config(config)
+    old = promote_version(cfg.train, version, reason, by="override")
+    console.print(
+        f"{cfg.train.registered_model} version {version} -> champion (replaced {old or 'none'}): {reason}",
+        markup=False,
+        highlight=False,
+    )
 
 
 def evaluate(

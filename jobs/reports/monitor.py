@@ -16,6 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from markupsafe import Markup  # noqa: E402
 
@@ -111,9 +112,9 @@ def precision_chart(lists: pd.DataFrame, language: str = "zh") -> str | None:
             )
             ax.fill_between(x, t["expected_low"], t["expected_high"], color=c, alpha=0.12)
             p = t["precision"].to_numpy(dtype=float)
-            err = [
-                p - t["precision_low"].to_numpy(dtype=float),
-                t["precision_high"].to_numpy(dtype=float) - p,
+            err = [  # clipped: a Wilson bound at 0 dropouts can sit a rounding error above p
+                np.clip(p - t["precision_low"].to_numpy(dtype=float), 0, None),
+                np.clip(t["precision_high"].to_numpy(dtype=float) - p, 0, None),
             ]
             ax.errorbar(
                 x,
@@ -203,7 +204,9 @@ def monitor_html(result: MonitorResult, *, title: str = "模型运行监测 Watc
         drift_note, drift = "没有训练参照 (no training reference or no night to compare)", Markup("")
     coverage_note = (f"最近 {cov.days} 天 (last {cov.days} days to {cov.as_of}). "
                      + (f"停止报送考勤的班级 classes that stopped sending attendance: {', '.join(cov.stopped)}"
-                        if cov.stopped else "没有班级停止报送考勤 (no class stopped sending attendance)"))  # fmt: skip
+                        if cov.stopped else "没有班级停止报送考勤 (no class stopped sending attendance)")
+                     + (f". 停止记录的考勤状态 statuses a school stopped recording: {', '.join(cov.stopped_statuses)}"
+                        if cov.stopped_statuses else ""))  # fmt: skip
     problem = cov.classes.loc[cov.classes["stopped"] | (cov.classes["days_without_attendance"] > 0)
                               | (cov.classes["exams_missing"] > 0)]  # fmt: skip
     coverage = (html_table(problem, row_class=["flag" if x else "" for x in problem["stopped"]])

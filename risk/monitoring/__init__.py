@@ -106,7 +106,8 @@ class MonitorResult:
             "calibration": {"by_month": c.by_month, "reliability": c.reliability, "max_ece": c.max_ece} if c else {},
             "drift": {"share": d.share, "dataset_drift": d.dataset_drift, "threshold": d.threshold,
                       "drift_share": d.drift_share, "source": d.source, "features": d.table} if d else {},
-            "coverage": {"stopped": cov.stopped, "classes": cov.classes, "schools": cov.schools, "tables": cov.tables},
+            "coverage": {"stopped": cov.stopped, "classes": cov.classes, "schools": cov.schools, "tables": cov.tables,
+                         "stopped_statuses": cov.stopped_statuses, "statuses": cov.statuses},
             "notes": self.notes,
         }  # fmt: skip
         return _jsonable(out)
@@ -133,6 +134,7 @@ def monitor(
     thresholds: Thresholds | None = None,
     reference_source: str = "bundle",
     intervention_effect: float | None = None,
+    current_as_of: dt.date | None = None,
 ) -> MonitorResult:
     """Judge the logged lists, calibration, drift and coverage on ``as_of``.
 
@@ -156,6 +158,9 @@ def monitor(
         The evaluation's precision at capacity (``ModelBundle.metrics``).
     last_trained_as_of : date, optional
         The last as-of date the model learnt from (the new-school-year rule).
+    current_as_of : date, optional
+        The date ``current`` describes (its month picks the reference's month); default the
+        last logged night.
     intervention_effect : float, optional
         What the evidence estimators attribute to the supports (a dropout-rate difference),
         quoted in the note beside the expected figures.
@@ -193,7 +198,9 @@ def monitor(
             )
             .merge(labels.assign(student_id=labels["student_id"].astype("str")), on=["student_id", "as_of"])
         )
-        calibration = calibration_drift(merged, n_bins=t.n_bins, max_ece=t.max_ece)
+        calibration = calibration_drift(
+            merged, n_bins=t.n_bins, max_ece=t.max_ece, oe_bounds=(t.oe_min, t.oe_max)
+        )
     else:
         notes.append(
             f"没有结果窗口已关闭的名单 (no logged night's outcome window has closed: it needs {label_lag_days(cfg)} "
@@ -201,8 +208,9 @@ def monitor(
         )
     drift = None
     if reference and reference.get("features") and current is not None and len(current):
+        when = pd.Timestamp(current_as_of) if current_as_of is not None else (nights[-1] if nights else as_of)
         drift = input_drift(
-            reference, current, month=f"{as_of:%m}", threshold=t.drift_threshold, drift_share=t.drift_share,
+            reference, current, month=f"{when:%m}", threshold=t.drift_threshold, drift_share=t.drift_share,
             source=reference_source,
         )  # fmt: skip
     coverage = data_coverage(tables, until)
@@ -223,10 +231,19 @@ def monitor(
         overall_ece=calibration.overall_ece if calibration is not None else None,
         latest_month_ece=float(latest["ece"].iloc[0]) if latest is not None and len(latest) else None,
         any_month_out=bool(months is not None and (~months["within_bounds"]).any()),
+        oe=tuple(
+            float(v)
+            for v in months.loc[months["month"] == "all", ["observed_to_expected", "oe_low", "oe_high"]].iloc[
+                0
+            ]
+        )
+        if months is not None and (months["month"] == "all").any()
+        else None,
         capacity_high=cap_high,
         evaluated_precision=evaluated_precision,
         below_expected=below,
         stopped_classes=coverage.stopped,
+        stopped_statuses=coverage.stopped_statuses,
         stale_tables=coverage.tables.loc[coverage.tables["stale"], "table"].tolist(),
         last_trained_as_of=last_trained_as_of,
     )

@@ -7,12 +7,22 @@ with no attendance row for any of the class's students, the last day with a row,
 the class **stopped** (no row on its last ``stop_days`` school days); the exams its school
 and grade sat this school year with no result for any student of the class. Per table: the
 latest date it holds and how far behind ``as_of`` that is.
+
+Per school and attendance status (``late``, ``left_early``, the leaves, ``unexcused``): a
+school that **stopped recording a status** (迟到 no longer written down, say) while still
+sending attendance. Over the last 91 days (a term), the status's share of the school's rows
+in the year before, times the school's rows in the window, is the count expected; none seen
+when at least 10 were expected flags it. (A month is too short: on a simulated county a
+school of 90 pupils goes four weeks without a 迟到 by chance, since lateness clusters in a
+few children; over a term, on every night of a school year, no school did.) The county-wide feature
+drift check cannot see this: one school of eight that stops writing 迟到 moves the county's
+late-count distribution by a normed Wasserstein distance of about 0.05, half the threshold.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,10 +31,11 @@ from features.cohort import cohort
 from features.contract import Tables
 from features.time import day_numbers, school_days, school_year_start
 
-__all__ = ["STALE_DAYS", "Coverage", "data_coverage", "gaps_before"]
+__all__ = ["STALE_DAYS", "Coverage", "data_coverage", "gaps_before", "school_statuses"]
 
 #: a table is stale when its latest date is more than this many days before ``as_of``
-#: (attendance arrives daily, registry events weekly at least; exams once or twice a term)
+#: (attendance arrives daily, registry events weekly at least; exams once or twice a term);
+#: attendance only when, by the calendar table, more than five school days passed since
 STALE_DAYS: dict[str, tuple[str, int]] = {
     "attendance": ("date", 7),
     "registry_events": ("event_date", 60),
@@ -48,6 +59,11 @@ class Coverage:
         ``table, last_date, days_behind, stale``.
     stopped : list of str
         The classes that stopped sending attendance, as ``"school_id/class_id"``.
+    statuses : DataFrame
+        Per school and attendance status (:func:`school_statuses`): ``recent``,
+        ``history``, ``expected``, ``stopped``.
+    stopped_statuses : list of str
+        The statuses a school stopped recording, as ``"school_id/status"``.
     """
 
     classes: pd.DataFrame
@@ -56,6 +72,8 @@ class Coverage:
     stopped: list[str]
     as_of: dt.date
     days: int
+    statuses: pd.DataFrame = field(default_factory=pd.DataFrame)
+    stopped_statuses: list[str] = field(default_factory=list)
 
 
 def _class_attendance(tables: Tables, members: pd.DataFrame, as_of: dt.date, days: int, stop_days: int):
@@ -94,6 +112,69 @@ def _class_attendance(tables: Tables, members: pd.DataFrame, as_of: dt.date, day
     return pd.DataFrame(rows)
 
 
+_STATUS_COLUMNS = ["school_id", "status", "recent", "history", "expected", "stopped"]
+
+
+def school_statuses(
+    attendance: pd.DataFrame,
+    members: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    days: int = 91,
+    history_days: int = 365,
+    min_expected: float = 10.0,
+) -> pd.DataFrame:
+    """Per school and ``attendance`` status other than ``present``: rows in the last ``days``
+    (``recent``) and in the ``history_days`` before (``history``), the count ``expected`` in
+    the window from the status's share of the school's rows before it, and ``stopped`` (none
+    seen, at least ``min_expected`` expected). ``members`` maps ``student_id`` to
+    ``school_id`` (the cohort on ``as_of``).
+
+    >>> att = pd.DataFrame({"student_id": ["a"] * 60 + ["b"] * 60,
+    ...     "date": list(pd.date_range("2024-01-01", periods=60)) * 2,
+    ...     "status": (["late", "present"] * 30) + (["late"] * 20 + ["present"] * 40)})
+    >>> members = pd.DataFrame({"student_id": ["a", "b"], "school_id": ["s1", "s2"]})
+    >>> t = school_statuses(att, members, dt.date(2024, 2, 29), days=20, history_days=40)
+    >>> t[["school_id", "status", "recent", "expected", "stopped"]].values.tolist()
+    [['s2', 'late', 0, 10.0, True], ['s1', 'late', 10, 10.0, False]]
+    """
+    att = attendance
+    end = pd.Timestamp(as_of)
+    cut = end - pd.Timedelta(days=days)
+    start = cut - pd.Timedelta(days=history_days)
+    att = att.loc[(att["date"] > start) & (att["date"] <= end), ["student_id", "date", "status"]]
+    if not len(att):
+        return pd.DataFrame(columns=_STATUS_COLUMNS)
+    frame = pd.DataFrame(
+        {
+            "student_id": att["student_id"].astype("str").to_numpy(),
+            "status": att["status"].astype("str").to_numpy(),
+            "recent": (att["date"] > cut).to_numpy(),
+        }
+    ).merge(members[["student_id", "school_id"]], on="student_id", how="inner")
+    rows = frame.groupby(["school_id", "recent"]).size().unstack("recent", fill_value=0)
+    rows = rows.reindex(columns=[False, True], fill_value=0)
+    counts = (
+        frame.loc[frame["status"] != "present"]
+        .groupby(["school_id", "status", "recent"])
+        .size()
+        .unstack("recent", fill_value=0)
+        .reindex(columns=[False, True], fill_value=0)
+        .reset_index()
+        .rename(columns={False: "history", True: "recent"})
+    )
+    counts.columns.name = None
+    school_rows = rows.rename(columns={False: "rows_history", True: "rows_recent"})
+    counts = counts.merge(school_rows, left_on="school_id", right_index=True, how="left")
+    share = counts["history"] / counts["rows_history"].where(counts["rows_history"] > 0)
+    counts["expected"] = (share * counts["rows_recent"]).fillna(0.0)
+    counts["stopped"] = (counts["recent"] == 0) & (counts["expected"] >= min_expected)
+    out = counts[_STATUS_COLUMNS].astype({"recent": "int64", "history": "int64"})
+    return out.sort_values(["stopped", "school_id", "status"], ascending=[False, True, True]).reset_index(
+        drop=True
+    )
+
+
 def _class_exams(tables: Tables, members: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     ex = tables.exams
     since = pd.Timestamp(school_year_start(as_of))
@@ -130,9 +211,16 @@ def _tables(tables: Tables, as_of: dt.date) -> pd.DataFrame:
         known = frame.loc[frame[col] <= day, col]
         last = known.max() if len(known) else pd.NaT
         behind = int((day - last).days) if pd.notna(last) else None
+        stale = behind is None or behind > limit
+        cal = tables.calendar
+        if name == "attendance" and stale and behind is not None and cal is not None and len(cal):
+            # holidays are not gaps: stale only when more school days than a week's passed
+            between = cal.loc[
+                (cal["date"] > last) & (cal["date"] <= day) & cal["is_school_day"].astype(bool), "date"
+            ]
+            stale = between.nunique() > 5
         rows.append(
-            {"table": name, "last_date": last, "days_behind": behind, "limit_days": limit,
-             "stale": bool(behind is None or behind > limit)}
+            {"table": name, "last_date": last, "days_behind": behind, "limit_days": limit, "stale": bool(stale)}
         )  # fmt: skip
     return pd.DataFrame(rows, columns=["table", "last_date", "days_behind", "limit_days", "stale"])
 
@@ -180,8 +268,10 @@ def data_coverage(tables: Tables, as_of: dt.date, *, days: int = 28, stop_days: 
         .reset_index()
     )
     stopped = [f"{s}/{k}" for s, k in classes.loc[classes["stopped"], ["school_id", "class_id"]].to_numpy()]
+    statuses = school_statuses(tables.attendance, members, as_of)
+    gone = [f"{s}/{k}" for s, k in statuses.loc[statuses["stopped"], ["school_id", "status"]].to_numpy()]
     return Coverage(classes=classes, schools=schools, tables=_tables(tables, as_of), stopped=stopped,
-                    as_of=as_of, days=days)  # fmt: skip
+                    as_of=as_of, days=days, statuses=statuses, stopped_statuses=gone)  # fmt: skip
 
 
 def gaps_before(tables: Tables, events: pd.DataFrame, *, days: int = 30) -> pd.DataFrame:

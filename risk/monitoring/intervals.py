@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 
 __all__ = ["Z95", "wilson", "expected_interval"]
 
@@ -32,7 +33,7 @@ def wilson(successes: float, n: float, z: float = Z95) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def expected_interval(probabilities, z: float = Z95) -> tuple[float, float, float]:
+def expected_interval(probabilities, z: float = Z95, *, groups=None) -> tuple[float, float, float]:
     """Expected rate of a list and its interval if the probabilities are right (CBPE-like).
 
     The number of dropouts among ``n`` listed children with calibrated probabilities ``p_i``
@@ -41,15 +42,29 @@ def expected_interval(probabilities, z: float = Z95) -> tuple[float, float, floa
 
     Returns ``(expected, low, high)``; NaNs for an empty list.
 
+    With ``groups`` (one key per probability: the child), rows of one child are taken as
+    perfectly correlated (a child listed on many nights drops out on all of them or none):
+    the variance is the sum over children of ``(sum of their sd) ** 2``, an upper bound that
+    widens the interval of lists pooled over nights; one row per child changes nothing.
+
     >>> e, lo, hi = expected_interval([0.5, 0.5, 0.5, 0.5])
     >>> e, round(lo, 4), round(hi, 4)
     (0.5, 0.01, 0.99)
+    >>> e, lo, hi = expected_interval([0.1] * 8, groups=list("aabbccdd"))
+    >>> round(lo, 4), round(hi, 4)
+    (0.0, 0.394)
     """
     p = np.asarray(probabilities, dtype="float64")
-    p = p[~np.isnan(p)]
+    keep = ~np.isnan(p)
+    p = p[keep]
     if not len(p):
         return (math.nan, math.nan, math.nan)
     n = len(p)
     mean = float(p.sum() / n)
-    sd = math.sqrt(float((p * (1 - p)).sum())) / n
+    sds = np.sqrt(p * (1 - p))
+    if groups is not None:
+        g = pd.Series(sds).groupby(np.asarray(groups, dtype=object)[keep]).sum()
+        sd = math.sqrt(float((g.to_numpy() ** 2).sum())) / n
+    else:
+        sd = math.sqrt(float((sds**2).sum())) / n
     return (mean, max(0.0, mean - z * sd), min(1.0, mean + z * sd))

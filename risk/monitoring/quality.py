@@ -87,8 +87,10 @@ class ListQuality:
     lists : DataFrame
         One row per (``as_of``, ``tier``): the night's figures (module docstring).
     summary : DataFrame
-        One row per tier, pooled over the judged nights (a child listed on many nights
-        counts on each, so the intervals are narrower than they should be).
+        One row per tier, pooled over the judged nights. A child listed on many nights
+        counts on each: the expected interval takes a child's nights as one (perfectly
+        correlated, :func:`~risk.monitoring.intervals.expected_interval`), the realised
+        Wilson interval does not, so it is narrower than it should be.
     by_group : DataFrame
         The whole list pooled over nights per ``dimension`` (``school_id``,
         ``grade_band`` and each watched group) and ``value``; a figure whose denominator is
@@ -122,7 +124,9 @@ def _figures(listed: pd.DataFrame, positives: int, cohort: int) -> dict[str, flo
     tp = int(listed["label"].sum())
     precision = tp / n if n else math.nan
     lo, hi = wilson(tp, n)
-    exp, elo, ehi = expected_interval(listed["probability"].to_numpy())
+    exp, elo, ehi = expected_interval(
+        listed["probability"].to_numpy(), groups=listed["student_id"].to_numpy()
+    )
     rlo, rhi = wilson(tp, positives)
     base = positives / cohort if cohort else math.nan
     return {

@@ -5,7 +5,10 @@
 - the inputs drifted: at least ``drift_share`` of the features drift (Evidently's dataset
   drift, :mod:`risk.monitoring.drift`);
 - realised calibration is out of bounds: the ECE over the judged nights, and in the latest
-  judged month, is above ``max_ece``;
+  judged month, is above ``max_ece``; or the observed-to-expected ratio of dropouts over the
+  judged nights has its 95% interval wholly outside ``[oe_min, oe_max]`` (a model that
+  expects several times the dropouts that happen, which ECE misses when rates are small;
+  supports lower the observed count, so the lower bound is loose);
 - the realised precision at capacity is below the evaluation's interval: its Wilson
   interval lies wholly under the precision the evaluation measured (beware: supports lower
   the realised rate, so this rule fires late rather than early);
@@ -14,7 +17,8 @@
 
 ``watch`` when, short of that: a quarter or more of the features drift, one month's ECE is
 out of bounds, realised precision on some list is below the interval the model expects, a
-class stopped sending attendance, or a table is stale. Otherwise ``ok``.
+class stopped sending attendance, a school stopped recording an attendance status (迟到), or a
+table is stale. Otherwise ``ok``.
 """
 
 from __future__ import annotations
@@ -39,6 +43,8 @@ class Thresholds:
     drift_share: float = 0.5  # Evidently: share of drifted features = dataset drift -> retrain
     watch_drift_share: float = 0.25  # share of drifted features -> watch
     max_ece: float = 0.05  # realised ECE above this is out of bounds
+    oe_min: float = 0.5  # observed / expected dropouts: an interval wholly below this is out of bounds
+    oe_max: float = 2.0  # ... or wholly above this
     school_years: int = 2  # retrain this many school years after the model's last as-of date
     n_bins: int = 10
 
@@ -47,6 +53,8 @@ class Thresholds:
             v = getattr(self, name)
             if not 0 < v <= 1:
                 raise ValueError(f"[monitor] {name} must be in (0, 1], got {v}")
+        if not 0 < self.oe_min < 1 < self.oe_max:
+            raise ValueError(f"[monitor] need 0 < oe_min < 1 < oe_max, got {self.oe_min}, {self.oe_max}")
         if self.min_cell < 1:
             raise ValueError(f"[monitor] min_cell must be >= 1, got {self.min_cell}")
 
@@ -66,10 +74,12 @@ def decide_status(
     overall_ece: float | None = None,
     latest_month_ece: float | None = None,
     any_month_out: bool = False,
+    oe: tuple[float, float, float] | None = None,
     capacity_high: float | None = None,
     evaluated_precision: float | None = None,
     below_expected: list[str] | None = None,
     stopped_classes: list[str] | None = None,
+    stopped_statuses: list[str] | None = None,
     stale_tables: list[str] | None = None,
     last_trained_as_of: dt.date | None = None,
 ) -> StatusDecision:
@@ -83,6 +93,8 @@ def decide_status(
     ('watch', '1 个班级停止报送考勤 (class stopped sending attendance): s1/c2')
     >>> decide_status(as_of=dt.date(2026, 9, 10), thresholds=t, last_trained_as_of=dt.date(2024, 3, 1)).status
     'retrain'
+    >>> decide_status(as_of=dt.date(2025, 3, 1), thresholds=t, oe=(0.15, 0.06, 0.3)).reasons[0][:33]
+    '整体校准偏离 (calibration in the large)'
     """
     t = thresholds
     retrain, watch = [], []
@@ -103,6 +115,11 @@ def decide_status(
         retrain.append(f"校准超出范围 (calibration out of bounds): ECE {overall_ece:.3f} > {t.max_ece}")
     elif any_month_out:
         watch.append(f"某月校准超出范围 (a month's ECE above {t.max_ece})")
+    if oe is not None and ok(oe[0]) and (oe[2] < t.oe_min or oe[1] > t.oe_max):
+        retrain.append(
+            f"整体校准偏离 (calibration in the large): 实际/预期辍学 O/E {oe[0]:.2f} (95% {oe[1]:.2f}–{oe[2]:.2f}) "
+            f"超出 [{t.oe_min}, {t.oe_max}]"
+        )
     if ok(capacity_high) and ok(evaluated_precision) and capacity_high < evaluated_precision:
         retrain.append(
             f"容量内精确率低于评估 (precision at capacity below the evaluation): 实际区间上限 "
@@ -123,6 +140,11 @@ def decide_status(
     if stopped_classes:
         watch.append(
             f"{len(stopped_classes)} 个班级停止报送考勤 (class stopped sending attendance): {', '.join(stopped_classes)}"
+        )
+    if stopped_statuses:
+        watch.append(
+            f"学校停止记录某类考勤状态 (a school stopped recording an attendance status, e.g. 迟到 late): "
+            f"{', '.join(stopped_statuses)}"
         )
     if stale_tables:
         watch.append(f"数据表过期 (stale tables): {', '.join(stale_tables)}")

@@ -125,6 +125,17 @@ def test_demo_runs_end_to_end_as_the_readme_says(demo):
     index = next((out / "reports").glob("reports-*/index.html"))
     assert "open this first" in proc.stdout and str(index.name) in proc.stdout
     assert list(index.parent.glob("classes/*.html")) and list(index.parent.glob("monthly-*.xlsx"))
+    # the model went through the promotion rule and ends as champion, with its card
+    card = (out / "model" / "model_card.md").read_text(encoding="utf-8")
+    assert "个人信息保护影响评估" in card and "no champion yet" in card and "容量内精确率" in card
+    from mlflow.tracking import MlflowClient
+
+    uri = f"sqlite:///{(out / 'mlruns.db').resolve()}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    version = client.get_model_version_by_alias("baoxue", "champion")
+    assert (
+        version.tags["promoted_by"] == "rule" and "model_card/model_card.html" in version.tags["model_card"]
+    )
 
 
 def test_demo_writes_what_the_golden_record_says(demo):

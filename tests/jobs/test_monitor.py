@@ -86,3 +86,101 @@ def test_a_class_that_stops_sending_attendance_is_named(logged):
     assert cov.stopped == [f"{klass['school_id']}/{klass['class_id']}"]
     row = cov.classes.iloc[0]
     assert row["class_id"] == klass["class_id"] and row["days_without_attendance"] >= 7
+
+
+def test_cli_monitor_json_table_report_and_fail_on(logged, tmp_path):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+    from jobs.cli.monitor import EXIT_STATUS
+    from training.bundle import save_bundle
+
+    runner = CliRunner()
+    model = save_bundle(logged["bundle"], tmp_path / "bundle.joblib")
+    base = ["monitor", "--db", logged["url"], "--data", str(logged["root"] / "county"), "--model", str(model)]
+    res = runner.invoke(app, [*base, "--json", "--out", str(tmp_path / "m.html")])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout.strip().splitlines()[-1])
+    assert {"lists", "missed", "calibration", "drift", "coverage", "status", "reasons"} <= set(out)
+    assert {r["as_of"] for r in out["lists"]} == {f"{d:%Y-%m-%d}" for d in NIGHTS}
+    assert {"tier", "expected", "precision", "recall", "n"} <= set(out["lists"][0])
+    assert (tmp_path / "m.html").stat().st_size > 10_000
+
+    table = runner.invoke(app, base)
+    assert table.exit_code == 0, table.output
+    assert f"status {out['status']}" in table.stdout and "realised vs expected precision" in table.stdout
+    assert "2023-11-13" in table.stdout and "capacity" in table.stdout
+
+    # two school years after the model's last as-of date: retrain, and --fail-on says so
+    late = [*base, "--as-of", "2026-10-01", "--json"]
+    res = runner.invoke(app, [*late, "--fail-on", "retrain"])
+    assert res.exit_code == EXIT_STATUS, res.output
+    last = json.loads(res.stdout.strip().splitlines()[-1])
+    assert last["status"] == "retrain" and any("新学年" in r for r in last["reasons"])
+    assert runner.invoke(app, late).exit_code == 0  # without --fail-on the monitor succeeded
+    code = runner.invoke(app, [*base, "--fail-on", "watch"]).exit_code
+    assert code == (0 if out["status"] == "ok" else EXIT_STATUS)
+
+
+def test_cli_monitor_refuses_a_missing_ledger_and_a_bad_level(tmp_path):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+
+    runner = CliRunner()
+    res = runner.invoke(
+        app, ["monitor", "--db", f"sqlite:///{tmp_path / 'none.db'}", "--data", str(tmp_path)]
+    )
+    assert res.exit_code == 2 and "no such ledger file" in res.output
+    assert not (tmp_path / "none.db").exists()  # the monitor reads, never creates
+    res = runner.invoke(app, ["monitor", "--db", "sqlite://", "--fail-on", "often"])
+    assert res.exit_code == 2 and "unknown status 'often'" in res.output
+
+
+def _without_late(tables, schools, since: str, day: dt.date):
+    """The county as if ``schools`` stopped writing down 迟到 from ``since`` (late -> present)."""
+    from features.cohort import cohort
+
+    c = cohort(tables, day)
+    ids = c.index[c["school_id"].astype("str").isin(schools)].astype("str")
+    att = tables.attendance
+    hit = att["student_id"].astype("str").isin(ids) & (att["date"] >= pd.Timestamp(since))
+    hit &= att["status"].astype("str") == "late"
+    status = att["status"].astype("str").where(~hit, "present").astype(att["status"].dtype)
+    return tables.replace(attendance=att.assign(status=status))
+
+
+def test_a_school_that_stops_recording_late_is_flagged(logged):
+    from features.build import build_features
+    from features.cohort import cohort
+    from jobs.monitor import read_logged_snapshots
+    from jobs.storage import connect
+    from risk.monitoring import monitor
+    from risk.monitoring.coverage import data_coverage
+    from risk.monitoring.drift import input_drift
+    from training.fit import prepare_features
+
+    tables, bundle, cfg = logged["tables"], logged["bundle"], logged["cfg"]
+    day = dt.date(2024, 1, 8)
+    schools = cohort(tables, day)["school_id"].astype("str").value_counts()
+    big = schools.index[0]  # the largest school (about 30% of the county) stops in September
+    assert not data_coverage(tables, day).stopped_statuses
+    shifted = _without_late(tables, [big], "2023-09-01", day)
+    assert data_coverage(shifted, day).stopped_statuses == [f"{big}/late"]
+    engine = connect(logged["url"])
+    snaps = read_logged_snapshots(engine)
+    engine.dispose()
+    r = monitor(snaps, shifted, as_of=day, train_config=cfg.train)
+    assert r.status == "watch" and any("迟到" in x and f"{big}/late" in x for x in r.reasons)
+    assert r.to_dict()["coverage"]["stopped_statuses"] == [f"{big}/late"]
+
+    # the county-wide feature drift check cannot see one school, but sees every school stop
+    def late_drift(t):
+        current = prepare_features(build_features(t, day, cfg), bundle.features)
+        d = input_drift(bundle.reference, current, month=f"{day:%m}")
+        return d.table.set_index("feature").loc["att_late_count_term"]
+
+    assert not late_drift(tables)["drifted"]
+    assert not late_drift(shifted)["drifted"]
+    everywhere = late_drift(_without_late(tables, list(schools.index), "2023-09-01", day))
+    assert everywhere["drifted"] and everywhere["distance"] > 0.1

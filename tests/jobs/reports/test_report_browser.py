@@ -111,3 +111,36 @@ def test_chinese_renders_as_glyphs_not_tofu(report_set, busiest_class, tmp_path)
     distinct = {g.tobytes() for g in glyphs}
     assert len(distinct) == len(chars), "characters render as identical boxes (tofu): no CJK font"
     assert len({t.tobytes() for t in tofu}) <= 1 or all(t.sum() == 0 for t in tofu)  # the control looks alike
+
+
+def test_monitor_report_renders_its_charts_and_tables(sim, tmp_path):
+    """The monitor page (``baoxue monitor --out``): status, realised vs expected chart,
+    reliability diagram, drift and coverage tables, read back from Chromium's DOM."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from features.build import build_features
+    from features.config import BaoxueConfig
+    from jobs.reports.monitor import write_monitor_report
+    from risk.monitoring import monitor
+    from training.reference import feature_reference
+
+    tables, run = sim
+    cfg = BaoxueConfig()
+    reference = feature_reference(build_features(tables, dt.date(2023, 10, 2), cfg))
+    current = build_features(tables, dt.date(2024, 3, 18), cfg)
+    result = monitor(pd.concat([run.history, run.snapshot], ignore_index=True), tables, as_of=dt.date(2024, 7, 20),
+                     reference=reference, current=current)  # fmt: skip
+    assert result.judged and result.drift is not None
+    page = write_monitor_report(result, tmp_path / "monitor.html")
+    dom = _chromium("--dump-dom", page.resolve().as_uri()).stdout
+    assert dom.count('src="data:image/png;base64') >= 2  # precision over time, reliability diagram
+    text = visible_text(page)
+    for words in ("名单的实际效果", "Input drift", "数据覆盖", "状态 status", result.reasons[0]):
+        assert words in text, words
+    top = result.drift.table["feature"].iloc[0]
+    assert top in text  # the drift table lists the features
+    assert f"{result.judged[0]:%Y-%m-%d}" in text  # one row per judged night
+    img = screenshot(page, tmp_path / "monitor.png", size="1000,2400")
+    assert np.asarray(img).std() > 10
