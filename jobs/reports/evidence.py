@@ -91,7 +91,16 @@ def forest_plot(table: pd.DataFrame) -> str:
         y = np.arange(len(t))[::-1]
         est = t["estimate"].to_numpy(dtype=float)
         lo, hi = t["ci_low"].to_numpy(dtype=float), t["ci_high"].to_numpy(dtype=float)
-        ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="o", color="#1f4e79", capsize=3, label="estimate")
+        # an interval need not contain its point estimate (a permutation interval, a pooled fallback)
+        ax.errorbar(
+            est,
+            y,
+            xerr=[np.clip(est - lo, 0, None), np.clip(hi - est, 0, None)],
+            fmt="o",
+            color="#1f4e79",
+            capsize=3,
+            label="estimate",
+        )
         if "true_effect" in t.columns:
             ax.plot(t["true_effect"].to_numpy(dtype=float), y, "x", color="#c00000", ms=8, label="true")
         ax.axvline(0, color="#888", lw=0.8)
