@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -109,6 +110,7 @@ def demo(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
         capture_output=True,
         text=True,
         timeout=900,
+        env={**os.environ, "COLUMNS": "200"},  # rich wraps at 80 columns; xdist's tmp paths are long
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return out, proc
