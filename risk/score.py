@@ -105,7 +105,9 @@ def _load_mlflow(uri: str, tracking_uri: str | None) -> ScoringModel:
     from mlflow.tracking import MlflowClient
 
     if tracking_uri:
-        mlflow.set_tracking_uri(tracking_uri)
+        from training.tracking import use_store
+
+        use_store(tracking_uri)
     label = uri
     if uri.startswith("models:/"):
         name_part = uri[len("models:/") :]

@@ -29,6 +29,7 @@ from training.promotion import PromotionDecision, compare_on_window
 
 __all__ = [
     "run_params",
+    "use_store",
     "BundlePyfunc",
     "Registration",
     "log_run",
@@ -55,6 +56,18 @@ class BundlePyfunc(mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.Series:
         return self.bundle.predict_proba(model_input)
+
+
+def use_store(uri: str) -> None:
+    """Point MLflow's tracking *and* model registry at ``uri``.
+
+    The registry URI is a process-wide setting of its own: one set earlier (by another
+    county's job in the same process, a notebook or a test) would otherwise stay, and a
+    model would be registered in one store while its run is logged in another ("Run with
+    id=... not found"). baoxue keeps runs and registered models in the same store.
+    """
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
 
 
 def run_params(config: TrainConfig, bundle: ModelBundle) -> dict[str, str]:
@@ -96,7 +109,7 @@ def log_run(
     takes ``alias`` (``champion``; pass ``challenger`` and decide with
     :func:`training.promotion.compare_on_window`, then :func:`promote`).
     """
-    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    use_store(tracking_uri or config.tracking_uri)
     mlflow.set_experiment(config.experiment)
     with mlflow.start_run(run_name=run_name) as run, tempfile.TemporaryDirectory() as tmp:
         tmpdir = Path(tmp)
@@ -170,7 +183,7 @@ def promote(
     """
     if not reason.strip():
         raise ValueError("a promotion needs a reason (--reason TEXT)")
-    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    use_store(tracking_uri or config.tracking_uri)
     client = MlflowClient()
     name = config.registered_model
     _model_version(client, name, version)
@@ -191,7 +204,7 @@ def record_decision(
     config: TrainConfig, version: str | int, reason: str, *, tracking_uri: str | None = None
 ) -> None:
     """Record why a challenger was not promoted (tag ``challenger_reason``)."""
-    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    use_store(tracking_uri or config.tracking_uri)
     MlflowClient().set_model_version_tag(config.registered_model, str(version), "challenger_reason", reason)
     log.info("model %s version %s stays challenger: %s", config.registered_model, version, reason)
 
@@ -228,7 +241,7 @@ def register_challenger(
     ``challenger_reason``).
     """
     uri = tracking_uri or config.tracking_uri
-    mlflow.set_tracking_uri(uri)
+    use_store(uri)
     client = MlflowClient()
     old = _alias_version(client, config.registered_model, CHAMPION_ALIAS)
     champion = load_champion(config, tracking_uri=uri) if old else None
@@ -272,7 +285,7 @@ def log_model_card(
     """Store the model card files (``jobs.reports.model_card.write_model_card``) as artifacts
     of the run under ``model_card/``; with ``version`` the model version's tag ``model_card``
     names them."""
-    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    use_store(tracking_uri or config.tracking_uri)
     client = MlflowClient()
     names = []
     for p in paths:
@@ -284,7 +297,7 @@ def log_model_card(
 
 def load_champion(config: TrainConfig, *, tracking_uri: str | None = None) -> ModelBundle:
     """The bundle of the registered model version aliased ``champion``."""
-    mlflow.set_tracking_uri(tracking_uri or config.tracking_uri)
+    use_store(tracking_uri or config.tracking_uri)
     client = MlflowClient()
     version = client.get_model_version_by_alias(config.registered_model, CHAMPION_ALIAS)
     with tempfile.TemporaryDirectory() as tmp:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import mlflow
 import numpy as np
 import pytest
 from mlflow.tracking import MlflowClient
@@ -61,7 +60,6 @@ def test_register_challenger_then_override(models, small_config, synthetic_data,
     good, noise, window = models
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     cfg = replace(small_config, tracking_uri=uri)
-    mlflow.set_registry_uri(uri)
     first = register_challenger(good, cfg, window, capacity=5, tracking_uri=uri)
     assert (first.alias, first.previous_champion) == ("champion", "")
     assert "no champion yet" in first.decision.reason
