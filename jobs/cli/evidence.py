@@ -40,6 +40,14 @@ def replay_policy_cmd(
     band: Annotated[
         int, typer.Option(help="ranks either side of each school's cut-off decided by lottery")
     ] = 5,
+    places_per_100: Annotated[
+        float,
+        typer.Option(
+            "--places-per-100",
+            help="prevention places per 100 students: the lottery draws only where a school has "
+            "more eligible students than places",
+        ),
+    ] = 1.0,
     config: ConfigOpt = None,
 ) -> None:
     """Simulate a county, run the job's policy on it with the borderline lottery on, and apply
@@ -55,7 +63,9 @@ def replay_policy_cmd(
     with console.status("training the job's model on a neighbouring simulated county"):
         bundle, _ = train_tables(tables_from_frames(neighbour.frames).tables, cfg, evaluate_first=False)
     with console.status("replaying the policy"):
-        rep = replay_policy(county, bundle, config=cfg, borderline_band=band, seed=seed)
+        rep = replay_policy(
+            county, bundle, config=cfg, borderline_band=band, seed=seed, places_per_100=places_per_100
+        )
     rows = write_replay(rep, county, out)
     iv = rep.frames["interventions"]
     console.print(
@@ -66,6 +76,19 @@ def replay_policy_cmd(
         markup=False,
         highlight=False,
     )
+    if band > 0 and not rep.meta["n_in_lottery"]:
+        console.print(
+            "no school had more eligible students than places, so nobody was drawn by lottery and the "
+            "lottery estimate is not available; lower --places-per-100 or raise --band",
+            markup=False,
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"lottery: {rep.meta['n_lottery_winners']} of {rep.meta['n_in_lottery']} band students drawn",
+            markup=False,
+            highlight=False,
+        )
     console.print(f"next: baoxue evaluate-interventions --data {out}", markup=False, highlight=False)
 
 

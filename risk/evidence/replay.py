@@ -552,6 +552,7 @@ def replay_policy(
     borderline_band: int = 5,
     seed: int = 0,
     attendance_days: int = 30,
+    places_per_100: float | None = 1.0,
 ) -> PolicyReplay:
     """Run the job's policy on ``county`` at ``decision_dates`` and apply the true effects.
 
@@ -576,6 +577,12 @@ def replay_policy(
         Seeds the lottery, the manual picks and which episodes a support averts.
     attendance_days : int
         School days of the attendance outcome.
+    places_per_100 : float or None
+        ``[risk] capacity_per_100`` for the replay (default 1.0: scarce staff). The lottery
+        only draws where a school has more eligible students (risk at or above the yellow
+        threshold) than places, since yellow is capped by capacity and never filled to it.
+        With every school's staff able to take all its eligible students there is nothing
+        to randomise, so a replay needs places to be scarce. ``None`` keeps the config's.
 
     Returns
     -------
@@ -586,10 +593,16 @@ def replay_policy(
 
     if borderline_band < 0:
         raise ValueError(f"borderline_band must be >= 0, got {borderline_band}")
+    if places_per_100 is not None and not places_per_100 > 0:
+        raise ValueError(f"places_per_100 must be > 0 (or None), got {places_per_100}")
     eff = effects or TrueEffects()
     base = config or BaoxueConfig()
+    scarce = {} if places_per_100 is None else {"capacity_per_100": float(places_per_100)}
     cfg = replace(
-        base, risk=replace(base.risk, borderline_band=borderline_band, borderline_seed=seed, explain="all")
+        base,
+        risk=replace(
+            base.risk, borderline_band=borderline_band, borderline_seed=seed, explain="all", **scarce
+        ),
     )
     scoring = model if isinstance(model, ScoringModel) else load_model(model)
     dates = list(decision_dates) if decision_dates is not None else default_decision_dates(county, cfg)
@@ -764,12 +777,17 @@ def replay_policy(
     visit_weeks = _visit_effects(before_visits, after_visits, county.frames, visits)
     frames["interventions"] = pd.concat(iv_rows, ignore_index=True)
     truth_all = pd.concat(truth_rows, ignore_index=True)
+    snaps = pd.concat(snapshots, ignore_index=True)
+    drawn = snaps.loc[snaps["borderline"].astype(bool)]
     meta = {
         "decision_dates": [d.isoformat() for d in dates],
         "borderline_band": borderline_band,
+        "places_per_100": cfg.risk.capacity_per_100,
         "seed": seed,
         "effects": {k: getattr(eff, k) for k in eff.__dataclass_fields__},
         "n_treated": int(truth_all["treated"].sum()),
+        "n_in_lottery": int(len(drawn)),
+        "n_lottery_winners": int(drawn["selected"].astype(bool).sum()),
         "n_averted": int(len(averted)),
         "n_home_visits": int(len(visits)),
         "n_returned_after_visit": int(visits["returned"].sum()) if len(visits) else 0,
@@ -777,7 +795,7 @@ def replay_policy(
     }
     return PolicyReplay(
         frames=frames,
-        snapshots=pd.concat(snapshots, ignore_index=True),
+        snapshots=snaps,
         truth=truth_all,
         decision_dates=dates,
         effects=eff,
