@@ -135,6 +135,16 @@ class Run(Base):
     n_unowned: Mapped[int] = mapped_column(sa.Integer)  # no staff found (fix the staff table)
     n_waiting: Mapped[int] = mapped_column(sa.Integer)  # selected, every owner full: no case yet
     n_open_cases: Mapped[int] = mapped_column(sa.Integer)  # open after the run
+    # migration 0004 (issue 20): failed and voided nights, redo, content key, salt fingerprint
+    status: Mapped[str] = mapped_column(sa.String(12), default="ok", server_default="ok")
+    failed_stage: Mapped[str | None] = mapped_column(sa.String(32))
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    supersedes_run_id: Mapped[str | None] = mapped_column(sa.String(40))
+    void_reason: Mapped[str | None] = mapped_column(sa.Text)
+    voided_at: Mapped[dt.datetime | None] = mapped_column(sa.DateTime)
+    stale_override: Mapped[str | None] = mapped_column(sa.Text)
+    salt_fingerprint: Mapped[str | None] = mapped_column(sa.String(16))
+    input_key: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 _SQL_TYPES = {
@@ -257,6 +267,7 @@ class CaseEvent(Base):
     source: Mapped[str] = mapped_column(sa.String(8))  # system / import
     run_id: Mapped[str | None] = mapped_column(sa.String(40))  # the run that wrote it (system)
     detail: Mapped[str | None] = mapped_column(sa.Text)  # JSON: evidence, codes; never names
+    note: Mapped[str | None] = mapped_column(sa.Text)  # what staff wrote (migration 0004)
 
 
 class Intervention(Base):
