@@ -628,6 +628,12 @@ def audit_page():
 
 
 def _back(student_id: str, error: str | None = None):
+    """After an action on a child's page: the page again (a plain form POST), or, for an HTMX
+    request, just the case-history card, with the message of a refused action in it."""
+    if request.headers.get("HX-Request") == "true":
+        with _reading() as s:
+            ctx = _student_context(s, student_id)
+        return render_template("_history.html", **ctx, split=_split, saved=error is None, partial_error=error)
     return redirect(url_for("web.student_page", student_id=student_id, error=error) + "#history")
 
 
