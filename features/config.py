@@ -301,6 +301,9 @@ class WebConfig:
     lockout_minutes: int = 15  # ... for this long
     secret_key: str = ""  # signs the session cookie; "" = a random key per process (logins end on restart)
     secure_cookies: bool = False  # Secure flag on the cookies (true behind HTTPS)
+    # the intervention evaluation report researchers read at /research/evidence
+    # (`baoxue evaluate-interventions --out FILE`); "" = none
+    evidence_report: str = ""
 
     def __post_init__(self) -> None:
         for name in ("session_minutes", "max_failed_logins", "lockout_minutes"):

@@ -13,6 +13,12 @@ county        named rows only of suspected-dropout cases at a 四步法 step (>=
 researcher    counts only (``aggregate`` statements); no row of any child
 ============  ====================================================================
 
+The county's monthly report (月报, ``/county/monthly.xlsx``) is the one read of more rows:
+a statement run with ``execution_options(baoxue_monthly_form=True)`` lets the county role
+read every *suspected-dropout* case and its events (the form lists each new case), and the
+route masks the child (no id, no name, no class) of each case not yet at a 四步法 step, so
+what the county sees by name stays what the table above says.
+
 A statement run with ``execution_options(baoxue_aggregate=True)`` may select only counts
 and sums grouped by :data:`GROUP_COLUMNS` (no student or case id): for county and
 researcher it sees every row, for the others their rows. A Core statement (``select(table)``)
@@ -42,15 +48,26 @@ from jobs.storage import (
     User,
 )
 
-__all__ = ["GROUP_COLUMNS", "Principal", "ScopeError", "session_factory", "scoped_session", "AGGREGATE"]
+__all__ = [
+    "GROUP_COLUMNS",
+    "Principal",
+    "ScopeError",
+    "session_factory",
+    "scoped_session",
+    "AGGREGATE",
+    "MONTHLY_FORM",
+]
 
 #: columns an aggregate statement may group by (nothing that names a child or a case)
 GROUP_COLUMNS: frozenset[str] = frozenset(
     {"school_id", "class_id", "grade", "tier", "status", "case_type", "four_step_stage", "trigger",
-     "event_type", "type", "reason_primary", "run_id", "as_of", "change", "listed", "closure_reason"}
+     "event_type", "type", "reason_primary", "run_id", "as_of", "change", "listed", "closure_reason",
+     "assignment_mechanism", "outcome", "placement"}
 )  # fmt: skip
 #: execution options of an aggregate statement
 AGGREGATE = {"baoxue_aggregate": True}
+#: execution options of the county monthly report's read of suspected-dropout cases
+MONTHLY_FORM = {"baoxue_monthly_form": True}
 _AGG_FUNCTIONS = frozenset({"count", "sum", "avg", "min", "max"})
 
 
@@ -80,8 +97,9 @@ def _false():
     return sa.false()
 
 
-def _criteria(p: Principal, aggregate: bool) -> list:
-    """The loader criteria of ``p`` (``aggregate``: for a counting statement)."""
+def _criteria(p: Principal, aggregate: bool, monthly_form: bool = False) -> list:
+    """The loader criteria of ``p`` (``aggregate``: for a counting statement; ``monthly_form``:
+    the county's read of every suspected-dropout case for the monthly report)."""
     cases = Case.__table__
     if aggregate and p.role in ("county", "researcher"):
         return []
@@ -135,6 +153,10 @@ def _criteria(p: Principal, aggregate: bool) -> list:
             PlanVersion: PlanVersion.student_id.in_(students),
             Note: Note.student_id.in_(students),
         }
+        if monthly_form:  # every suspected-dropout case and its events; the route masks the child
+            suspected = sa.select(cases.c.case_id).where(cases.c.case_type == "suspected_dropout")
+            rows[Case] = Case.case_type == "suspected_dropout"
+            rows[CaseEvent] = CaseEvent.case_id.in_(suspected)
     else:  # researcher: no row of any child, no audit, no staff
         rows = dict.fromkeys(
             (RiskSnapshot, Case, CaseEvent, Intervention, PlanVersion, Note, AuditEntry, Staff)
@@ -167,7 +189,8 @@ def _apply_scope(state: ORMExecuteState) -> None:
     aggregate = bool(state.execution_options.get("baoxue_aggregate"))
     if aggregate:
         _check_aggregate(state)
-    state.statement = state.statement.options(*_criteria(principal, aggregate))
+    monthly_form = bool(state.execution_options.get("baoxue_monthly_form"))
+    state.statement = state.statement.options(*_criteria(principal, aggregate, monthly_form))
 
 
 def session_factory(engine: Engine) -> sessionmaker:

@@ -11,8 +11,10 @@ row in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,7 +43,7 @@ from jobs.storage import (
     User,
     write_transaction,
 )
-from jobs.web.scope import AGGREGATE, Principal, scoped_session
+from jobs.web.scope import AGGREGATE, MONTHLY_FORM, Principal, scoped_session
 from risk.cases import CLOSURE_REASONS, OPEN_STATUSES, apply_staff_update, report_dropout, stable_hash
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
@@ -299,16 +301,16 @@ def _latest_run(s: Session) -> Run | None:
 
 
 def _names(ids) -> dict[str, str]:
-    """Names of ``ids`` from the county's ``names`` table (empty without it, or for researchers)."""
+    """Names of ``ids`` from the county's ``student_names`` table (empty without it, or for
+    researchers). Only ids the route has already read through the scoped session are asked."""
+    from risk.reporting import student_names
+
     tables = _state().tables
-    names = None if tables is None else getattr(tables, "names", None)
-    if names is None or not _me().sees_names or not len(ids):
+    if tables is None or not _me().sees_names or not len(ids):
         return {}
-    col = next((c for c in ("name", "student_name") if c in names.columns), None)
-    if col is None:
-        return {}
-    mine = names.loc[names["student_id"].astype("str").isin([str(i) for i in ids])]
-    return dict(zip(mine["student_id"].astype("str"), mine[col].astype("str"), strict=False))
+    lookup = student_names(tables)
+    wanted = [str(i) for i in ids]
+    return {i: str(lookup[i]) for i in wanted if i in lookup.index}
 
 
 def _split(text) -> list[str]:
@@ -499,6 +501,119 @@ def county_page():
     )  # fmt: skip
 
 
+@bp.route("/county/monthly.xlsx")
+@login_required
+def county_monthly():
+    """The county monthly report 月报 (the county form with zero-report rows) as XLSX.
+
+    The form lists each new suspected-dropout case; a case not yet at a 四步法 step shows
+    no name, class, sex, birth month or household (the county sees children by name only
+    from the 四步法 on: :func:`risk.reporting.monthly_report` ``masked``).
+    """
+    import tempfile
+    from pathlib import Path
+
+    from flask import send_file
+
+    from jobs.reports.xlsx import monthly_xlsx
+    from risk.reporting.monthly import monthly_report
+
+    _only("county")
+    month = request.args.get("month", "").strip()
+    if month and not _MONTH.fullmatch(month):
+        abort(400, description="month: YYYY-MM")
+    with _reading() as s:
+        run = _latest_run(s)
+        as_of = run.as_of if run else _state().clock().date()
+        cases = _rows_frame(s.scalars(sa.select(Case), execution_options=MONTHLY_FORM).all(), Case)
+        events = _rows_frame(s.scalars(sa.select(CaseEvent), execution_options=MONTHLY_FORM).all(), CaseEvent)
+    hidden = cases.loc[pd.to_numeric(cases["four_step_stage"], errors="coerce").fillna(0).lt(1), "case_id"]
+    period = month or as_of.strftime("%Y-%m")
+    report = monthly_report(
+        period, cases=cases, case_events=events, tables=_state().tables, as_of=as_of, language=_lang(),
+        masked=set(hidden.astype("str")),
+    )  # fmt: skip
+    _audit_view("download_monthly", month=period, cases=len(cases))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = monthly_xlsx(report, Path(tmp) / f"monthly-{period}.xlsx")
+        data = path.read_bytes()
+    return send_file(
+        io.BytesIO(data),
+        as_attachment=True,
+        download_name=f"baoxue-monthly-{period}.xlsx",
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+
+
+def _rows_frame(rows, model) -> pd.DataFrame:
+    cols = [c.name for c in model.__table__.columns]
+    frame = pd.DataFrame([{c: getattr(r, c) for c in cols} for r in rows], columns=cols)
+    for c in ("opened_at", "closed_at", "last_seen", "returned_at", "close_proposed_at", "escalated_at",
+              "ts", "next_due"):  # fmt: skip
+        if c in frame.columns:
+            frame[c] = pd.to_datetime(frame[c]).astype("datetime64[s]")
+    return frame
+
+
+_MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+@bp.route("/research")
+@login_required
+def research_page():
+    """Researchers (and county staff): counts over the runs, supports by design, case outcomes;
+    the intervention evaluation report when ``[web] evidence_report`` names one."""
+    _only("researcher", "county")
+    with _reading() as s:
+        runs = s.scalars(sa.select(Run).where(Run.status == "ok").order_by(Run.as_of.desc()).limit(12)).all()
+        tiers = s.execute(
+            sa.select(RiskSnapshot.run_id, RiskSnapshot.tier, sa.func.count())
+            .where(RiskSnapshot.run_id.in_([r.run_id for r in runs]))
+            .group_by(RiskSnapshot.run_id, RiskSnapshot.tier),
+            execution_options=AGGREGATE,
+        ).all()
+        supports = s.execute(
+            sa.select(Intervention.type, Intervention.assignment_mechanism, sa.func.count()).group_by(
+                Intervention.type, Intervention.assignment_mechanism
+            ),
+            execution_options=AGGREGATE,
+        ).all()
+        outcomes = s.execute(
+            sa.select(Case.case_type, Case.status, Case.closure_reason, sa.func.count()).group_by(
+                Case.case_type, Case.status, Case.closure_reason
+            ),
+            execution_options=AGGREGATE,
+        ).all()
+    by_run: dict[str, dict[str, int]] = {}
+    for run_id, tier, n in tiers:
+        by_run.setdefault(run_id, {})[tier] = n
+    evidence = _evidence_file()
+    return render_template(
+        "research.html", runs=runs, by_run=by_run, supports=supports, outcomes=outcomes,
+        evidence=evidence is not None,
+    )  # fmt: skip
+
+
+def _evidence_file():
+    from pathlib import Path
+
+    name = _state().config.web.evidence_report
+    path = Path(name) if name else None
+    return path if path is not None and path.is_file() else None
+
+
+@bp.route("/research/evidence")
+@login_required
+def research_evidence():
+    """The intervention evaluation report (``baoxue evaluate-interventions --out``): estimates
+    and balance tables only, pseudonymised, no names."""
+    _only("researcher", "county")
+    path = _evidence_file()
+    if path is None:
+        abort(404)
+    return path.read_text(encoding="utf-8")
+
+
 @bp.route("/audit")
 @login_required
 def audit_page():
@@ -513,6 +628,12 @@ def audit_page():
 
 
 def _back(student_id: str, error: str | None = None):
+    """After an action on a child's page: the page again (a plain form POST), or, for an HTMX
+    request, just the case-history card, with the message of a refused action in it."""
+    if request.headers.get("HX-Request") == "true":
+        with _reading() as s:
+            ctx = _student_context(s, student_id)
+        return render_template("_history.html", **ctx, split=_split, saved=error is None, partial_error=error)
     return redirect(url_for("web.student_page", student_id=student_id, error=error) + "#history")
 
 

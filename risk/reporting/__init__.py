@@ -7,6 +7,7 @@
 """
 
 from risk.reporting._common import ReportConfig, month_period, risk_band
+from risk.reporting._common import names as student_names
 from risk.reporting.monthly import FORM_COLUMNS, UNIT_COLUMNS, MonthlyReport, monthly_report
 from risk.reporting.school import SchoolSummary, school_summary
 from risk.reporting.student import StudentPlan, attendance_calendar, student_plan, waterfall_frame
@@ -16,6 +17,7 @@ __all__ = [
     "ReportConfig",
     "month_period",
     "risk_band",
+    "student_names",
     "FORM_COLUMNS",
     "UNIT_COLUMNS",
     "MonthlyReport",

@@ -21,6 +21,7 @@ A case counts for the school its student was enrolled in when the case opened.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pandas as pd
@@ -154,6 +155,7 @@ def monthly_report(
     snapshot: pd.DataFrame | None = None,
     as_of: str | dt.date | pd.Timestamp | None = None,
     language: Language = "zh",
+    masked: Collection[str] = (),
 ) -> MonthlyReport:
     """The monthly report of ``month`` for every township and school.
 
@@ -174,6 +176,10 @@ def monthly_report(
         and nothing recorded after it counts (:func:`risk.reporting._common.ledger_on`): a
         report as of ``as_of`` shows nothing known later. Default: the month's last day.
     language : {"zh", "en"}
+    masked : collection of str
+        Case ids whose child the reader may not see (the county before a case reaches the
+        四步法): their rows keep school, grade, dates, reason and status, and show no name,
+        class, sex, birth month or household.
 
     Returns
     -------
@@ -233,16 +239,17 @@ def monthly_report(
     towns["zero_report"] = towns[["new_suspected", "returned", "other_closed", "still_out"]].sum(axis=1) == 0
     township_names = [t for t in towns["township"] if t != county]
 
-    form = _form(c.loc[new], stage.loc[new], tables, language)
+    form = _form(c.loc[new], stage.loc[new], tables, language, masked=masked)
     out_rows = (
         c.loc[out_at_end].assign(_stage=stage[out_at_end]).sort_values(["township", "school_id", "opened_at"])
     )
+    hide = out_rows["case_id"].astype("str").isin(list(masked))
     still = pd.DataFrame(
         {
             "township": out_rows["township"],
             "school_id": out_rows["school_id"],
-            "class_id": out_rows["class_id"],
-            "name": name_of(out_rows["student_id"], tables),
+            "class_id": out_rows["class_id"].where(~hide, ""),
+            "name": name_of(out_rows["student_id"], tables).where(~hide, masked_label(language)),
             "opened_at": out_rows["opened_at"],
             "days_out": (end - out_rows["opened_at"]).dt.days,
             "stage": stage_text(out_rows["_stage"], language),
@@ -276,7 +283,19 @@ def _registered_poor(tables: Tables | None, ids: pd.Series, days: pd.Series, lan
     return pd.Series(hits, index=ids.index)
 
 
-def _form(new: pd.DataFrame, stage: pd.Series, tables: Tables | None, language: Language) -> pd.DataFrame:
+def masked_label(language: Language) -> str:
+    """What a masked row shows instead of the child's name."""
+    return "（未进入四步法）" if language == "zh" else "(before the four-step procedure)"
+
+
+def _form(
+    new: pd.DataFrame,
+    stage: pd.Series,
+    tables: Tables | None,
+    language: Language,
+    *,
+    masked: Collection[str] = (),
+) -> pd.DataFrame:
     new = new.assign(_stage=stage).sort_values(["township", "school_id", "opened_at", "case_id"])
     sex = pd.Series("", index=new.index)
     born = pd.Series("", index=new.index)
@@ -306,4 +325,8 @@ def _form(new: pd.DataFrame, stage: pd.Series, tables: Tables | None, language: 
             "notes": "",
         }
     )
+    hide = new["case_id"].astype("str").isin(list(masked)).to_numpy()
+    if hide.any():
+        form.loc[hide, ["class_id", "sex", "birth_ym", "registered_poor"]] = ""
+        form.loc[hide, "name"] = masked_label(language)
     return form.reset_index(drop=True)

@@ -83,3 +83,21 @@ def test_english_toggle(as_role):
     assert "Class" in h1.get("/class/c1?lang=en").get_data(as_text=True)
     assert "Confidential" in h1.get("/student/a").get_data(as_text=True)
     assert "保密" in h1.get("/student/a?lang=zh").get_data(as_text=True)
+
+
+def test_an_htmx_contact_returns_just_the_case_history_with_the_new_event(as_role, ledger):
+    h1 = as_role("h1")
+    token = csrf(h1.get("/student/a").get_data(as_text=True))
+    resp = h1.post("/student/a/contact", headers={"HX-Request": "true"},
+                   data={"event_type": "phone", "outcome": "refused", "csrf_token": token})  # fmt: skip
+    assert resp.status_code == 200
+    card = resp.get_data(as_text=True)
+    assert card.lstrip().startswith('<div class="card scroll" id="history">') and "<html" not in card
+    assert "电话" in card and 'id="saved"' in card
+    # refused (f has no open case): the card says why, and nothing is written
+    before = len(read_case_events(ledger, class_id="c1"))
+    resp = h1.post("/student/f/contact", headers={"HX-Request": "true"},
+                   data={"event_type": "talk", "outcome": "agreed", "csrf_token": token})  # fmt: skip
+    card = resp.get_data(as_text=True)
+    assert 'id="history-error"' in card and "没有未结案例" in card and 'id="saved"' not in card
+    assert len(read_case_events(ledger, class_id="c1")) == before

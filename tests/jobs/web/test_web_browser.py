@@ -7,6 +7,7 @@ import shutil
 import threading
 
 import pytest
+from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from jobs.web import create_app
@@ -59,10 +60,13 @@ def test_head_teacher_sees_only_their_class_and_records_a_home_visit(server, pag
     page.wait_for_url("**/student/a")
     page.select_option("select[name=event_type]", "home_visit")
     page.select_option("select[name=outcome]", "agreed")
+    page.evaluate("window.__not_reloaded = true")
     page.click("#record")
-    page.wait_for_url("**/student/a*")
+    expect(page.locator("#events")).to_contain_text("家访")  # HTMX swaps the case history in place
     history = page.locator("#events").inner_text()
     assert "家访" in history and "同意返校" in history
+    assert page.evaluate("window.__not_reloaded === true"), "the page reloaded: HTMX did not swap the card"
+    assert page.locator("#saved").is_visible()
     _shots(page, tmp_path, "student")
     assert page.goto(f"{server}/student/c").status == 404
 
