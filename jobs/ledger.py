@@ -53,6 +53,7 @@ __all__ = [
     "read_updates",
     "validate_updates",
     "import_updates",
+    "write_update_template",
 ]
 
 log = logging.getLogger(__name__)
@@ -515,3 +516,21 @@ def import_updates(
         rejects_file=written,
         unknown_columns=unknown,
     )
+
+
+def write_update_template(path: str | Path, *, lang: str = "zh") -> Path:
+    """An empty staff update sheet (XLSX, or CSV by the suffix) with the import's headers in
+    ``lang`` (``zh``: 案例编号, 时间, 记录类型 ... 备注; ``en``: the column names). The ``时间``
+    column takes a date, or a date and time (``2025-03-12 16:00``: kept in the event's detail,
+    so two calls on one day stay two events); ``备注`` a note of up to
+    :data:`risk.cases.NOTE_MAX_CHARS` characters. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    headers = list(IMPORT_COLUMNS.values()) if lang == "zh" else list(IMPORT_COLUMNS)
+    frame = pd.DataFrame(columns=headers)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        frame.to_excel(path, index=False, sheet_name="case_updates")
+    return path

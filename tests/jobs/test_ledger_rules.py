@@ -164,3 +164,28 @@ def test_an_xlsx_sheet_with_chinese_headers_keeps_the_note(engine, tmp_path):
     assert (res.imported, len(res.rejects), res.unknown_columns) == (1, 0, [])
     ev = read_case_events(engine, case_id=ids["a"])
     assert ev.loc[ev["source"] == "import", "note"].tolist() == ["家长不在，爷爷说孩子在外打工"]
+
+
+def test_the_sheet_template_has_the_note_column_and_a_filled_one_imports_cleanly(engine, tmp_path):
+    from typer.testing import CliRunner
+
+    from jobs.cli import app
+
+    ids = _ids(engine)
+    path = tmp_path / "template.xlsx"
+    out = CliRunner().invoke(app, ["cases", "template", str(path)], env={"COLUMNS": "200"})
+    assert out.exit_code == 0, out.output
+    sheet = pd.read_excel(path)
+    assert list(sheet.columns) == list(IMPORT_COLUMNS.values()) and sheet.columns[-1] == "备注"
+    sheet.loc[0] = [ids["c"], "2025-03-11", "talk", "counsellor", "agreed", None, None, None, None, None, None,
+                    "愿意参加周三的学习小组"]  # fmt: skip
+    sheet["补充"] = ["x"]  # an unknown column: the CLI warns and names it
+    sheet.to_excel(path, index=False)
+    url = engine.url.render_as_string(hide_password=False)
+    out = CliRunner().invoke(app, ["cases", "import", str(path), "--db", url, "--as-of", str(AS_OF)],
+                             env={"COLUMNS": "200"})  # fmt: skip
+    assert out.exit_code == 0, out.output
+    assert "unknown column(s) not imported: 补充" in out.output
+    assert "imported 1, imported before 0, rejected 0" in out.output
+    ev = read_case_events(engine, case_id=ids["c"])
+    assert ev.loc[ev["source"] == "import", "note"].tolist() == ["愿意参加周三的学习小组"]
