@@ -28,9 +28,13 @@ Transitions (each returns the case columns to set; ``{}`` when it does not apply
 - :func:`report_dropout`: a head teacher reports a suspected dropout (the web app): a new
   suspected-dropout case, as the night would open it for a rule.
 
-Staff updates: :func:`apply_staff_update` checks one update against its case
-(:func:`staff_update_problems`) and returns the change (:func:`staff_update_change`) or the
-reasons it is refused.
+Staff updates (the import, the web app): :func:`apply_staff_update` is the one state machine.
+It checks one update against its case (:func:`staff_update_problems`: a suspected dropout is
+closed only when back or lawfully placed, :func:`closing_problems`; four-step steps in order
+and only on suspected dropouts, :func:`step_problems`; dates between the case's opening and the
+day of the update; values that fit their column, :func:`length_problems`) and returns the
+change (:func:`staff_update_change`) or the reasons it is refused (:class:`Rejection`, in
+English and Chinese). The night's automatic closing obeys :func:`closing_problems` too.
 
 Identifiers are deterministic (:func:`case_id_for`, :func:`event_id_for`: hashes of the
 student, kind, day, run and event type), so the same night gives the same rows.
