@@ -34,17 +34,18 @@ from risk.cases import (
     IMPORT_EVENT_TYPES,
     OPEN_STATUSES,
     CaseChanges,
+    apply_staff_update,
+    length_problems,
     night_case_changes,
     none_if_missing,
     stable_hash,
-    staff_update_change,
-    staff_update_problems,
     timed_case_changes,
 )
 
 __all__ = [
     "ACTOR_ROLES",
     "IMPORT_COLUMNS",
+    "UPDATE_FIELD_LENGTHS",
     "LedgerCounts",
     "ImportResult",
     "sync_staff",
@@ -52,6 +53,7 @@ __all__ = [
     "read_updates",
     "validate_updates",
     "import_updates",
+    "write_update_template",
 ]
 
 log = logging.getLogger(__name__)
@@ -77,8 +79,28 @@ IMPORT_COLUMNS: dict[str, str] = {
     "reason_primary": "主要原因",
     "owner_staff_id": "包保责任人",
     "closure_reason": "销号原因",
+    "note": "备注",
 }
 _REQUIRED = ("case_id", "ts", "event_type")
+_HASHED = [c for c in IMPORT_COLUMNS if c != "note"]  # a row's id: these, then its note when it has one
+
+
+def _column_lengths() -> dict[str, int]:
+    """The length of each import column where the ledger stores it (``case_events``, else ``cases``)."""
+    out = {}
+    for col in IMPORT_COLUMNS:
+        for table in (CaseEvent.__table__, Case.__table__):
+            if col in table.c:
+                length = getattr(table.c[col].type, "length", None)
+                if length:
+                    out[col] = int(length)
+                break
+    return out
+
+
+#: the longest value each staff update column may hold (the ledger's column lengths); the
+#: note's limit is :data:`risk.cases.NOTE_MAX_CHARS`
+UPDATE_FIELD_LENGTHS: dict[str, int] = _column_lengths()
 _OUTCOMES = tuple(TABLES["case_events"].column("outcome").values or ())
 
 
@@ -252,6 +274,7 @@ class ImportResult:
     already: int  # rows imported before (same content): skipped, so a re-import is harmless
     rejects: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REJECT_COLUMNS))
     rejects_file: Path | None = None
+    unknown_columns: list[str] = field(default_factory=list)  # reported in the rejects (row 1), not imported
 
 
 def read_updates(path: str | Path) -> pd.DataFrame:
@@ -263,6 +286,21 @@ def read_updates(path: str | Path) -> pd.DataFrame:
     return frame.rename(columns=lambda c: zh.get(c, c))
 
 
+def unknown_columns(frame: pd.DataFrame) -> list[str]:
+    """The columns of a staff update file the import does not know (not imported: reported).
+
+    An unnamed column (``Unnamed: 3``, an empty header) is reported only when it holds a value.
+    """
+    out = []
+    for col in frame.columns:
+        if col in IMPORT_COLUMNS:
+            continue
+        values = frame[col].astype("str").str.strip().where(frame[col].notna(), "")
+        if not str(col).startswith("Unnamed:") or values.ne("").any():
+            out.append(str(col))
+    return out
+
+
 def _reject(rows: list, file_row: int, column: str, value, reason: str) -> None:
     rows.append({"table": "case_updates", "file_row": file_row, "column": column,
                  "value": "" if none_if_missing(value) is None else str(value), "reason": reason})  # fmt: skip
@@ -271,12 +309,19 @@ def _reject(rows: list, file_row: int, column: str, value, reason: str) -> None:
 def validate_updates(
     frame: pd.DataFrame, cases: pd.DataFrame, staff_ids: set[str], *, as_of: dt.date
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Check a staff update file row by row against its codes and the ledger.
+    """Check a staff update file row by row against its codes and the ledger, before anything is written.
 
-    Returns the valid rows (typed, with ``file_row``) and the rejects (``table, file_row,
-    column, value, reason``; a row may be rejected for several reasons). The codes, dates and
-    stage numbers are checked here; what the row may do to its case as the ledger holds it
-    is :func:`risk.cases.staff_update_problems`. Raises
+    Returns the valid rows (typed, with ``file_row``, ``time`` (the time of day when ``ts``
+    has one) and ``change``: the case columns the row sets) and the rejects (``table,
+    file_row, column, value, reason``; a row may be rejected for several reasons).
+
+    First each row alone: required values, codes, dates, stage numbers and lengths (the
+    ledger's column lengths, :data:`UPDATE_FIELD_LENGTHS`, and the note's
+    :data:`risk.cases.NOTE_MAX_CHARS`: a value too long is refused here, so it never reaches
+    the database). Then the rows left, in order of time (then of the file), against their case
+    as the ledger and the earlier rows leave it, through the one state machine
+    :func:`risk.cases.apply_staff_update` (steps in order, closing only on return or lawful
+    placement, dates between the case's opening and ``as_of``...). Raises
     :class:`~features.errors.DataContractError` when a required column is missing.
     """
     from features.errors import DataContractError
@@ -292,7 +337,6 @@ def validate_updates(
     frame = frame.apply(
         lambda s: s.astype("str").str.strip().where(s.notna() & (s.astype("str").str.strip() != ""))
     )
-    known = cases.set_index("case_id").to_dict("index")
     codes = {
         "event_type": IMPORT_EVENT_TYPES,
         "outcome": _OUTCOMES,
@@ -314,7 +358,7 @@ def validate_updates(
             if none_if_missing(r[col]) is not None and r[col] not in allowed:
                 _reject(rejects, n, col, r[col], f"unknown code; must be one of {list(allowed)}")
                 bad = True
-        dates = {}
+        dates, time = {}, None
         for col in ("ts", "next_due"):
             if none_if_missing(r[col]) is None:
                 dates[col] = None
@@ -324,9 +368,8 @@ def validate_updates(
                 _reject(rejects, n, col, r[col], "not a date (YYYY-MM-DD)")
                 bad = True
             dates[col] = None if pd.isna(d) else d.normalize()
-        if dates.get("ts") is not None and dates["ts"] > pd.Timestamp(as_of):
-            _reject(rejects, n, "ts", r["ts"], f"date after the import date {as_of}")
-            bad = True
+            if col == "ts" and not pd.isna(d) and d != d.normalize():
+                time = f"{d:%H:%M}" if d.second == 0 else f"{d:%H:%M:%S}"
         stage = None
         if none_if_missing(r["four_step_stage"]) is not None:
             try:
@@ -337,18 +380,54 @@ def validate_updates(
                 _reject(rejects, n, "four_step_stage", r["four_step_stage"], "must be a whole number 0-4")
                 bad = True
                 stage = None
-        cid = r["case_id"]
-        case = known.get(cid) if none_if_missing(cid) is not None else None
-        for problem in staff_update_problems(
-            case, {**r.to_dict(), "four_step_stage": stage}, staff_ids=staff_ids
-        ):
+        for problem in length_problems(r, UPDATE_FIELD_LENGTHS):
             _reject(rejects, n, problem.column, r[problem.column], problem.reason)
             bad = True
         if not bad:
             good.append({**r.to_dict(), "ts": dates["ts"], "next_due": dates["next_due"],
-                         "four_step_stage": stage, "file_row": n})  # fmt: skip
-    ok = pd.DataFrame(good, columns=[*IMPORT_COLUMNS, "file_row"])
-    return ok, pd.DataFrame(rejects, columns=REJECT_COLUMNS)
+                         "four_step_stage": stage, "file_row": n, "time": time, "raw": r})  # fmt: skip
+    # the rows against their cases, in order of time, each seeing what the earlier ones did
+    known = cases.set_index("case_id").to_dict("index")
+    state: dict[str, dict] = {}
+    ok = []
+    for r in sorted(good, key=lambda g: (g["ts"], g["file_row"])):
+        cid = r["case_id"]
+        before = known.get(cid)
+        case = None if before is None else state.setdefault(cid, dict(before))
+        change = apply_staff_update(case, r, staff_ids=staff_ids, as_of=as_of)
+        if isinstance(change, list):
+            for problem in change:
+                reason = problem.reason
+                if problem.column == "case_id" and before is not None and before["status"] in OPEN_STATUSES:
+                    reason += " (earlier row)"  # an earlier row of this file closed it
+                _reject(rejects, r["file_row"], problem.column, r["raw"].get(problem.column), reason)
+            continue
+        case.update(change)
+        ok.append({**{k: v for k, v in r.items() if k != "raw"}, "change": change})
+    out = pd.DataFrame(ok, columns=[*IMPORT_COLUMNS, "file_row", "time", "change"])
+    return out, pd.DataFrame(rejects, columns=REJECT_COLUMNS)
+
+
+def _row_ids(frame: pd.DataFrame) -> pd.Series:
+    """Each row's event id: a hash of its text (and of its note when it has one), so a row
+    imported before is recognised; the second and later copies of an identical row in the
+    file hash their copy number too (two calls the same day are two events, and the same
+    file imported again gives the same ids)."""
+    raw = frame.reindex(columns=list(IMPORT_COLUMNS))
+    text = raw.astype("str").apply(lambda s: s.str.strip()).where(raw.notna(), "")
+    keys = [
+        (*row[: len(_HASHED)], *((row[-1],) if row[-1] else ()))
+        for row in text[[*_HASHED, "note"]].itertuples(index=False, name=None)
+    ]
+    copies: dict[tuple, int] = {}
+    out = []
+    for key in keys:
+        k = copies[key] = copies.get(key, -1) + 1
+        out.append(f"I-{stable_hash(*key, *((f'copy{k}',) if k else ()), n=20)}")
+    return pd.Series(
+        out,
+        index=frame.index,
+    )
 
 
 def import_updates(
@@ -361,51 +440,39 @@ def import_updates(
 ) -> ImportResult:
     """Import a staff update file into the ledger, in one transaction (``baoxue cases import``).
 
-    Valid rows become ``case_events`` (``source = 'import'``) and change their case, in
-    order of time, through :func:`risk.cases.staff_update_change` (the transitions the web
-    app uses too): a step taken sets ``four_step_stage``; ``outcome = returned`` marks the
-    student back and proposes closing; a placement other than ``still_out`` places and
-    closes the case; ``reassigned`` changes the owner; ``close`` closes it (销号) with its
-    reason. Each row is checked against the ledger as it was before the file
-    (:func:`validate_updates`); a row whose case an earlier row closed is rejected. Bad rows
-    go to ``rejects_file`` (default: next to the file, ``<name>.rejects.csv``) with a reason
-    and the rest is imported. Rows imported before are skipped, so importing a file twice
-    changes nothing.
+    Valid rows become ``case_events`` (``source = 'import'``, staff's ``note`` kept in its
+    column) and change their case, in order of time, through
+    :func:`risk.cases.apply_staff_update` (the state machine the web app uses too): a step
+    taken sets ``four_step_stage``; ``outcome = returned`` marks the student back and proposes
+    closing; a placement other than ``still_out`` places and closes the case; ``reassigned``
+    changes the owner; ``close`` closes it (销号) with its reason. Every row is checked before
+    anything is written (:func:`validate_updates`), so one bad row never voids the sheet: it
+    goes to ``rejects_file`` (default: next to the file, ``<name>.rejects.csv``) with a reason,
+    and the rest is imported. Columns the import does not know are reported there too (row 1,
+    the header) and in :attr:`ImportResult.unknown_columns`. Rows imported before are
+    skipped, so importing a file twice changes nothing.
     """
     from features.load import write_rejects
 
     path = Path(path)
     frame = read_updates(path).reset_index(drop=True)
+    unknown = unknown_columns(frame)
     ev_t, cases_t, staff_t = CaseEvent.__table__, Case.__table__, Staff.__table__
-    # a row's id is a hash of its text: a row imported before is recognised before validation
-    raw = frame.reindex(columns=list(IMPORT_COLUMNS))
-    text = raw.astype("str").apply(lambda s: s.str.strip()).where(raw.notna(), "")
-    ids = pd.Series(
-        [f"I-{stable_hash(*row, n=20)}" for row in text.itertuples(index=False, name=None)], index=frame.index
-    )
+    ids = _row_ids(frame)
     with write_transaction(engine, timeout_s=lock_timeout_s) as conn:
         cases = read_cases(conn)
         staff_ids = {str(s) for s in conn.execute(sa.select(staff_t.c.staff_id)).scalars()}
         seen = set(conn.execute(sa.select(ev_t.c.event_id).where(ev_t.c.event_id.in_(list(ids)))).scalars())
-        repeat = ids.isin(seen) | ids.duplicated()
+        repeat = ids.isin(seen)
         ok, rejects = validate_updates(frame[~repeat], cases, staff_ids, as_of=as_of)
         ok["event_id"] = ids.to_numpy()[ok["file_row"].to_numpy(dtype="int64") - 2]
-        fresh = ok.sort_values(["ts", "file_row"], kind="stable")
-        state = cases.set_index("case_id").to_dict("index")
         changes: dict[str, dict] = {}
         events = []
-        for _, r in fresh.iterrows():
-            case = {**state[r["case_id"]], **changes.get(r["case_id"], {})}
-            change = staff_update_change(case, r)
-            if not isinstance(change, dict):  # an earlier row of the file closed the case
-                late = [{"table": "case_updates", "file_row": int(r["file_row"]), "column": change.column,
-                         "value": r[change.column], "reason": f"{change.reason} (earlier row)"}]  # fmt: skip
-                rejects = pd.concat([rejects, pd.DataFrame(late)], ignore_index=True)
-                continue
-            changes.setdefault(r["case_id"], {}).update(change)
+        for _, r in ok.iterrows():
+            changes.setdefault(r["case_id"], {}).update(r["change"])
             detail = {
                 k: r[k]
-                for k in ("placement", "reason_primary", "closure_reason")
+                for k in ("placement", "reason_primary", "closure_reason", "time")
                 if none_if_missing(r[k]) is not None
             }
             events.append(
@@ -422,6 +489,7 @@ def import_updates(
                     "source": "import",
                     "run_id": None,
                     "detail": json.dumps(detail, ensure_ascii=False, sort_keys=True) if detail else None,
+                    "note": none_if_missing(r["note"]),
                 }
             )
         if events:
@@ -429,13 +497,40 @@ def import_updates(
         for cid, values in changes.items():
             if values:
                 conn.execute(sa.update(cases_t).where(cases_t.c.case_id == cid).values(**values))
+    if unknown:
+        known = ", ".join(f"{c} ({zh})" for c, zh in IMPORT_COLUMNS.items())
+        header = [{"table": "case_updates", "file_row": 1, "column": col, "value": "",
+                   "reason": f"unknown column: its values were not imported; the columns are {known}"}
+                  for col in unknown]  # fmt: skip
+        rejects = pd.concat([pd.DataFrame(header, columns=REJECT_COLUMNS), rejects], ignore_index=True)
+        log.warning("staff update file: %d unknown column(s) not imported: %s", len(unknown), unknown)
     out = Path(rejects_file) if rejects_file else path.with_name(f"{path.stem}.rejects.csv")
     written = write_rejects(rejects, out)
-    log.info("imported %d staff update rows, %d rejected rows", len(events), rejects["file_row"].nunique())
+    n_bad = rejects.loc[rejects["file_row"] > 1, "file_row"].nunique()
+    log.info("imported %d staff update rows, %d rejected rows", len(events), n_bad)
     return ImportResult(
         rows=len(frame),
         imported=len(events),
         already=int(repeat.sum()),
         rejects=rejects,
         rejects_file=written,
+        unknown_columns=unknown,
     )
+
+
+def write_update_template(path: str | Path, *, lang: str = "zh") -> Path:
+    """An empty staff update sheet (XLSX, or CSV by the suffix) with the import's headers in
+    ``lang`` (``zh``: 案例编号, 时间, 记录类型 ... 备注; ``en``: the column names). The ``时间``
+    column takes a date, or a date and time (``2025-03-12 16:00``: kept in the event's detail,
+    so two calls on one day stay two events); ``备注`` a note of up to
+    :data:`risk.cases.NOTE_MAX_CHARS` characters. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    headers = list(IMPORT_COLUMNS.values()) if lang == "zh" else list(IMPORT_COLUMNS)
+    frame = pd.DataFrame(columns=headers)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False, encoding="utf-8-sig")
+    else:
+        frame.to_excel(path, index=False, sheet_name="case_updates")
+    return path

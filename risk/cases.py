@@ -28,9 +28,13 @@ Transitions (each returns the case columns to set; ``{}`` when it does not apply
 - :func:`report_dropout`: a head teacher reports a suspected dropout (the web app): a new
   suspected-dropout case, as the night would open it for a rule.
 
-Staff updates: :func:`apply_staff_update` checks one update against its case
-(:func:`staff_update_problems`) and returns the change (:func:`staff_update_change`) or the
-reasons it is refused.
+Staff updates (the import, the web app): :func:`apply_staff_update` is the one state machine.
+It checks one update against its case (:func:`staff_update_problems`: a suspected dropout is
+closed only when back or lawfully placed, :func:`closing_problems`; four-step steps in order
+and only on suspected dropouts, :func:`step_problems`; dates between the case's opening and the
+day of the update; values that fit their column, :func:`length_problems`) and returns the
+change (:func:`staff_update_change`) or the reasons it is refused (:class:`Rejection`, in
+English and Chinese). The night's automatic closing obeys :func:`closing_problems` too.
 
 Identifiers are deterministic (:func:`case_id_for`, :func:`event_id_for`: hashes of the
 student, kind, day, run and event type), so the same night gives the same rows.
@@ -43,7 +47,7 @@ import hashlib
 import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -77,6 +81,13 @@ __all__ = [
     "take_step",
     "suggest_escalation",
     "report_dropout",
+    "LEGAL_CASE_TYPES",
+    "FOUR_STEP_EVENT_TYPES",
+    "LAWFUL_EXITS",
+    "NOTE_MAX_CHARS",
+    "closing_problems",
+    "step_problems",
+    "length_problems",
     "staff_update_problems",
     "staff_update_change",
     "apply_staff_update",
@@ -166,11 +177,23 @@ class CaseChanges:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(CASE_CHANGE_COUNTS, 0))
 
 
-class Rejection(NamedTuple):
-    """Why a staff update is refused: the column at fault and the reason (for the rejects file)."""
+@dataclass(frozen=True)
+class Rejection:
+    """Why a staff update is refused: the column at fault and the reason (English, for the
+    rejects file), and the same reason in Chinese (``reason_zh``, for the web app's form error;
+    not compared, so two rejections are equal when their column and reason are).
+
+    >>> Rejection("ts", "date before the case opened", "日期早于案例建档日期")
+    Rejection(column='ts', reason='date before the case opened')
+    """
 
     column: str
     reason: str
+    reason_zh: str = field(default="", compare=False, repr=False)
+
+    def text(self, lang: str = "en") -> str:
+        """The reason in ``lang`` (``"zh"`` or ``"en"``)."""
+        return self.reason_zh if lang == "zh" and self.reason_zh else self.reason
 
 
 def none_if_missing(value: Any) -> Any:
@@ -619,7 +642,8 @@ def timed_case_changes(
     row, :func:`mark_returned`: ``returned`` and ``close_proposed`` events); prevention cases off
     the list for ``auto_close_days`` (:func:`propose_close`); closing what was proposed
     ``auto_close_days`` ago and left unanswered (:func:`close`, the reason from
-    :func:`auto_closure_reason`); escalation suggestions on the cases not changed above
+    :func:`auto_closure_reason`; never a suspected dropout that is not back,
+    :func:`closing_problems`); escalation suggestions on the cases not changed above
     (:func:`suggest_escalation`, an ``escalation`` event naming the next four-step step, due
     again ``escalation_days`` later; a person takes it). Returns are skipped when neither
     ``streaks`` nor ``attendance`` is given (see :func:`return_streaks`).
@@ -665,6 +689,8 @@ def timed_case_changes(
         )
     for cid in auto_closes(open_cases, as_of, auto_close_days=config.auto_close_days):
         reason = auto_closure_reason(by_id.loc[cid])
+        if closing_problems(by_id.loc[cid], reason):  # the same rule as staff closing: 劝返一个销号一个
+            continue
         out.updates[cid] = close(on, reason)
         event(cid, "closed", detail=json.dumps({"closure_reason": reason, "automatic": True}))
         out.counts["closed"] += 1
@@ -688,20 +714,165 @@ def timed_case_changes(
 
 # --- staff updates ---------------------------------------------------------------------------------
 
+#: the case types the law's rules apply to: the four-step method (四步法) and closing only on
+#: return or lawful placement (劝返一个销号一个)
+LEGAL_CASE_TYPES: tuple[str, ...] = ("suspected_dropout", "dropout")
+
+#: staff event types that belong to the four-step method: ``step`` (a step taken) and its
+#: documents (《限期复学通知书》 deadline notice, 《行政处罚决定书》 penalty, court)
+FOUR_STEP_EVENT_TYPES: tuple[str, ...] = ("step", "deadline_notice", "penalty", "court")
+
+#: closure reasons that close a suspected dropout lawfully without the child back at school
+#: (a verified transfer, 免予入学 / 缓学, death, not a dropout after all); ``returned`` needs the
+#: child's return and ``placed`` a placement (:func:`closing_problems`)
+LAWFUL_EXITS: tuple[str, ...] = ("transferred", "exempt", "deceased", "not_a_dropout")
+
+#: the longest note staff may write on one event (``case_events.note``); longer is refused, never cut
+NOTE_MAX_CHARS = 2000
+
+
+def _refuse(column: str, reason: str, reason_zh: str) -> Rejection:
+    return Rejection(column, reason, reason_zh)
+
+
+def closing_problems(case: Mapping, reason: str, update: Mapping | None = None) -> list[Rejection]:
+    """Why ``case`` may not be closed (销号) for ``reason`` (empty: it may).
+
+    A suspected dropout (:data:`LEGAL_CASE_TYPES`) is closed only when the child is back or
+    lawfully placed (劝返一个销号一个, DOMAIN.md): ``returned`` needs the return (the case is
+    ``returned``: the nightly saw the child at school ``return_days`` days after the mark, or
+    staff reported the return; or ``update`` itself reports ``outcome = returned``);
+    ``placed`` needs a placement other than ``still_out`` (on the case or in ``update``); the
+    lawful exits :data:`LAWFUL_EXITS` need nothing more; ``off_list`` and ``other`` are
+    refused. A prevention case may close for any reason of :data:`CLOSURE_REASONS`.
+
+    >>> [p.reason[:40] for p in closing_problems({"case_type": "suspected_dropout", "status": "open"}, "returned")]
+    ['closing as returned needs the child back']
+    >>> closing_problems({"case_type": "suspected_dropout", "status": "returned"}, "returned")
+    []
+    """
+    update = update or {}
+    if case.get("case_type") not in LEGAL_CASE_TYPES:
+        return []
+    if reason == "returned":
+        back = case.get("status") == "returned" or update.get("outcome") == "returned"
+        if not back:
+            return [_refuse(
+                "closure_reason",
+                "closing as returned needs the child back at school: the nightly's return (at school "
+                "return_days days after the mark) or a return event (outcome returned) first "
+                "(劝返一个销号一个)",
+                "以“已返校”销号须先有返校记录：夜间任务确认连续到校，或一条结果为“已返校”的记录（劝返一个销号一个）",
+            )]  # fmt: skip
+    elif reason == "placed":
+        placement = none_if_missing(update.get("placement")) or none_if_missing(case.get("placement"))
+        if placement in (None, "still_out"):
+            return [_refuse(
+                "closure_reason",
+                "closing as placed needs a placement other than still_out (a placement row first)",
+                "以“已安置”销号须先记录安置方式（不能是“仍未返校”）",
+            )]  # fmt: skip
+    elif reason not in LAWFUL_EXITS:
+        return [_refuse(
+            "closure_reason",
+            f"a suspected dropout is closed only when the child is back (returned) or lawfully placed "
+            f"({', '.join(('placed', *LAWFUL_EXITS))}), not {reason} (劝返一个销号一个)",
+            f"疑似辍学案例只有学生返校或依法安置（已安置、转学、免予/缓学、死亡、非辍学）后才能销号，"
+            f"不能以“{reason}”销号（劝返一个销号一个）",
+        )]  # fmt: skip
+    return []
+
+
+def step_problems(case: Mapping | None, update: Mapping) -> list[Rejection]:
+    """Why a four-step (四步法) entry of ``update`` may not go on ``case`` (empty: it may).
+
+    A ``step`` names a stage 1-4, the next one after the case's current step (steps are taken
+    in order: 0 → 1 → 2 → 3 → 4); the four-step method and its documents
+    (:data:`FOUR_STEP_EVENT_TYPES`) are for suspected dropouts only, never a prevention case;
+    any other row that names a ``four_step_stage`` names the case's current one (a step is
+    taken by a ``step`` row).
+
+    >>> [p.reason for p in step_problems({"status": "open", "four_step_stage": 0,
+    ...     "case_type": "suspected_dropout"}, {"event_type": "step", "four_step_stage": 4})]
+    ['skips a step: the case is at step 0, the next step is 1 (四步法 steps are taken in order)']
+    """
+    out: list[Rejection] = []
+    et, stage = update.get("event_type"), none_if_missing(update.get("four_step_stage"))
+    current = None if case is None else none_if_missing(case.get("four_step_stage"))
+    current = 0 if current is None else int(current)
+    if et == "step" and stage is None:
+        out.append(_refuse("four_step_stage", "a step needs four_step_stage 1-4", "四步法步骤须填写阶段 1-4"))
+    elif et == "step" and case is not None and stage <= current:
+        out.append(_refuse("four_step_stage", f"must be above the case's current step {current}",
+                           f"须高于案例当前的第 {current} 步"))  # fmt: skip
+    elif et == "step" and case is not None and stage > current + 1:
+        out.append(_refuse(
+            "four_step_stage",
+            f"skips a step: the case is at step {current}, the next step is {current + 1} "
+            "(四步法 steps are taken in order)",
+            f"不能跳步：案例处于第 {current} 步，下一步是第 {current + 1} 步（四步法须依次进行）",
+        ))  # fmt: skip
+    elif et != "step" and stage is not None and case is not None and stage != current:
+        out.append(_refuse(
+            "four_step_stage",
+            f"four_step_stage {stage} on a {et} row: the case is at step {current}; a step is taken "
+            "by a step row",
+            f"“{et}”记录的四步法阶段 {stage} 与案例当前的第 {current} 步不符；进入下一步须用“step”记录",
+        ))  # fmt: skip
+    if (
+        case is not None
+        and case.get("case_type") is not None
+        and case.get("case_type") not in LEGAL_CASE_TYPES
+    ):
+        if et in FOUR_STEP_EVENT_TYPES or (stage is not None and stage > 0):
+            out.append(_refuse(
+                "event_type" if et in FOUR_STEP_EVENT_TYPES else "four_step_stage",
+                f"the four-step method (四步法) is for suspected dropouts, not a {case['case_type']} case",
+                "四步法只用于疑似辍学案例，不能用于预防案例",
+            ))  # fmt: skip
+    return out
+
+
+def length_problems(update: Mapping, lengths: Mapping[str, int] | None = None) -> list[Rejection]:
+    """Values of ``update`` longer than their column holds (``lengths``: column -> characters,
+    from the ledger's models), and a ``note`` over :data:`NOTE_MAX_CHARS`. Refused, never cut.
+
+    >>> length_problems({"owner_staff_id": "x" * 70}, {"owner_staff_id": 64})[0].reason
+    '70 characters, over the 64 this column holds'
+    """
+    limits = {**(lengths or {}), "note": NOTE_MAX_CHARS}
+    out = []
+    for col, limit in limits.items():
+        value = none_if_missing(update.get(col))
+        if value is not None and not isinstance(value, dt.date | int | float) and len(str(value)) > limit:
+            out.append(_refuse(col, f"{len(str(value))} characters, over the {limit} this column holds",
+                               f"{len(str(value))} 个字符，超过该列上限 {limit}"))  # fmt: skip
+    return out
+
 
 def staff_update_problems(
-    case: Mapping | None, update: Mapping, *, staff_ids: Collection[str] | None = None
+    case: Mapping | None,
+    update: Mapping,
+    *,
+    staff_ids: Collection[str] | None = None,
+    as_of: dt.date | None = None,
+    lengths: Mapping[str, int] | None = None,
 ) -> list[Rejection]:
     """Why one staff update cannot apply to its case (empty: it can), in the rejects file's order.
 
-    ``case`` is the ledger's row of ``update["case_id"]`` (``None``: not in the ledger);
-    ``update`` a typed update row (``event_type``, ``four_step_stage`` as int or ``None``,
-    ``placement``, ``owner_staff_id``, ``closure_reason``; the code lists are checked before).
-    ``staff_ids`` are the owners a ``reassigned`` may name (``None``: any named owner).
+    ``case`` is the ledger's row of ``update["case_id"]`` as earlier updates left it (``None``:
+    not in the ledger); ``update`` a typed update row (``event_type``, ``ts``,
+    ``four_step_stage`` as int or ``None``, ``placement``, ``owner_staff_id``,
+    ``closure_reason``, ``note``; the code lists are checked before). ``staff_ids`` are the
+    owners a ``reassigned`` may name (``None``: any named owner); ``as_of`` the day of the
+    update (the import date, the web app's today): no update is dated after it; ``lengths``
+    the column lengths (:func:`length_problems`).
 
-    Today's checks: the case exists and is open; a ``step`` names a stage above the case's
-    current one; a ``placement`` names one; a ``reassigned`` names a known owner; a
-    ``close`` names a reason. (A later issue tightens this state machine.)
+    Refused: a case not in the ledger or no longer open; an event dated before the case opened
+    or after ``as_of``; a step that is not the next one, a four-step entry on a prevention case
+    (:func:`step_problems`); a placement without one; a ``reassigned`` to an unknown owner; a
+    ``close`` without a reason, or closing a suspected dropout that is neither back nor
+    lawfully placed (:func:`closing_problems`); a value too long (:func:`length_problems`).
 
     >>> staff_update_problems({"status": "open", "four_step_stage": 2},
     ...     {"case_id": "C1", "event_type": "step", "four_step_stage": 1})
@@ -710,27 +881,37 @@ def staff_update_problems(
     out: list[Rejection] = []
     cid = none_if_missing(update.get("case_id"))
     if cid is not None and case is None:
-        out.append(Rejection("case_id", "case_id not in the ledger (see `baoxue cases list`)"))
+        out.append(_refuse("case_id", "case_id not in the ledger (see `baoxue cases list`)",
+                           "台账中没有这个案例编号（见 `baoxue cases list`）"))  # fmt: skip
     elif cid is not None and case["status"] not in OPEN_STATUSES:
-        out.append(Rejection("case_id", f"case is already {case['status']}"))
-    et, stage = update.get("event_type"), none_if_missing(update.get("four_step_stage"))
-    if et == "step" and stage is None:
-        out.append(Rejection("four_step_stage", "a step needs four_step_stage 1-4"))
-    elif et == "step" and case is not None and stage <= case["four_step_stage"]:
         out.append(
-            Rejection(
-                "four_step_stage", f"must be above the case's current step {int(case['four_step_stage'])}"
-            )
+            _refuse("case_id", f"case is already {case['status']}", f"案例已经是“{case['status']}”状态")
         )
+    ts = _date(none_if_missing(update.get("ts")))
+    opened = None if case is None else _date(none_if_missing(case.get("opened_at")))
+    if ts is not None and opened is not None and ts < opened:
+        out.append(
+            _refuse("ts", f"date before the case opened ({opened})", f"日期早于案例建档日期（{opened}）")
+        )
+    if ts is not None and as_of is not None and ts > as_of:
+        out.append(_refuse("ts", f"date after the import date {as_of} (no update is dated in the future)",
+                           f"日期晚于今天 {as_of}（不能记录未来的日期）"))  # fmt: skip
+    out += step_problems(case, update)
+    et = update.get("event_type")
     if et == "placement" and none_if_missing(update.get("placement")) is None:
-        out.append(Rejection("placement", "a placement event needs placement"))
+        out.append(_refuse("placement", "a placement event needs placement", "安置记录须填写安置方式"))
     owner = none_if_missing(update.get("owner_staff_id"))
     if et == "reassigned" and (owner is None or (staff_ids is not None and owner not in staff_ids)):
-        out.append(Rejection("owner_staff_id", "owner_staff_id not in the staff table"))
-    if et == "close" and none_if_missing(update.get("closure_reason")) is None:
         out.append(
-            Rejection("closure_reason", f"closing needs closure_reason, one of {list(CLOSURE_REASONS)}")
+            _refuse("owner_staff_id", "owner_staff_id not in the staff table", "包保责任人不在教职工表中")
         )
+    reason = none_if_missing(update.get("closure_reason"))
+    if et == "close" and reason is None:
+        out.append(_refuse("closure_reason", f"closing needs closure_reason, one of {list(CLOSURE_REASONS)}",
+                           "销号须填写销号原因"))  # fmt: skip
+    elif et == "close" and case is not None:
+        out += closing_problems(case, reason, update)
+    out += length_problems(update, lengths)
     return out
 
 
@@ -739,8 +920,9 @@ def staff_update_change(case: Mapping, update: Mapping) -> dict | Rejection:
 
     In order: ``reason_primary`` when given; a ``reassigned`` owner; a ``step``
     (:func:`take_step`); ``outcome = returned`` on an open case (:func:`mark_returned`); a
-    ``placement`` (:func:`place`); a ``close`` (:func:`close`). Later ones win on the same
-    column.
+    ``placement`` (:func:`place`); a ``close`` (:func:`close`, with the placement it names).
+    Later ones win on the same column. It does not check the transition: that is
+    :func:`staff_update_problems` (both: :func:`apply_staff_update`).
 
     >>> staff_update_change({"status": "open"}, {"event_type": "close", "ts": "2025-03-12",
     ...     "closure_reason": "not_a_dropout"})["status"]
@@ -749,7 +931,7 @@ def staff_update_change(case: Mapping, update: Mapping) -> dict | Rejection:
     Rejection(column='case_id', reason='case is already closed')
     """
     if case["status"] not in OPEN_STATUSES:
-        return Rejection("case_id", f"case is already {case['status']}")
+        return _refuse("case_id", f"case is already {case['status']}", f"案例已经是“{case['status']}”状态")
     et, ts = update.get("event_type"), _date(update.get("ts"))
     out: dict = {}
     if none_if_missing(update.get("reason_primary")) is not None:
@@ -763,15 +945,23 @@ def staff_update_change(case: Mapping, update: Mapping) -> dict | Rejection:
     if et == "placement":
         out.update(place(update["placement"], ts))
     if et == "close":
+        if none_if_missing(update.get("placement")) is not None:
+            out["placement"] = update["placement"]
         out.update(close(ts, update["closure_reason"]))
     return out
 
 
 def apply_staff_update(
-    case: Mapping | None, update: Mapping, *, staff_ids: Collection[str] | None = None
+    case: Mapping | None,
+    update: Mapping,
+    *,
+    staff_ids: Collection[str] | None = None,
+    as_of: dt.date | None = None,
+    lengths: Mapping[str, int] | None = None,
 ) -> dict | list[Rejection]:
-    """One staff update on its case (the web app's entry point): the case columns to set, or
-    the reasons it is refused (:func:`staff_update_problems`, then :func:`staff_update_change`).
+    """One staff update on its case (the web app's and the import's entry point): the case
+    columns to set, or the reasons it is refused (:func:`staff_update_problems`, then
+    :func:`staff_update_change`).
 
     >>> case = {"status": "open", "four_step_stage": 0}
     >>> apply_staff_update(case, {"case_id": "C1", "event_type": "step", "four_step_stage": 1,
@@ -781,7 +971,7 @@ def apply_staff_update(
     ...     "ts": "2025-03-12"})]
     ['closure_reason']
     """
-    problems = staff_update_problems(case, update, staff_ids=staff_ids)
+    problems = staff_update_problems(case, update, staff_ids=staff_ids, as_of=as_of, lengths=lengths)
     if problems:
         return problems
     change = staff_update_change(case, update)

@@ -7,11 +7,25 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli._common import App, ConfigOpt, DbOpt, config_with_db, console, isna, open_ledger, parse_day
+from jobs.cli._common import (
+    App,
+    ConfigOpt,
+    DbOpt,
+    Language,
+    choice,
+    config_with_db,
+    console,
+    isna,
+    open_ledger,
+    parse_day,
+)
 
 __all__ = ["cases_app"]
 
-cases_app = App(help="The case ledger (台账): list, show, import staff updates.", no_args_is_help=True)
+cases_app = App(
+    help="The case ledger (台账): list, show, import staff updates, write the update sheet template.",
+    no_args_is_help=True,
+)
 
 
 @cases_app.command("list")
@@ -138,10 +152,30 @@ def cases_import(
     cfg = config_with_db(config, db)
     engine = open_ledger(cfg)
     res = import_updates(engine, file, as_of=day, rejects_file=rejects, lock_timeout_s=cfg.job.lock_timeout_s)
-    n_bad = res.rejects["file_row"].nunique() if len(res.rejects) else 0
+    n_bad = res.rejects.loc[res.rejects["file_row"] > 1, "file_row"].nunique() if len(res.rejects) else 0
+    if res.unknown_columns:
+        console.print(
+            f"warning: unknown column(s) not imported: {', '.join(res.unknown_columns)} "
+            "(see the rejects file, row 1; `baoxue cases template` writes a sheet with the known headers)",
+            markup=False,
+            highlight=False,
+        )
     console.print(
         f"{file}: {res.rows} rows; imported {res.imported}, imported before {res.already}, rejected {n_bad} "
         f"(rejects file: {res.rejects_file})",
         markup=False,
         highlight=False,
     )
+
+
+@cases_app.command("template")
+def cases_template(
+    file: Annotated[Path, typer.Argument(help="the sheet to write, XLSX or CSV")] = Path("case_updates.xlsx"),
+    lang: Annotated[
+        Language, typer.Option("--lang", parser=choice(Language, "language"), help="header language")
+    ] = "zh",
+) -> None:
+    """Write an empty staff update sheet with the import's headers (备注 = note included)."""
+    from jobs.ledger import write_update_template
+
+    console.print(f"wrote {write_update_template(file, lang=lang)}", markup=False, highlight=False)

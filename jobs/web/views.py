@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from features.config import BaoxueConfig
+from jobs.ledger import UPDATE_FIELD_LENGTHS
 from jobs.storage import (
     AuditEntry,
     Case,
@@ -44,7 +45,15 @@ from jobs.storage import (
     write_transaction,
 )
 from jobs.web.scope import AGGREGATE, MONTHLY_FORM, Principal, scoped_session
-from risk.cases import CLOSURE_REASONS, OPEN_STATUSES, apply_staff_update, report_dropout, stable_hash
+from risk.cases import (
+    CLOSURE_REASONS,
+    NOTE_MAX_CHARS,
+    OPEN_STATUSES,
+    Rejection,
+    apply_staff_update,
+    report_dropout,
+    stable_hash,
+)
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
@@ -633,7 +642,11 @@ def _back(student_id: str, error: str | None = None):
     if request.headers.get("HX-Request") == "true":
         with _reading() as s:
             ctx = _student_context(s, student_id)
-        return render_template("_history.html", **ctx, split=_split, saved=error is None, partial_error=error)
+        card = render_template("_history.html", **ctx, split=_split, saved=error is None, partial_error=error)
+        if error is None:  # the form comes back empty, so a note is not saved twice
+            card += render_template("_contact.html", student_id=student_id, contact_types=CONTACT_TYPES,
+                                    outcomes=_OUTCOMES, oob=True)  # fmt: skip
+        return card
     return redirect(url_for("web.student_page", student_id=student_id, error=error) + "#history")
 
 
@@ -642,12 +655,13 @@ def _case_event(s: Session, case: Case, event_type: str, *, on: dt.date, **cols)
     state = {c.name: getattr(case, c.name) for c in Case.__table__.columns}
     update = {"case_id": case.case_id, "event_type": event_type, "ts": on, **cols}
     staff_ids = set(s.scalars(sa.select(Staff.staff_id)).all())
-    change = apply_staff_update(state, update, staff_ids=staff_ids)
+    change = apply_staff_update(state, update, staff_ids=staff_ids, as_of=_state().clock().date(),
+                                lengths={**UPDATE_FIELD_LENGTHS, "documents": NOTE_MAX_CHARS})  # fmt: skip
     if isinstance(change, list):
         return change
     for k, v in change.items():
         setattr(case, k, v)
-    detail = {k: cols[k] for k in ("closure_reason", "documents", "placement", "note") if cols.get(k)}
+    detail = {k: cols[k] for k in ("closure_reason", "documents", "placement") if cols.get(k)}
     ev = CaseEvent(
         event_id=f"W-{stable_hash(case.case_id, event_type, uuid.uuid4().hex, n=20)}",
         case_id=case.case_id,
@@ -661,9 +675,15 @@ def _case_event(s: Session, case: Case, event_type: str, *, on: dt.date, **cols)
         source="web",
         run_id=None,
         detail=json.dumps({**detail, "by": _me().staff_id}, ensure_ascii=False, sort_keys=True),
+        note=cols.get("note") or None,
     )
     s.add(ev)
     return ev
+
+
+def _refused(problems: list[Rejection]) -> str:
+    """Why an action was refused, in the user's language (the form error)."""
+    return "; ".join(p.text(_lang()) for p in problems)
 
 
 def _form_date(name: str, default: dt.date | None = None) -> dt.date | None:
@@ -695,9 +715,9 @@ def record_contact(student_id: str):
         if case is None:
             return _back(student_id, "no_case")
         res = _case_event(s, case, etype, on=_form_date("ts", today), outcome=outcome,
-                          next_due=_form_date("next_due"))  # fmt: skip
+                          next_due=_form_date("next_due"), note=request.form.get("note", "").strip())  # fmt: skip
         if isinstance(res, list):
-            return _back(student_id, "; ".join(r.reason for r in res))
+            return _back(student_id, _refused(res))
         _audit(s, "record_event", student_id=student_id, case_id=case.case_id, school_id=case.school_id,
                event_type=etype, outcome=outcome)  # fmt: skip
     return _back(student_id)
@@ -811,7 +831,7 @@ def assign_owner(case_id: str):
         case = _case_for_action(s, case_id)
         res = _case_event(s, case, "reassigned", on=_state().clock().date(), owner_staff_id=owner)
         if isinstance(res, list):
-            return _case_back(case_id, "; ".join(r.reason for r in res))
+            return _case_back(case_id, _refused(res))
         _audit(
             s,
             "assign_owner",
@@ -834,7 +854,7 @@ def close_case(case_id: str):
         case = _case_for_action(s, case_id)
         res = _case_event(s, case, "close", on=_state().clock().date(), closure_reason=reason)
         if isinstance(res, list):
-            return _case_back(case_id, "; ".join(r.reason for r in res))
+            return _case_back(case_id, _refused(res))
         _audit(
             s, "close", student_id=case.student_id, case_id=case_id, school_id=case.school_id, reason=reason
         )
@@ -852,12 +872,12 @@ def take_step(case_id: str):
         abort(400, description="four_step_stage: 1-4")
     if not 1 <= stage <= 4:
         abort(400, description="four_step_stage: 1-4")
-    documents = request.form.get("documents", "").strip()[:2000]
+    documents = request.form.get("documents", "").strip()  # too long: refused, never cut
     with _writing() as s:
         case = _case_for_action(s, case_id)
         res = _case_event(s, case, "step", on=_form_date("ts", _state().clock().date()), four_step_stage=stage,
                           next_due=_form_date("next_due"), documents=documents)  # fmt: skip
         if isinstance(res, list):
-            return _case_back(case_id, "; ".join(r.reason for r in res))
+            return _case_back(case_id, _refused(res))
         _audit(s, "step", student_id=case.student_id, case_id=case_id, school_id=case.school_id, stage=stage)
     return _case_back(case_id)

@@ -161,7 +161,7 @@ def test_staff_updates_import_good_rows_and_reject_bad_ones_with_reasons(engine,
     rows = [
         {"case_id": ids["a"], "ts": "2025-03-11", "event_type": "home_visit", "actor_role": "head_teacher",
          "outcome": "contacted"},
-        {"case_id": ids["a"], "ts": "2025-03-12", "event_type": "step", "four_step_stage": "2"},
+        {"case_id": ids["a"], "ts": "2025-03-12", "event_type": "step", "four_step_stage": "1"},
         {"case_id": ids["b"], "ts": "2025-03-12", "event_type": "close", "closure_reason": "not_a_dropout"},
         {"case_id": "C00000000-nope", "ts": "2025-03-12", "event_type": "phone"},  # row 5
         {"case_id": ids["c"], "ts": "2025-13-45", "event_type": "phone"},  # row 6
@@ -180,7 +180,7 @@ def test_staff_updates_import_good_rows_and_reject_bad_ones_with_reasons(engine,
     assert "not in the ledger" in by_row[5] and "not a date" in by_row[6] and "unknown code" in by_row[7]
     assert "not in the staff table" in by_row[8] and "after the import date" in by_row[9]
     cases = read_cases(engine).set_index("student_id")
-    assert cases.loc["a", "four_step_stage"] == 2
+    assert cases.loc["a", "four_step_stage"] == 1
     assert (cases.loc["b", "status"], cases.loc["b", "closure_reason"]) == ("closed", "not_a_dropout")
     ev = read_case_events(engine)
     assert ev["source"].value_counts()["import"] == 3

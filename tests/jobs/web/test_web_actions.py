@@ -94,6 +94,7 @@ def test_an_htmx_contact_returns_just_the_case_history_with_the_new_event(as_rol
     card = resp.get_data(as_text=True)
     assert card.lstrip().startswith('<div class="card scroll" id="history">') and "<html" not in card
     assert "电话" in card and 'id="saved"' in card
+    assert 'id="contact" hx-swap-oob="true"' in card  # the form comes back empty
     # refused (f has no open case): the card says why, and nothing is written
     before = len(read_case_events(ledger, class_id="c1"))
     resp = h1.post("/student/f/contact", headers={"HX-Request": "true"},

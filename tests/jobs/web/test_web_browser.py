@@ -60,6 +60,7 @@ def test_head_teacher_sees_only_their_class_and_records_a_home_visit(server, pag
     page.wait_for_url("**/student/a")
     page.select_option("select[name=event_type]", "home_visit")
     page.select_option("select[name=outcome]", "agreed")
+    page.fill("textarea[name=note]", "家长同意下周一送孩子返校")
     page.evaluate("window.__not_reloaded = true")
     page.click("#record")
     expect(page.locator("#events")).to_contain_text("家访")  # HTMX swaps the case history in place
@@ -67,6 +68,7 @@ def test_head_teacher_sees_only_their_class_and_records_a_home_visit(server, pag
     assert "家访" in history and "同意返校" in history
     assert page.evaluate("window.__not_reloaded === true"), "the page reloaded: HTMX did not swap the card"
     assert page.locator("#saved").is_visible()
+    assert page.input_value("textarea[name=note]") == ""  # the form came back empty (out of band)
     _shots(page, tmp_path, "student")
     assert page.goto(f"{server}/student/c").status == 404
 
