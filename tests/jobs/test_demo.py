@@ -62,12 +62,22 @@ def _baoxue() -> str:
     return str(exe) if exe.exists() else shutil.which("baoxue") or "baoxue"
 
 
+_LONG_FLOAT = re.compile(r"-?\d+\.\d{11,}(?:e-?\d+)?")
+
+
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
     """Every cell as text, run ids reduced to their date, commits masked, rows in a fixed order."""
     frame = frame.drop(columns=[c for c in frame.columns if c in _VOLATILE])
 
     def cell(v) -> str:
-        return _COMMIT.sub("(commit)", _RUN_ID.sub(r"\1", "" if pd.isna(v) else repr(v)))
+        if isinstance(v, float) and not pd.isna(v):
+            # 10 significant digits: the last bits of the probabilities moved between a fresh
+            # install on 2026-12-04 and the record of 2026-12-03 (same code, newer patch
+            # releases from the registry), while no tier, rank or count did; floats inside
+            # JSON text (case event details) are rounded the same way
+            return f"{v:.10g}"
+        text = _COMMIT.sub("(commit)", _RUN_ID.sub(r"\1", "" if pd.isna(v) else repr(v)))
+        return _LONG_FLOAT.sub(lambda m: f"{float(m.group()):.10g}", text)
 
     text = pd.DataFrame({c: [cell(v) for v in frame[c].tolist()] for c in frame.columns})
     return (
