@@ -6,7 +6,7 @@
 - :func:`student_plan` — one student's sheet (一生一案) for the counsellor
 """
 
-from risk.reporting._common import ReportConfig, month_period, risk_band
+from risk.reporting._common import ReportConfig, county_mean, month_period
 from risk.reporting.monthly import FORM_COLUMNS, UNIT_COLUMNS, MonthlyReport, monthly_report
 from risk.reporting.school import SchoolSummary, school_summary
 from risk.reporting.student import StudentPlan, attendance_calendar, student_plan, waterfall_frame
@@ -15,7 +15,7 @@ from risk.reporting.weekly import WEEKLY_COLUMNS, WeeklyClassList, weekly_class_
 __all__ = [
     "ReportConfig",
     "month_period",
-    "risk_band",
+    "county_mean",
     "FORM_COLUMNS",
     "UNIT_COLUMNS",
     "MonthlyReport",
