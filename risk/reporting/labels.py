@@ -309,6 +309,7 @@ def risk_words(
     *,
     previous_mean: object = None,
     language: Language = "zh",
+    when: tuple[str, str] = ("上周", "last week"),
 ) -> str:
     """A calibrated probability as a teacher can weigh it: a multiple of the county average,
     with last week's in the same unit.
@@ -318,7 +319,8 @@ def risk_words(
     probability over the county's students that night (the snapshot's mean); ``previous`` is
     the child's probability last week and ``previous_mean`` last week's county mean (default
     ``county_mean``). The rounding rules are :func:`multiple_words`'. '' when ``p`` or the mean
-    is missing; no "last week" part when ``previous`` is missing.
+    is missing; no "last week" part when ``previous`` is missing. ``when`` names the earlier
+    look (zh, en): "上周" / "last week" by default, "上次" / "last run" for a nightly view.
 
     Examples
     --------
@@ -344,4 +346,4 @@ def risk_words(
     before = multiple_words(risk_multiple(previous, before_mean), language, short=True)
     if not before:
         return now
-    return f"{now}（上周{before}）" if zh else f"{now} (last week {before})"
+    return f"{now}（{when[0]}{before}）" if zh else f"{now} ({when[1]} {before})"
