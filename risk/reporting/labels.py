@@ -264,27 +264,33 @@ def risk_multiple(p: object, county_mean: object) -> float:
     return float(p) / float(county_mean)  # type: ignore[arg-type]
 
 
+def _one_decimal(m: float) -> float:
+    """``m`` rounded to one decimal, half up (the number a reader sees; 0.3 / 0.2 is 1.5, not
+    1.4999999999999998)."""
+    return math.floor(m * 10 + 0.5) / 10
+
+
 def _round_multiple(m: float) -> str:
     """A multiple as shown: one decimal below :data:`WHOLE_FROM`, a whole number from it (half up)."""
-    one = math.floor(m * 10 + 0.5) / 10
-    if one >= WHOLE_FROM:
+    if _one_decimal(m) >= WHOLE_FROM:
         return str(int(math.floor(m + 0.5)))
-    return f"{one:.1f}"
+    return f"{_one_decimal(m):.1f}"
 
 
 def multiple_words(m: float, language: Language = "zh", *, short: bool = False) -> str:
     """A multiple of the county average in words ('' when unknown).
 
-    The rules (so that a reader does not weigh the third decimal):
+    The rules (so that a reader does not weigh the third decimal) apply to the multiple rounded
+    to one decimal, half up, so that the words never contradict the number shown:
 
-    - within (1/1.5, 1.5): "close to the county average" (与全县平均相近);
-    - at or under 1/1.5: "below the county average" (低于全县平均);
     - from 1.5 up to 3: one decimal, "about 2.4×" (约为全县平均的2.4倍);
-    - from 3 up: a whole number, rounded half up, "about 12×" (约为全县平均的12倍).
+    - from 3 up: a whole number, rounded half up, "about 12×" (约为全县平均的12倍);
+    - under 1.5 and above 1/1.5 (0.67): "close to the county average" (与全县平均相近);
+    - at or under 0.6: "below the county average" (低于全县平均).
 
     ``short`` drops "the county average" after a multiple (for "last week about 8×").
 
-    >>> multiple_words(12.0), multiple_words(2.44), multiple_words(1.49), multiple_words(0.5)
+    >>> multiple_words(12.0), multiple_words(2.44), multiple_words(1.44), multiple_words(0.5)
     ('约为全县平均的12倍', '约为全县平均的2.4倍', '与全县平均相近', '低于全县平均')
     >>> multiple_words(2.96), multiple_words(12.5, "en"), multiple_words(8.2, short=True)
     ('约为全县平均的3倍', 'about 13× the county average', '约为8倍')
@@ -292,12 +298,13 @@ def multiple_words(m: float, language: Language = "zh", *, short: bool = False) 
     zh = language == "zh"
     if not _finite(m):
         return ""
-    if m >= NEAR_AVERAGE:
+    shown = _one_decimal(m)
+    if shown >= NEAR_AVERAGE:
         n = _round_multiple(m)
         if short:
             return f"约为{n}倍" if zh else f"about {n}×"
         return f"约为全县平均的{n}倍" if zh else f"about {n}× the county average"
-    if m > 1 / NEAR_AVERAGE:
+    if shown > 1 / NEAR_AVERAGE:
         return "与全县平均相近" if zh else "close to the county average"
     return "低于全县平均" if zh else "below the county average"
 

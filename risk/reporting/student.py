@@ -230,7 +230,7 @@ def attendance_calendar(
     att = att.loc[(att["student_id"] == student_id) & att["date"].isin(school_days)]
     order = list(ATTENDANCE_LEVELS)
     level = att["status"].astype("str").map(_STATUS_LEVEL).fillna("unknown")
-    rank = level.map({lv: i for i, lv in enumerate(order)})
+    rank = level.map({lv: i for i, lv in enumerate(order)}).astype("float64")  # float when empty too
     worst = rank.groupby(att["date"].to_numpy()).min()
     out = pd.DataFrame({"date": school_days})
     out["level"] = [order[int(r)] for r in lookup(out["date"], worst).fillna(order.index("unknown"))]
@@ -339,14 +339,17 @@ DEFAULT_FULL_MARKS = 100.0
 
 def _results(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
     """The student's results of the exams dated on or before ``as_of`` (the day a result becomes
-    known, as the features read them), with the exam's term, type and date and the share of full
-    marks (a missing ``full_marks`` is 100)."""
+    known, as the features read them), with the exam's term ('' when not given), type and date and
+    the share of full marks (a missing ``full_marks`` is 100)."""
     r = tables.exam_results
     r = r.loc[r["student_id"].astype("str") == str(student_id)]
     ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
     ex = ex.drop_duplicates("exam_id")[["exam_id", "term_id", "exam_type", "exam_date"]]
     r = r.assign(exam_id=r["exam_id"].astype("str")).merge(ex, on="exam_id")
     r = r.loc[pd.to_datetime(r["exam_date"]) <= as_of].copy()
+    # term_id is optional: a missing one must not drop the exam (groupby and pivot_table drop NaN keys)
+    r["term_id"] = r["term_id"].astype("str").where(r["term_id"].notna(), "")
+    r["exam_type"] = r["exam_type"].astype("str")
     score = pd.to_numeric(r["score"], errors="coerce") if "score" in r else pd.Series(np.nan, index=r.index)
     if "full_marks" in r:
         full = pd.to_numeric(r["full_marks"], errors="coerce").fillna(DEFAULT_FULL_MARKS)
@@ -430,16 +433,8 @@ def exam_history(
 
 def _exam_levels(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
     """Results reported as levels only (A-D, no score): one row per exam, one column per subject."""
-    r = tables.exam_results
-    if "level" not in r.columns:
-        return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
-    r = r.loc[(r["student_id"] == student_id) & r["level"].notna()]
-    if "score" in r.columns:
-        r = r.loc[r["score"].isna()]
-    ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
-    r = r.assign(exam_id=r["exam_id"].astype("str"), level=r["level"].astype("str"))
-    r = r.merge(ex[["exam_id", "term_id", "exam_type", "exam_date"]])
-    r = r.loc[r["exam_date"] <= as_of]
+    r = _results(tables, student_id, as_of)
+    r = r.loc[(r["level"] != "") & r["share"].isna()]
     if r.empty:
         return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
     wide = r.pivot_table(
