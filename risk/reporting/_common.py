@@ -1,4 +1,4 @@
-"""What every report needs: its settings, names for rendering, risk bands, open cases, owners."""
+"""What every report needs: its settings, names for rendering, the county average, open cases, owners."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Words for the codes that reports show: tiers, four-step stages, case and event types, reasons.
+"""Words for the codes that reports show: tiers, four-step stages, case and event types, reasons, risk.
 
 Every table maps a contract code to ``(zh, en)``. :func:`label` picks the language and
 falls back to the code itself for a code it does not know (a county's own code shows as
