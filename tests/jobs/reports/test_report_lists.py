@@ -188,3 +188,26 @@ def test_the_plan_lists_the_exams_its_reasons_cite():
     exams = page.split("<h2>历次考试</h2>")[1].split("<h2>")[0]
     assert reason in page and "数学 45%" in exams and '<p class="note">无</p>' not in exams
     assert not p.exams.empty  # the chart's shares too (a missing full_marks is 100)
+
+
+def test_the_consistency_check_flags_a_sheet_without_the_exam_its_reasons_cite():
+    from jobs.reports.bundle import ReportInputs
+    from jobs.reports.consistency import report_set_problems
+
+    tables = _exam_tables()
+
+    def inputs(day: str) -> ReportInputs:
+        snap = pd.DataFrame([
+            snapshot_row("a", "k1", "s1", 7, as_of=pd.Timestamp(day), tier="red", listed=True, probability=0.3,
+                         reason_codes="acad_failed_subjects_last;att_unexcused_days_30d"),
+            snapshot_row("b", "k1", "s1", 7, as_of=pd.Timestamp(day), probability=0.1),
+        ])  # fmt: skip
+        cases = pd.DataFrame({"case_id": ["c1"], "student_id": ["a"], "opened_at": [day],
+                              "case_type": ["prevention"], "status": ["open"]})  # fmt: skip
+        return ReportInputs(snapshot=snap, tables=tables, cases=cases)
+
+    assert report_set_problems(inputs("2025-01-13")) == []
+    # on 1 November neither exam had been sat: a reason citing one must show up as a problem
+    assert report_set_problems(inputs("2024-11-01")) == [
+        "student a: the reasons cite an exam, the sheet lists none"
+    ]
