@@ -103,7 +103,9 @@ class StudentPlan:
     restricted_shown : bool
         Whether restricted fields were included.
     risk_history : DataFrame
-        ``as_of, probability, tier`` over the past snapshots, oldest first.
+        ``as_of, probability, tier, multiple`` over the past snapshots, oldest first
+        (``multiple``: the probability over that night's county average, NaN when the history
+        holds only this student's rows).
     drivers : DataFrame or None
         The waterfall (:func:`waterfall_frame`), ``None`` when no contributions were given.
     attendance : DataFrame
@@ -524,6 +526,14 @@ def student_plan(
         if history is not None and len(history) and history["student_id"].nunique() > 1:
             prev_mean = _county_mean(history.loc[pd.to_datetime(history["as_of"]) == prev_day])
     risk_text = risk_words(row["probability"], mean_now, prev_p, previous_mean=prev_mean, language=language)
+    night_means = pd.Series({as_of: mean_now})
+    if history is not None and len(history) and history["student_id"].nunique() > 1:
+        past = history.assign(as_of=pd.to_datetime(history["as_of"]))
+        night_means = pd.concat([past.groupby("as_of")["probability"].mean(), night_means])
+        night_means = night_means[~night_means.index.duplicated(keep="last")]
+    hist["multiple"] = hist["probability"].astype("float64") / lookup(hist["as_of"], night_means).astype(
+        "float64"
+    )
 
     drivers = None
     if contributions is not None and len(contributions):

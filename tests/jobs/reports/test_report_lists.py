@@ -184,6 +184,7 @@ def test_the_plan_lists_the_exams_its_reasons_cite():
     assert h["results"].tolist() == ["数学 45%、语文 80%", "数学 70%"]
     assert h["failed_n"].iloc[0] == feats["acad_failed_subjects_last"] and h["failed"].iloc[0] == "数学"
     assert p.risk_text == "约为全县平均的1.5倍"  # 0.3 / ((0.3 + 0.1) / 2)
+    assert p.risk_history["multiple"].tolist() == [pytest_approx(1.5)]  # the chart's unit
     page = student_html(p)
     exams = page.split("<h2>历次考试</h2>")[1].split("<h2>")[0]
     assert reason in page and "数学 45%" in exams and '<p class="note">无</p>' not in exams
