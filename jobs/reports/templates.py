@@ -51,7 +51,6 @@ img.chart { max-width: 100%; height: auto; display: block; margin: 4px 0; }
 .write { border-bottom: 1px dotted #888; min-height: 1.6em; }
 details.watch { border: 1px solid #ccc; border-radius: 4px; padding: 4px 10px; margin: 8px 0; }
 details.watch summary { cursor: pointer; }
-@media print { details.watch > *:not(summary) { display: block; } }
 @media (max-width: 600px) {
   body { font-size: 15px; padding: 6px; }
   .card dl { grid-template-columns: 1fr; } .card dt { font-size: 12px; }
