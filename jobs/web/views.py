@@ -559,8 +559,10 @@ def school_page(school_id: str):
     classes: dict[str, dict] = {}
     for cls, tier, n in by_tier:
         classes.setdefault(cls, {})[tier] = n
+    on_list, places = _school_places(run.run_id, school_id) if run else (0, 0)
     return render_template(
         "school.html", school_id=school_id, run=run, classes=classes, cases=cases, overdue=overdue,
+        on_list=on_list, places=places,
         names=_names([c.student_id for c in cases]),
     )  # fmt: skip
 

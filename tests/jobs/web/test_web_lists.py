@@ -95,6 +95,14 @@ def test_class_page_orders_cards_and_hides_the_watched_under_a_collapsed_section
     assert "约为全县平均的3倍" in table and "<5%" not in page
 
 
+def test_school_page_states_its_list_against_its_places(lists_ledger, lists_app):
+    add_user(lists_ledger, "p1", "principal", PASSWORD, hasher=CHEAP)
+    client = lists_app.test_client()
+    assert login(client, "p1").status_code == 302
+    page = client.get("/school/s1").get_data(as_text=True)
+    assert "5 人 / 名额 8" in re.sub(r"\s+", " ", page.split('id="places"')[1].split("</p>")[0])
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="needs the Debian chromium on PATH")
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_in_a_browser_the_watched_open_only_on_a_click(lists_app, page):
