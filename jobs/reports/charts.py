@@ -115,18 +115,29 @@ def png_uri(fig) -> str:
 
 
 def risk_line(history: pd.DataFrame, language: Language = "zh") -> str:
-    """Risk over the term: probability (%) per snapshot, points coloured by tier."""
+    """Risk over the term per snapshot, points coloured by tier: as a multiple of that night's
+    county average (``multiple``, the unit every list uses) where it is known for every point,
+    else the probability (%)."""
     lang = chart_language(language)
     with plt.rc_context(chart_style(lang)):
         fig, ax = plt.subplots(figsize=(6.4, 2.4), layout="constrained")
         x = pd.to_datetime(history["as_of"])
-        y = history["probability"].astype("float64") * 100
+        multiple = "multiple" in history and bool(history["multiple"].notna().all()) and len(history)
+        if multiple:
+            y = history["multiple"].astype("float64")
+            ax.axhline(1.0, color="#888888", linewidth=0.8, linestyle="--")
+            ylabel = "全县平均的倍数" if lang == "zh" else "× the county average"
+            floor = 3.0
+        else:
+            y = history["probability"].astype("float64") * 100
+            ylabel = "风险 (%)" if lang == "zh" else "risk (%)"
+            floor = 10.0
         ax.plot(x, y, color="#555555", linewidth=1.2)
         colours = ["#" + TIER_COLOURS.get(str(t), TIER_COLOURS["none"])[0] for t in history["tier"]]
         ax.scatter(x, y, c=colours, s=22, zorder=3)
-        ax.set_ylabel("风险 (%)" if lang == "zh" else "risk (%)")
+        ax.set_ylabel(ylabel)
         ax.set_title("本学期风险变化" if lang == "zh" else "risk over the term")
-        ax.set_ylim(0, max(10.0, float(np.nanmax(y)) * 1.2) if len(y) else 10.0)
+        ax.set_ylim(0, max(floor, float(np.nanmax(y)) * 1.2) if len(y) else floor)
         ax.grid(alpha=0.3)
         fig.autofmt_xdate()
         return png_uri(fig)

@@ -11,7 +11,9 @@ consistent):
   the data date (:func:`risk.reporting._common.ledger_on`), with its status and stage then;
   the school summary's out-of-school count is the monthly report's still-out count;
 - **time**: no date after the data date in any report, except the columns that look ahead
-  (a next due date, a plan's review date).
+  (a next due date, a plan's review date);
+- **exams**: a 一生一案 sheet whose reasons cite an exam (an ``acad_*`` reason code) lists at
+  least one exam.
 
 The tests run it on the simulated county and on the demo's ledger; the served app's views
 should pass it too (it reads the same library functions).
@@ -145,6 +147,9 @@ def report_set_problems(inputs: ReportInputs, *, students: int = 20) -> list[str
         for frame, name in ((p.cases, "cases"), (p.events, "events"), (p.interventions, "support"),
                             (p.exams, "exams"), (p.attendance, "attendance"), (p.risk_history, "risk")):  # fmt: skip
             problems += _late_dates(frame, as_of, f"{where} {name}")
+        codes = str(p.current.get("reason_codes", "") or "").split(";")
+        if any(c.strip().startswith("acad_") for c in codes) and p.exam_history.empty:
+            problems.append(f"{where}: the reasons cite an exam, the sheet lists none")
         mine = ledger.loc[ledger["student_id"] == sid].set_index("case_id")
         for r in p.cases.itertuples():
             if r.case_id not in mine.index:

@@ -11,7 +11,7 @@ from markupsafe import Markup, escape
 
 from jobs.reports import charts
 from jobs.reports.templates import TEMPLATES
-from risk.reporting import MonthlyReport, SchoolSummary, StudentPlan, WeeklyClassList, risk_band
+from risk.reporting import MonthlyReport, SchoolSummary, StudentPlan, WeeklyClassList
 from risk.reporting._common import LIST_GROUPS
 from risk.reporting.labels import CONFIDENTIAL, LIST_GROUP_LABELS, STAGE_LABELS, TIER_LABELS, Language, label
 from risk.reporting.monthly import FORM_COLUMNS
@@ -83,8 +83,14 @@ def _page(template: str, language: Language, title: str, subtitle: str, **contex
 
 _WEEKLY_T = {
     "zh": {
-        "summary": "本周名单共",
-        "watched": "另有{n}名重点监测群体学生未列入名单",
+        "summary": "本页共",
+        "places": "本校本周名单 {on} 人 / 名额 {cap}",
+        "places_note": "（红色预警不占名额上限，黄色预警在名额内按风险排序）",
+        "watched": "另有{n}名重点监测群体学生未列入名单，见下方“关注”",
+        "watch": "关注（重点监测群体，未列入名单）",
+        "watch_note": "这些学生属于重点监测群体（留守、随迁、家庭困难、残疾等），本周不在名单上；标签只提示关注，不是预警等级。",
+        "tags": "重点监测群体",
+        "county_mean": "风险以全县平均为单位：全县平均 = 当晚全县学生校准风险的均值",
         "class_size": "全班人数",
         "list": "需要关注的学生",
         "risk": "风险",
@@ -104,13 +110,19 @@ _WEEKLY_T = {
         "name": "姓名",
         "last_week": "上周",
         "now": "本周",
-        "change": "变化 (百分点)",
+        "change": "风险 (较上周)",
         "left_none": "本周没有学生移出名单。",
         "moved_out": "上周名单中有{n}名学生已不在本班 (转班或离校)，不在此列出。",
     },
     "en": {
-        "summary": "On this week's list:",
-        "watched": "{n} more students of watched groups are not on the list",
+        "summary": "On this page:",
+        "places": "The school's list this week: {on} / {cap} places",
+        "places_note": " (red is not capped; yellow fills the places by risk)",
+        "watched": "{n} more students of watched groups are not on the list: see Watched below",
+        "watch": "Watched (watched groups, not on the list)",
+        "watch_note": "These students belong to a watched group (left-behind, migrant, poor, disabled...) and are not on this week's list; a tag asks for attention, it is not a tier.",
+        "tags": "watched group",
+        "county_mean": "Risk in units of the county average: the mean calibrated risk of the county's students that night",
         "class_size": "students in the class",
         "list": "Students to follow",
         "risk": "risk",
@@ -130,7 +142,7 @@ _WEEKLY_T = {
         "name": "name",
         "last_week": "last week",
         "now": "now",
-        "change": "change (points)",
+        "change": "risk (and last week)",
         "left_none": "Nobody left the list this week.",
         "moved_out": "{n} students on last week's list are no longer in this class and are not shown.",
     },
@@ -143,17 +155,13 @@ def weekly_html(wl: WeeklyClassList) -> str:
     t = dict(_WEEKLY_T[lang])
     t["moved_out"] = t["moved_out"].format(n=wl.moved_out)
     t["watched"] = t["watched"].format(n=wl.watched)
+    t["places"] = t["places"].format(on=wl.school_on_list, cap=wl.school_places)
     rows = []
     for r in wl.students.to_dict("records"):
-        pts = r["change_points"]
-        r["change_text"] = "" if pd.isna(pts) else f"{pts:+.1f}" + ("个百分点" if lang == "zh" else " pts")
-        arrow = r["change_arrow"]
-        r["arrow_class"] = {"↑": "up", "↓": "down"}.get(arrow, "steady")
+        r["arrow_class"] = {"↑": "up", "↓": "down"}.get(r["change_arrow"], "steady")
         rows.append(r)
-    left = [
-        {**r, "change": "" if pd.isna(r["change_points"]) else f"{r['change_points']:+.1f}"}
-        for r in wl.left_list.to_dict("records")
-    ]
+    left = [{**r, "change": r["risk_text"]} for r in wl.left_list.to_dict("records")]
+    watch = wl.watch.to_dict("records")
     zh = lang == "zh"
     title = f"班主任周报 · {wl.class_id}" if zh else f"Weekly class list · {wl.class_id}"
     prev = "" if pd.isna(wl.previous_as_of) else f"{wl.previous_as_of:%Y-%m-%d}"
@@ -165,7 +173,7 @@ def weekly_html(wl: WeeklyClassList) -> str:
         f"as of {wl.as_of:%Y-%m-%d}" + (f" (compared with {prev})" if prev else "")
     )
     return _page(
-        "weekly.html", lang, title, subtitle, t=t, wl=wl, rows=rows, left=left, counts=wl.tier_counts,
+        "weekly.html", lang, title, subtitle, t=t, wl=wl, rows=rows, left=left, watch=watch, counts=wl.tier_counts,
         group_labels={k: label(LIST_GROUP_LABELS, k, lang) for k in LIST_GROUP_LABELS},
     )  # fmt: skip
 
@@ -186,10 +194,12 @@ def school_html(s: SchoolSummary) -> str:
                          ["case", "name", "class", "closed on", "placement"], strict=True))  # fmt: skip
     c = s.counts
     counts = (
-        [("在校学生", c["students"]), ("列入名单", c["listed"]), ("红色预警", c["red"]), ("在办个案", c["open_cases"]),
+        [("在校学生", c["students"]), ("列入名单", c["listed"]), ("红色预警", c["red"]),
+         ("本周名单 / 名额", f"{c['on_list']} 人 / {c['places']}"), ("在办个案", c["open_cases"]),
          ("逾期个案", c["overdue"]), ("疑似辍学未返校", c["out_of_school"]), (f"{s.month}劝返销号", c["returns"])]
         if zh else
-        [("students", c["students"]), ("listed", c["listed"]), ("red", c["red"]), ("open cases", c["open_cases"]),
+        [("students", c["students"]), ("listed", c["listed"]), ("red", c["red"]),
+         ("list / places", f"{c['on_list']} / {c['places']}"), ("open cases", c["open_cases"]),
          ("overdue", c["overdue"]), ("out of school", c["out_of_school"]), (f"returned in {s.month}", c["returns"])]
     )  # fmt: skip
     t = (
@@ -344,7 +354,7 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
                 else f"{row['school_id']} · {row['class_id']} · as of {p.as_of:%Y-%m-%d}")  # fmt: skip
     return _page(
         "student.html", lang, title, subtitle, t=t, tier=str(row["tier"]),
-        tier_label=label(TIER_LABELS, str(row["tier"]), lang), band=risk_band(float(row["probability"])),
+        tier_label=label(TIER_LABELS, str(row["tier"]), lang), band=p.risk_text,
         tier_reason=str(row.get(f"tier_reason_{lang}", "") or ""),
         profile=html_table(p.profile, {"field": "项目" if zh else "field", "value": "情况" if zh else "value"}),
         restricted=p.restricted_shown, reasons=reasons,
@@ -353,6 +363,11 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
         waterfall=charts.waterfall(p.drivers, lang, english_driver_labels) if p.drivers is not None else None,
         attendance_chart=charts.attendance_heatmap(p.attendance, lang),
         exam_chart=charts.exam_lines(p.exams, lang),
+        has_history=len(p.exam_history) > 0,
+        exam_history=html_table(
+            p.exam_history.assign(exam_type=p.exam_history["exam_type"].map(lambda t: label(EXAM_TYPE_LABELS, t, lang))),
+            exam_history_headers(lang), numeric=["failed_n"],
+        ),
         has_levels=len(p.exam_levels) > 0,
         exam_levels=html_table(
             p.exam_levels.assign(exam_type=p.exam_levels["exam_type"].map(lambda t: label(EXAM_TYPE_LABELS, t, lang)))
@@ -375,6 +390,15 @@ EXAM_TYPE_LABELS: dict[str, tuple[str, str]] = {
     "mock": ("模拟考试", "mock exam"),
     "zhongkao": ("中考", "zhongkao"),
 }
+
+
+def exam_history_headers(language: Language) -> dict[str, str]:
+    """Headers of the 一生一案 sheet's exam table (:data:`risk.reporting.student.EXAM_HISTORY_COLUMNS`)."""
+    words = (["考试日期", "学期", "考试类型", "各科成绩 (得分率或等级)", "不及格科数", "不及格科目", "缺考"]
+             if language == "zh" else
+             ["date", "term", "type", "results (share of full marks or level)", "failed", "failed subjects", "absent"])  # fmt: skip
+    keys = ["exam_date", "term_id", "exam_type", "results", "failed_n", "failed", "absent"]
+    return dict(zip(keys, words, strict=True))
 
 
 def exam_level_headers(levels: pd.DataFrame, language: Language) -> dict[str, str]:

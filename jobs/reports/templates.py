@@ -49,6 +49,8 @@ tr.total td { font-weight: bold; background: #EEF1F4; }
 img.chart { max-width: 100%; height: auto; display: block; margin: 4px 0; }
 .note { color: #555; font-size: 12px; }
 .write { border-bottom: 1px dotted #888; min-height: 1.6em; }
+details.watch { border: 1px solid #ccc; border-radius: 4px; padding: 4px 10px; margin: 8px 0; }
+details.watch summary { cursor: pointer; }
 @media (max-width: 600px) {
   body { font-size: 15px; padding: 6px; }
   .card dl { grid-template-columns: 1fr; } .card dt { font-size: 12px; }
@@ -78,20 +80,23 @@ WEEKLY = """{% extends "base.html" %}
 <p class="counts">{{ t.summary }} {{ rows|length }}:
 {% for group, n in counts.items() %}{% if n or group in ("red", "yellow", "blue") %}<span class="tier tier-{{ group }}">{{ group_labels[group] }} {{ n }}</span> {% endif %}{% endfor %}
 · {{ t.class_size }} {{ wl.class_size }}{% if wl.watched %} · {{ t.watched }}{% endif %}</p>
+<p class="places" id="places"><b>{{ t.places }}</b><span class="note">{{ t.places_note }}</span></p>
+<p class="note">{{ t.county_mean }}</p>
 <h2>{{ t.list }}</h2>
 {% if rows %}
 {% for r in rows %}
 <div class="card {{ r.group }}">
   <div class="head"><span class="name">{{ r.name }}</span>
   <span class="tier tier-{{ r.group }}">{{ r.group_label }}</span>
-  <span>{{ t.risk }} {{ r.risk_band }}</span>
-  <span class="{{ r.arrow_class }}">{{ r.change_arrow }}{% if r.change_text %} {{ r.change_text }}{% endif %}</span>
+  <span class="risk">{{ t.risk }} {{ r.risk_text }}</span>
+  <span class="{{ r.arrow_class }}">{{ r.change_arrow }}</span>
   {% if r.new_on_list %}<span class="note">{{ t.new }}</span>{% endif %}</div>
   <dl>
   {% if r.tier_reason %}<dt>{{ t.why_tier }}</dt><dd>{{ r.tier_reason }}</dd>{% endif %}
   {% if r.rules %}<dt>{{ t.rules }}</dt><dd>{{ r.rules }}</dd>{% endif %}
   {% if r.reasons %}<dt>{{ t.reasons }}</dt><dd>{{ r.reasons }}</dd>{% endif %}
   {% if r.protective %}<dt>{{ t.protective }}</dt><dd>{{ r.protective }}</dd>{% endif %}
+  {% if r.tags_label %}<dt>{{ t.tags }}</dt><dd>{{ r.tags_label }}</dd>{% endif %}
   <dt>{{ t.case }}</dt><dd>{% if r.case_id %}{{ r.case_type }} · {{ r.case_status }} · {{ t.owner }} {{ r.case_owner or t.no_owner }} · {{ r.case_stage_label }}{% else %}{{ t.no_case }}{% endif %}</dd>
   {% if r.measures %}<dt>{{ t.measures }}</dt><dd>{{ r.measures }}</dd>{% endif %}
   <dt>{{ t.notes }}</dt><dd class="write">&nbsp;</dd>
@@ -101,10 +106,17 @@ WEEKLY = """{% extends "base.html" %}
 {% else %}
 <p>{{ t.empty }}</p>
 {% endif %}
+{% if watch %}
+<details class="watch" id="watch"><summary><b>{{ t.watch }}</b> · {{ watch|length }}</summary>
+<p class="note">{{ t.watch_note }}</p>
+<table><tr><th>{{ t.name }}</th><th>{{ t.tags }}</th><th>{{ t.risk }}</th></tr>
+{% for r in watch %}<tr><td>{{ r.name }}</td><td>{{ r.tags_label }}</td><td>{{ r.risk_text }}</td></tr>{% endfor %}
+</table></details>
+{% endif %}
 <h2>{{ t.left }}</h2>
 {% if left %}
-<table><tr><th>{{ t.name }}</th><th>{{ t.last_week }}</th><th>{{ t.now }}</th><th class="num">{{ t.change }}</th></tr>
-{% for r in left %}<tr><td>{{ r.name }}</td><td>{{ r.previous_tier_label }}</td><td>{{ r.tier_label }}</td><td class="num">{{ r.change }}</td></tr>{% endfor %}
+<table><tr><th>{{ t.name }}</th><th>{{ t.last_week }}</th><th>{{ t.now }}</th><th>{{ t.change }}</th></tr>
+{% for r in left %}<tr><td>{{ r.name }}</td><td>{{ r.previous_tier_label }}</td><td>{{ r.tier_label }}</td><td>{{ r.change }}</td></tr>{% endfor %}
 </table>
 {% else %}<p class="note">{{ t.left_none }}</p>{% endif %}
 {% if wl.moved_out %}<p class="note">{{ t.moved_out }}</p>{% endif %}
@@ -163,8 +175,9 @@ STUDENT = """{% extends "base.html" %}
 <img class="chart" alt="{{ t.attendance }}" src="{{ attendance_chart }}">
 <h2>{{ t.exams }}</h2>
 {% if exam_chart %}<img class="chart" alt="{{ t.exams }}" src="{{ exam_chart }}">{% endif %}
+{% if has_history %}<div class="scroll" id="exam-history">{{ exam_history }}</div>{% endif %}
 {% if has_levels %}<p class="note">{{ t.levels }}</p><div class="scroll">{{ exam_levels }}</div>{% endif %}
-{% if not exam_chart and not has_levels %}<p class="note">{{ t.none }}</p>{% endif %}
+{% if not exam_chart and not has_levels and not has_history %}<p class="note">{{ t.none }}</p>{% endif %}
 <h2>{{ t.cases }}</h2>
 {% if has_cases %}<div class="scroll">{{ cases }}</div>{% else %}<p class="note">{{ t.none }}</p>{% endif %}
 {% if has_events %}<div class="scroll">{{ events }}</div>{% endif %}

@@ -35,7 +35,10 @@ __all__ = [
 ]
 
 #: sheet names per language
-WEEKLY_SHEETS = {"zh": ("班级名单", "移出名单", "说明"), "en": ("Class list", "Left the list", "About")}
+WEEKLY_SHEETS = {
+    "zh": ("班级名单", "关注", "移出名单", "说明"),
+    "en": ("Class list", "Watched", "Left the list", "About"),
+}
 MONTHLY_SHEETS = {
     "zh": ("新增疑似辍学学生情况统计表", "汇总", "仍未返校", "辍学原因", "安置方式"),
     "en": ("New suspected dropouts", "Summary", "Still out", "Reasons", "Placements"),
@@ -128,10 +131,10 @@ def _page_setup(ws: Worksheet, head_row: int, width: float) -> None:
 def weekly_headers(language: Language) -> list[str]:
     """Headers of the weekly list sheet (the last one is the teacher's notes column)."""
     if language == "zh":
-        return ["姓名", "预警等级", "风险区间", "较上周", "预警原因", "触发规则", "主要原因", "有利因素",
+        return ["姓名", "预警等级", "风险 (与全县平均相比)", "较上周", "预警原因", "触发规则", "主要原因", "有利因素",
                 "个案 / 责任人", "四步法阶段", "建议措施", "教师备注"]  # fmt: skip
-    return ["name", "tier", "risk band", "since last week", "why this tier", "rules fired", "main reasons",
-            "protective", "case / owner", "four-step stage", "suggested measures", "teacher's notes"]  # fmt: skip
+    return ["name", "tier", "risk (vs the county average)", "since last week", "why this tier", "rules fired",
+            "main reasons", "protective", "case / owner", "four-step stage", "suggested measures", "teacher's notes"]  # fmt: skip
 
 
 def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
@@ -144,18 +147,19 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
     ws.title = sheets[0]
     rows = []
     for r in wl.students.to_dict("records"):
-        pts = r["change_points"]
-        change = r["change_arrow"] + ("" if pd.isna(pts) else f" {pts:+.1f}")
+        change = r["change_arrow"]
         case = (
             " · ".join(x for x in (r["case_type"], r["case_status"], r["case_owner"]) if x)
             if r["case_id"]
             else ""
         )
-        rows.append([r["name"], r["group_label"], r["risk_band"], change, r["tier_reason"], r["rules"], r["reasons"],
+        rows.append([r["name"], r["group_label"], r["risk_text"], change, r["tier_reason"], r["rules"], r["reasons"],
                      r["protective"], case, r["case_stage_label"], r["measures"], ""])  # fmt: skip
-    title = (f"班主任周报 {wl.class_id} ({wl.as_of:%Y-%m-%d})" if zh
-             else f"Weekly class list {wl.class_id} ({wl.as_of:%Y-%m-%d})")  # fmt: skip
-    _sheet(ws, title, weekly_headers(lang), rows, [10, 10, 9, 10, 16, 18, 36, 16, 18, 14, 20, 30], lang)
+    places = (f"本校本周名单 {wl.school_on_list} 人 / 名额 {wl.school_places}" if zh
+              else f"school list this week {wl.school_on_list} / {wl.school_places} places")  # fmt: skip
+    title = (f"班主任周报 {wl.class_id} ({wl.as_of:%Y-%m-%d}) · {places}" if zh
+             else f"Weekly class list {wl.class_id} ({wl.as_of:%Y-%m-%d}) · {places}")  # fmt: skip
+    _sheet(ws, title, weekly_headers(lang), rows, [10, 10, 18, 8, 16, 18, 36, 16, 18, 14, 20, 30], lang)
     for i, group in enumerate(wl.students["group"], start=FIRST_DATA_ROW):
         strong, light = TIER_COLOURS.get(str(group), TIER_COLOURS["none"])
         for j in range(1, 12):
@@ -163,13 +167,28 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
         ws.cell(i, 2).fill = _fill(strong)
         ws.cell(i, 2).font = Font(bold=True, color="FFFFFF")
 
-    left = wb.create_sheet(sheets[1])
-    lh = ["姓名", "上周", "本周", "变化 (百分点)"] if zh else ["name", "last week", "now", "change (points)"]
-    lrows = [[r["name"], r["previous_tier_label"], r["tier_label"], r["change_points"]]
-             for r in wl.left_list.to_dict("records")]  # fmt: skip
-    _sheet(left, sheets[1], lh, lrows, [12, 12, 12, 14], lang)
+    watch = wb.create_sheet(sheets[1])
+    wh = (
+        ["姓名", "重点监测群体", "风险 (与全县平均相比)", "教师备注"]
+        if zh
+        else ["name", "watched group", "risk", "teacher's notes"]
+    )
+    wrows = [[r["name"], r["tags_label"], r["risk_text"], ""] for r in wl.watch.to_dict("records")]
+    wtitle = ("关注：重点监测群体学生，本周未列入名单（标签只提示关注，不是预警等级）" if zh
+              else "Watched: students of watched groups not on this week's list (a tag, not a tier)")  # fmt: skip
+    _sheet(watch, wtitle, wh, wrows, [12, 24, 24, 30], lang)
 
-    about = wb.create_sheet(sheets[2])
+    left = wb.create_sheet(sheets[2])
+    lh = (
+        ["姓名", "上周", "本周", "风险 (较上周)"]
+        if zh
+        else ["name", "last week", "now", "risk (and last week)"]
+    )
+    lrows = [[r["name"], r["previous_tier_label"], r["tier_label"], r["risk_text"]]
+             for r in wl.left_list.to_dict("records")]  # fmt: skip
+    _sheet(left, sheets[2], lh, lrows, [12, 12, 20, 30], lang)
+
+    about = wb.create_sheet(sheets[3])
     lines = [
         CONFIDENTIAL[0 if zh else 1],
         (
@@ -178,6 +197,12 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
             else f"as of {wl.as_of:%Y-%m-%d}; model {wl.model_version}"
         ),  # fmt: skip
         *(f"{label(TIER_LABELS, t, lang)}" for t in ("red", "yellow", "blue")),
+        places,
+        (
+            f"风险以全县平均为单位：全县平均 = 当晚全县学生校准风险的均值 ({wl.county_mean:.2%})"
+            if zh
+            else f"risk in units of the county average: the mean calibrated risk that night ({wl.county_mean:.2%})"
+        ),
     ]
     if wl.moved_out:
         lines.append(f"上周名单中有{wl.moved_out}名学生已不在本班，不在此列出。" if zh

@@ -13,6 +13,11 @@ county        named rows only of suspected-dropout cases at a 四步法 step (>=
 researcher    counts only (``aggregate`` statements); no row of any child
 ============  ====================================================================
 
+A *county figure* (``execution_options(baoxue_county_figures=True)``) is open to every role:
+counts, sums, means and maxima of ``risk_snapshots`` grouped and filtered by run, school and
+tier only (checked), e.g. the county average a child's risk is a multiple of, or a school's
+listed students against its places. Nothing in it can single out a child.
+
 The county's monthly report (月报, ``/county/monthly.xlsx``) is the one read of more rows:
 a statement run with ``execution_options(baoxue_monthly_form=True)`` lets the county role
 read every *suspected-dropout* case and its events (the form lists each new case), and the
@@ -56,6 +61,7 @@ __all__ = [
     "scoped_session",
     "AGGREGATE",
     "MONTHLY_FORM",
+    "COUNTY_FIGURES",
 ]
 
 #: columns an aggregate statement may group by (nothing that names a child or a case)
@@ -66,6 +72,10 @@ GROUP_COLUMNS: frozenset[str] = frozenset(
 )  # fmt: skip
 #: execution options of an aggregate statement
 AGGREGATE = {"baoxue_aggregate": True}
+#: execution options of a county figure: counts and means of the whole county's snapshots,
+#: which every role may read (the county average a risk is a multiple of, a school's places)
+COUNTY_FIGURES = {"baoxue_county_figures": True}
+_FIGURE_COLUMNS = frozenset({"run_id", "school_id", "tier"})
 #: execution options of the county monthly report's read of suspected-dropout cases
 MONTHLY_FORM = {"baoxue_monthly_form": True}
 _AGG_FUNCTIONS = frozenset({"count", "sum", "avg", "min", "max"})
@@ -178,6 +188,31 @@ def _check_aggregate(state: ORMExecuteState) -> None:
         )
 
 
+def _check_figures(state: ORMExecuteState) -> None:
+    """A county figure selects counts, sums, means or maxima of ``risk_snapshots`` only, grouped
+    and filtered by run, school and tier only: nothing can single out a child."""
+    stmt = state.statement
+    froms = stmt.get_final_froms()
+    if [getattr(f, "name", None) for f in froms] != [RiskSnapshot.__table__.name]:
+        raise ScopeError("a county figure reads risk_snapshots only")
+    for col in stmt.selected_columns:
+        inner = col.element if isinstance(col, sa.sql.elements.Label) else col
+        if isinstance(inner, functions.FunctionElement) and inner.name.lower() in _AGG_FUNCTIONS:
+            continue
+        if getattr(inner, "name", None) in _FIGURE_COLUMNS and isinstance(inner, sa.sql.ColumnElement):
+            continue
+        raise ScopeError(
+            f"a county figure may select aggregates and {sorted(_FIGURE_COLUMNS)} only, not {col}"
+        )
+    clauses = [c for c in (stmt.whereclause, *stmt._group_by_clauses) if c is not None]
+    for clause in clauses:
+        for el in sa.sql.visitors.iterate(clause):
+            if isinstance(el, sa.Column) and el.name not in _FIGURE_COLUMNS:
+                raise ScopeError(
+                    f"a county figure may filter and group by {sorted(_FIGURE_COLUMNS)} only, not {el.name}"
+                )
+
+
 def _apply_scope(state: ORMExecuteState) -> None:
     principal = state.session.info.get("principal")
     if principal is None:
@@ -186,6 +221,9 @@ def _apply_scope(state: ORMExecuteState) -> None:
         raise ScopeError("the scoped session runs ORM statements only (a Core statement escapes the scope)")
     if not state.is_select:
         return  # the app's writes are ORM flushes of rows it read through this session
+    if state.execution_options.get("baoxue_county_figures"):
+        _check_figures(state)
+        return  # the whole county's snapshots, in aggregate
     aggregate = bool(state.execution_options.get("baoxue_aggregate"))
     if aggregate:
         _check_aggregate(state)

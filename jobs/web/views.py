@@ -44,7 +44,7 @@ from jobs.storage import (
     User,
     write_transaction,
 )
-from jobs.web.scope import AGGREGATE, MONTHLY_FORM, Principal, scoped_session
+from jobs.web.scope import AGGREGATE, COUNTY_FIGURES, MONTHLY_FORM, Principal, scoped_session
 from risk.cases import (
     CLOSURE_REASONS,
     NOTE_MAX_CHARS,
@@ -54,14 +54,17 @@ from risk.cases import (
     report_dropout,
     stable_hash,
 )
+from risk.reporting._common import list_group, tags_text
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
     CONFIDENTIAL,
     EVENT_LABELS,
+    LIST_GROUP_LABELS,
     OUTCOME_LABELS,
     STAGE_LABELS,
     TIER_LABELS,
+    risk_words,
 )
 
 __all__ = ["AppState", "WebUser", "bp", "load_user"]
@@ -350,11 +353,70 @@ def class_page(class_id: str):
                 sa.select(Case).where(Case.class_id == class_id, Case.status.in_(OPEN_STATUSES))
             )
         }
-    listed = [r for r in rows if r.listed or r.change == "left" or r.student_id in open_cases]
+    means = _county_means(run.run_id)
+    lang = _lang()
+    group = list_group(
+        pd.Series([str(r.tier) for r in rows]),
+        pd.Series([bool(r.listed) for r in rows]),
+        pd.Series([r.student_id in open_cases for r in rows]),
+    ).tolist()
+    order = {"red": 0, "yellow": 1, "selected": 2, "blue": 3, "case": 4}
+    cards = sorted(
+        (i for i, g in enumerate(group) if g != "none"),
+        key=lambda i: (order[group[i]], -(rows[i].probability or 0.0), rows[i].student_id),
+    )
+    left = [i for i, g in enumerate(group) if g == "none" and rows[i].change == "left"]
+    watch = sorted(
+        (i for i, g in enumerate(group) if g == "none" and (rows[i].tags or "").strip() and i not in left),
+        key=lambda i: (-(rows[i].probability or 0.0), rows[i].student_id),
+    )
+
+    def entry(i: int) -> dict:
+        r = rows[i]
+        risk = risk_words(r.probability, means[0], r.prev_probability, previous_mean=means[1], language=lang,
+                          when=("上次", "last run"))  # fmt: skip
+        return {"row": r, "group": group[i], "risk": risk, "tags": tags_text(r.tags or "", lang)}
+
+    on_list, places = _school_places(run.run_id, rows[0].school_id)
+    shown = [rows[i].student_id for i in cards + left + watch]
     return render_template(
-        "class.html", class_id=class_id, school_id=rows[0].school_id, run=run, rows=listed, n_all=len(rows),
-        cases=open_cases, names=_names([r.student_id for r in listed]), split=_split,
+        "class.html", class_id=class_id, school_id=rows[0].school_id, run=run, n_all=len(rows),
+        cards=[entry(i) for i in cards], left=[entry(i) for i in left], watch=[entry(i) for i in watch],
+        on_list=on_list, places=places, county_mean=means[0], group_labels=LIST_GROUP_LABELS,
+        cases=open_cases, names=_names(shown), split=_split,
     )  # fmt: skip
+
+
+def _county_means(run_id: str) -> tuple[float, float]:
+    """The county average of a run and of the run before it (the mean calibrated probability over
+    every student scored; the earlier one over this run's students' ``prev_probability``).
+
+    A county figure (:data:`jobs.web.scope.COUNTY_FIGURES`): a head teacher's own scope holds
+    only their class, whose mean is not the county's.
+    """
+    with _reading() as s:
+        now, before = s.execute(
+            sa.select(
+                sa.func.avg(RiskSnapshot.probability), sa.func.avg(RiskSnapshot.prev_probability)
+            ).where(RiskSnapshot.run_id == run_id),
+            execution_options=COUNTY_FIGURES,
+        ).one()
+    return (float("nan") if now is None else float(now), float("nan") if before is None else float(before))
+
+
+def _school_places(run_id: str, school_id: str) -> tuple[int, int]:
+    """The school's red + yellow students in the run and its prevention places (``capacity``): two
+    numbers, a county figure like :func:`_county_means`."""
+    with _reading() as s:
+        rows = s.execute(
+            sa.select(RiskSnapshot.tier, sa.func.count(), sa.func.max(RiskSnapshot.capacity))
+            .where(RiskSnapshot.run_id == run_id, RiskSnapshot.school_id == school_id)
+            .group_by(RiskSnapshot.tier),
+            execution_options=COUNTY_FIGURES,
+        ).all()
+    on = sum(n for tier, n, _ in rows if tier in ("red", "yellow"))
+    cap = max((c for _, _, c in rows if c is not None), default=0)
+    return int(on), int(cap or 0)
 
 
 def _student_context(s: Session, student_id: str) -> dict:
@@ -392,7 +454,8 @@ def _student_context(s: Session, student_id: str) -> dict:
 
 
 def _county_data(ctx: dict) -> dict:
-    """Attendance calendar, exams and household from the loaded county tables (when loaded)."""
+    """Attendance calendar, exams (every exam up to the data date, as the 一生一案 sheet lists them)
+    and household from the loaded county tables (when loaded)."""
     tables = _state().tables
     cur = ctx["current"]
     if tables is None or cur is None:
@@ -404,8 +467,44 @@ def _county_data(ctx: dict) -> dict:
     snap["as_of"] = pd.to_datetime(snap["as_of"])
     if str(cur.student_id) not in set(tables.students["student_id"].astype("str")):
         return {"calendar": None, "exams": None, "profile": None}
-    plan = student_plan(snap, cur.student_id, tables=tables, language=_lang())
-    return {"calendar": plan.attendance, "exams": plan.exams, "profile": plan.profile}
+    plan = student_plan(snap, cur.student_id, tables=tables, language=_lang(),
+                        features_config=_state().config.features)  # fmt: skip
+    return {"calendar": plan.attendance, "exams": plan.exam_history, "profile": plan.profile}
+
+
+def _risk_context(ctx: dict) -> dict:
+    """The child's risk now (with the run before) and over the runs, as multiples of the county
+    average (:func:`risk.reporting.labels.risk_words`)."""
+    cur = ctx["current"]
+    now_words = ""
+    if cur is not None:
+        now, before = _county_means(cur.run_id)
+        now_words = risk_words(cur.probability, now, cur.prev_probability, previous_mean=before,
+                               language=_lang(), when=("上次", "last run"))  # fmt: skip
+    return {"risk_now": now_words, "risk_words": _risk_over_runs(ctx["snaps"])}
+
+
+def _risk_over_runs(snaps: list) -> list[str]:
+    """Each of a child's snapshot rows' risk as a multiple of that run's county average
+    (:func:`_run_means`)."""
+    means = _run_means([r.run_id for r in snaps])
+    lang = _lang()
+    return [risk_words(r.probability, means.get(r.run_id), language=lang) for r in snaps]
+
+
+def _run_means(run_ids: list[str]) -> dict[str, float]:
+    """run_id -> the county average of that run (one number per run; a county figure like
+    :func:`_county_means`)."""
+    if not run_ids:
+        return {}
+    with _reading() as s:
+        got = s.execute(
+            sa.select(RiskSnapshot.run_id, sa.func.avg(RiskSnapshot.probability))
+            .where(RiskSnapshot.run_id.in_(set(run_ids)))
+            .group_by(RiskSnapshot.run_id),
+            execution_options=COUNTY_FIGURES,
+        ).all()
+    return {r: float(m) for r, m in got if m is not None}
 
 
 @bp.route("/student/<student_id>")
@@ -418,6 +517,7 @@ def student_page(student_id: str):
         ).all()
     _audit_view("view_student", student_id=student_id, school_id=ctx["school_id"])
     ctx.update(_county_data(ctx))
+    ctx.update(_risk_context(ctx))
     return render_template(
         "student.html", **ctx, name=_names([student_id]).get(student_id, ""), owners=owners,
         contact_types=CONTACT_TYPES, outcomes=_OUTCOMES, split=_split, error=request.args.get("error"),
@@ -471,8 +571,10 @@ def school_page(school_id: str):
     classes: dict[str, dict] = {}
     for cls, tier, n in by_tier:
         classes.setdefault(cls, {})[tier] = n
+    on_list, places = _school_places(run.run_id, school_id) if run else (0, 0)
     return render_template(
         "school.html", school_id=school_id, run=run, classes=classes, cases=cases, overdue=overdue,
+        on_list=on_list, places=places,
         names=_names([c.student_id for c in cases]),
     )  # fmt: skip
 
@@ -796,6 +898,7 @@ def save_plan(student_id: str):
         with _reading() as s:
             ctx = _student_context(s, student_id)
         ctx.update(_county_data(ctx))
+        ctx.update(_risk_context(ctx))
         return render_template(
             "student.html", **ctx, name=_names([student_id]).get(student_id, ""), owners=[],
             contact_types=CONTACT_TYPES, outcomes=_OUTCOMES, split=_split, error=None,

@@ -6,7 +6,7 @@
 - :func:`student_plan` — one student's sheet (一生一案) for the counsellor
 """
 
-from risk.reporting._common import ReportConfig, month_period, risk_band
+from risk.reporting._common import ReportConfig, county_mean, month_period
 from risk.reporting._common import names as student_names
 from risk.reporting.monthly import FORM_COLUMNS, UNIT_COLUMNS, MonthlyReport, monthly_report
 from risk.reporting.school import SchoolSummary, school_summary
@@ -16,7 +16,7 @@ from risk.reporting.weekly import WEEKLY_COLUMNS, WeeklyClassList, weekly_class_
 __all__ = [
     "ReportConfig",
     "month_period",
-    "risk_band",
+    "county_mean",
     "student_names",
     "FORM_COLUMNS",
     "UNIT_COLUMNS",

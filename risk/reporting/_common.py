@@ -1,4 +1,4 @@
-"""What every report needs: its settings, names for rendering, risk bands, open cases, owners."""
+"""What every report needs: its settings, names for rendering, the county average, open cases, owners."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 
 from features.contract import Tables, spec
+from features.tiering import WATCHED
 from risk.reporting.labels import ROLE_LABELS, STAGE_LABELS, Language, label
 
-__all__ = ["ReportConfig", "risk_band", "month_period"]
+__all__ = ["ReportConfig", "county_mean", "month_period"]
 
 #: case types that mean "out of school" (the ledger 台账 of suspected dropouts and dropouts)
 OUT_OF_SCHOOL = ("suspected_dropout", "dropout")
@@ -32,11 +33,9 @@ class ReportConfig:
 
     Parameters
     ----------
-    risk_bands : tuple of float
-        Edges of the percentage bands a calibrated probability is shown in (a list shows a
-        band, not a number, so that nobody reads a ranking into the third decimal).
-    steady_points : float
-        A weekly change smaller than this many percentage points shows as "→".
+    steady_ratio : float
+        A weekly change of risk by less than this factor either way shows as "→" (risk is
+        shown as a multiple of the county average, :func:`risk.reporting.labels.risk_words`).
     top_reasons : int
         Reasons in words shown per student on the weekly list.
     review_days : int
@@ -51,8 +50,7 @@ class ReportConfig:
         Drivers shown one by one in the waterfall; the rest are summed into one bar.
     """
 
-    risk_bands: tuple[float, ...] = (0.05, 0.10, 0.25, 0.50)
-    steady_points: float = 1.0
+    steady_ratio: float = 1.25
     top_reasons: int = 3
     review_days: int = 14
     first_contact_days: int = 7
@@ -61,32 +59,58 @@ class ReportConfig:
     waterfall_features: int = 8
 
     def __post_init__(self) -> None:
-        bands = list(self.risk_bands)
-        if not bands or bands != sorted(bands) or bands[0] <= 0 or bands[-1] >= 1:
-            raise ValueError(f"risk_bands must increase strictly inside (0, 1), got {self.risk_bands}")
+        if not self.steady_ratio >= 1:
+            raise ValueError(f"steady_ratio must be >= 1, got {self.steady_ratio}")
         for name in ("top_reasons", "review_days", "first_contact_days", "attendance_days"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
 
 
-def _pct(x: float) -> str:
-    return f"{x * 100:.0f}%"
+def county_mean(snapshot: pd.DataFrame | None) -> float:
+    """The county average of a night: the mean calibrated probability over the snapshot's students
+    (NaN when there is none). Risks are shown as multiples of it
+    (:func:`risk.reporting.labels.risk_words`).
 
-
-def risk_band(probability: float, bands: tuple[float, ...] = ReportConfig().risk_bands) -> str:
-    """The band a calibrated probability falls in, as a teacher reads it.
-
-    >>> risk_band(0.03), risk_band(0.12), risk_band(0.7), risk_band(float("nan"))
-    ('<5%', '10–25%', '≥50%', '')
+    >>> county_mean(pd.DataFrame({"probability": [0.01, 0.03, float("nan")]}))
+    0.02
     """
-    if probability is None or not np.isfinite(probability):
-        return ""
-    if probability < bands[0]:
-        return f"<{_pct(bands[0])}"
-    for lo, hi in zip(bands[:-1], bands[1:], strict=True):
-        if probability < hi:
-            return f"{lo * 100:.0f}–{_pct(hi)}"
-    return f"≥{_pct(bands[-1])}"
+    if snapshot is None or not len(snapshot) or "probability" not in snapshot:
+        return float("nan")
+    return float(pd.to_numeric(snapshot["probability"], errors="coerce").mean())
+
+
+def school_places(rows: pd.DataFrame) -> tuple[int, int]:
+    """(red + yellow students, prevention places) of one school's snapshot rows: the places are
+    the snapshot's ``capacity`` (yellow fills them after red; red is never capped).
+
+    >>> school_places(pd.DataFrame({"tier": ["red", "yellow", "blue", "none"], "capacity": [8] * 4}))
+    (2, 8)
+    """
+    on = int(rows["tier"].astype("str").isin(["red", "yellow"]).sum())
+    cap = pd.to_numeric(rows["capacity"], errors="coerce").dropna() if "capacity" in rows else pd.Series()
+    return on, int(cap.max()) if len(cap) else 0
+
+
+def watched_tags(tags: pd.Series) -> pd.Series:
+    """Whether each student carries a watched-group tag (the snapshot's ``tags``, ';'-joined).
+
+    >>> watched_tags(pd.Series(["left_behind;poor", "", None])).tolist()
+    [True, False, False]
+    """
+    return tags.fillna("").astype("str").str.strip().ne("")
+
+
+def tags_text(tags: object, language: Language = "zh") -> str:
+    """The watched groups of a ``tags`` cell in words (留守儿童、家庭经济困难).
+
+    >>> tags_text("left_behind;poor"), tags_text("migrant", "en"), tags_text("")
+    ('留守儿童、家庭经济困难', 'migrant child', '')
+    """
+    words = []
+    for code in split_text(tags, ";"):
+        names = WATCHED.get(code)
+        words.append(code if names is None else names[1 if language == "zh" else 2])
+    return ("、" if language == "zh" else ", ").join(words)
 
 
 def month_period(month: str | dt.date | pd.Period) -> pd.Period:
@@ -299,28 +323,32 @@ def open_case_per_student(cases: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFr
     return c.drop_duplicates("student_id", keep="last").set_index("student_id")
 
 
-#: the groups of :func:`list_group`, in the order lists show them
-LIST_GROUPS: tuple[str, ...] = ("red", "yellow", "blue", "selected", "case", "none")
+#: the groups of :func:`list_group`, in the order lists show them: the list (red, yellow, selected
+#: by the model), then the watch tier, then students kept only by a case
+LIST_GROUPS: tuple[str, ...] = ("red", "yellow", "selected", "blue", "case", "none")
 
 
 def list_group(tier: pd.Series, listed: pd.Series, has_case: pd.Series | None = None) -> pd.Series:
     """Where each student stands on the list: the one word every report counts by.
 
-    ``red`` / ``yellow`` / ``blue`` for a listed student of that tier, ``selected`` for a
-    listed student with no tier condition (chosen by the model's rank), ``case`` for a
-    student not listed but with a case still followed, ``none`` otherwise (a ``blue`` student
-    of a watched group who is not listed is ``none``: counted apart as "watched").
+    ``red`` / ``yellow`` for a listed student of that tier, ``selected`` for a listed student
+    with no tier condition (chosen by the model's rank), ``blue`` for the watch tier (蓝色关注:
+    rising fast or a trigger; not on the list, shown after it), ``case`` for a student neither
+    listed nor blue but with a case still followed, ``none`` otherwise. A watched group
+    (留守, 随迁, ... the ``tags``) is no group here: a tag, never a colour
+    (:func:`watched_tags`).
 
-    >>> list_group(pd.Series(["red", "none", "blue", "blue", "none"]),
-    ...            pd.Series([True, True, True, False, False]),
-    ...            pd.Series([False, False, False, False, True])).tolist()
-    ['red', 'selected', 'blue', 'none', 'case']
+    >>> list_group(pd.Series(["red", "none", "blue", "blue", "none", "none"]),
+    ...            pd.Series([True, True, True, False, False, False]),
+    ...            pd.Series([False, False, False, True, True, False])).tolist()
+    ['red', 'selected', 'blue', 'blue', 'case', 'none']
     """
     t = tier.astype("str")
     on = listed.astype(bool).to_numpy()
     group = np.where(on, np.where(t.isin(["red", "yellow", "blue"]), t, "selected"), "none")
     if has_case is not None:
         group = np.where(~on & has_case.astype(bool).to_numpy(), "case", group)
+    group = np.where(~on & (t == "blue").to_numpy(), "blue", group)
     return pd.Series(group, index=tier.index, dtype="str")
 
 

@@ -1,4 +1,4 @@
-"""Words for the codes that reports show: tiers, four-step stages, case and event types, reasons.
+"""Words for the codes that reports show: tiers, four-step stages, case and event types, reasons, risk.
 
 Every table maps a contract code to ``(zh, en)``. :func:`label` picks the language and
 falls back to the code itself for a code it does not know (a county's own code shows as
@@ -7,6 +7,7 @@ it was entered rather than disappearing).
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 __all__ = [
@@ -22,10 +23,15 @@ __all__ = [
     "EVENT_LABELS",
     "FAMILY_EVENT_LABELS",
     "OUTCOME_LABELS",
+    "SUBJECT_LABELS",
     "ROLE_LABELS",
     "INTERVENTION_LABELS",
     "CONFIDENTIAL",
     "label",
+    "risk_multiple",
+    "multiple_words",
+    "risk_words",
+    "NEAR_AVERAGE",
 ]
 
 Language = Literal["zh", "en"]
@@ -158,6 +164,21 @@ FAMILY_EVENT_LABELS: dict[str, tuple[str, str]] = {
     "house_move": ("搬家", "moved house"),
 }
 
+#: exam_results.subject -> (zh, en)
+SUBJECT_LABELS: dict[str, tuple[str, str]] = {
+    "chinese": ("语文", "Chinese"),
+    "math": ("数学", "maths"),
+    "english": ("英语", "English"),
+    "morality_law": ("道德与法治", "morality and law"),
+    "science": ("科学", "science"),
+    "physics": ("物理", "physics"),
+    "chemistry": ("化学", "chemistry"),
+    "biology": ("生物", "biology"),
+    "history": ("历史", "history"),
+    "geography": ("地理", "geography"),
+    "other": ("其他", "other"),
+}
+
 OUTCOME_LABELS: dict[str, tuple[str, str]] = {
     "no_contact": ("未联系上", "no contact"),
     "contacted": ("已联系", "contacted"),
@@ -217,3 +238,119 @@ def label(table: dict, code: object, language: Language = "zh") -> str:
     if pair is None:
         return str(code)
     return pair[0] if language == "zh" else pair[1]
+
+
+#: a multiple of the county average inside (1 / NEAR_AVERAGE, NEAR_AVERAGE) reads "close to the average"
+NEAR_AVERAGE = 1.5
+#: from this multiple up a multiple is a whole number (below it, one decimal)
+WHOLE_FROM = 3.0
+
+
+def _finite(x: object) -> bool:
+    try:
+        return x is not None and math.isfinite(float(x))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def risk_multiple(p: object, county_mean: object) -> float:
+    """``p`` as a multiple of the county average (NaN when either is missing or the mean is not > 0).
+
+    >>> risk_multiple(0.12, 0.01), risk_multiple(0.05, 0.0)
+    (12.0, nan)
+    """
+    if not (_finite(p) and _finite(county_mean)) or float(county_mean) <= 0:  # type: ignore[arg-type]
+        return math.nan
+    return float(p) / float(county_mean)  # type: ignore[arg-type]
+
+
+def _one_decimal(m: float) -> float:
+    """``m`` rounded to one decimal, half up (the number a reader sees; 0.3 / 0.2 is 1.5, not
+    1.4999999999999998)."""
+    return math.floor(m * 10 + 0.5) / 10
+
+
+def _round_multiple(m: float) -> str:
+    """A multiple as shown: one decimal below :data:`WHOLE_FROM`, a whole number from it (half up)."""
+    if _one_decimal(m) >= WHOLE_FROM:
+        return str(int(math.floor(m + 0.5)))
+    return f"{_one_decimal(m):.1f}"
+
+
+def multiple_words(m: float, language: Language = "zh", *, short: bool = False) -> str:
+    """A multiple of the county average in words ('' when unknown).
+
+    The rules (so that a reader does not weigh the third decimal) apply to the multiple rounded
+    to one decimal, half up, so that the words never contradict the number shown:
+
+    - from 1.5 up to 3: one decimal, "about 2.4×" (约为全县平均的2.4倍);
+    - from 3 up: a whole number, rounded half up, "about 12×" (约为全县平均的12倍);
+    - under 1.5 and above 1/1.5 (0.67): "close to the county average" (与全县平均相近);
+    - at or under 0.6: "below the county average" (低于全县平均).
+
+    ``short`` drops "the county average" after a multiple (for "last week about 8×").
+
+    >>> multiple_words(12.0), multiple_words(2.44), multiple_words(1.44), multiple_words(0.5)
+    ('约为全县平均的12倍', '约为全县平均的2.4倍', '与全县平均相近', '低于全县平均')
+    >>> multiple_words(2.96), multiple_words(12.5, "en"), multiple_words(8.2, short=True)
+    ('约为全县平均的3倍', 'about 13× the county average', '约为8倍')
+    """
+    zh = language == "zh"
+    if not _finite(m):
+        return ""
+    shown = _one_decimal(m)
+    if shown >= NEAR_AVERAGE:
+        n = _round_multiple(m)
+        if short:
+            return f"约为{n}倍" if zh else f"about {n}×"
+        return f"约为全县平均的{n}倍" if zh else f"about {n}× the county average"
+    if shown > 1 / NEAR_AVERAGE:
+        return "与全县平均相近" if zh else "close to the county average"
+    return "低于全县平均" if zh else "below the county average"
+
+
+def risk_words(
+    p: object,
+    county_mean: object,
+    previous: object = None,
+    *,
+    previous_mean: object = None,
+    language: Language = "zh",
+    when: tuple[str, str] = ("上周", "last week"),
+) -> str:
+    """A calibrated probability as a teacher can weigh it: a multiple of the county average,
+    with last week's in the same unit.
+
+    At base rates near 1% a percentage (3%, 0.8%) reads as "almost nothing"; "12 times the
+    county average" says how unusual the child is. ``county_mean`` is the mean calibrated
+    probability over the county's students that night (the snapshot's mean); ``previous`` is
+    the child's probability last week and ``previous_mean`` last week's county mean (default
+    ``county_mean``). The rounding rules are :func:`multiple_words`'. '' when ``p`` or the mean
+    is missing; no "last week" part when ``previous`` is missing. ``when`` names the earlier
+    look (zh, en): "上周" / "last week" by default, "上次" / "last run" for a nightly view.
+
+    Examples
+    --------
+    Hand-computed: 0.12 / 0.01 = 12; last week 0.08 / 0.01 = 8; 0.024 / 0.01 = 2.4; 0.014 / 0.01
+    = 1.4 (under 1.5: close to the average).
+
+    >>> risk_words(0.12, 0.01)
+    '约为全县平均的12倍'
+    >>> risk_words(0.12, 0.01, 0.08)
+    '约为全县平均的12倍（上周约为8倍）'
+    >>> risk_words(0.024, 0.01, 0.014, language="en")
+    'about 2.4× the county average (last week close to the county average)'
+    >>> risk_words(0.05, 0.01, 0.05, previous_mean=0.02)
+    '约为全县平均的5倍（上周约为2.5倍）'
+    >>> risk_words(float("nan"), 0.01), risk_words(0.1, 0.0)
+    ('', '')
+    """
+    zh = language == "zh"
+    now = multiple_words(risk_multiple(p, county_mean), language)
+    if not now:
+        return ""
+    before_mean = county_mean if previous_mean is None or not _finite(previous_mean) else previous_mean
+    before = multiple_words(risk_multiple(previous, before_mean), language, short=True)
+    if not before:
+        return now
+    return f"{now}（{when[0]}{before}）" if zh else f"{now} ({when[1]} {before})"

@@ -26,8 +26,10 @@ from risk.reporting._common import (
     open_case_per_student,
     owner_text,
     school_info,
+    school_places,
     stage_text,
     student_at,
+    watched_tags,
 )
 from risk.reporting.labels import CASE_TYPE_LABELS, PLACEMENT_LABELS, Language, label
 
@@ -42,8 +44,9 @@ __all__ = ["SchoolSummary", "school_summary", "case_schools", "overdue_cases", "
 
 #: count columns of :attr:`SchoolSummary.tiers_by_class` (after grade, class_id): the groups of
 #: the class lists (:func:`risk.reporting._common.list_group`), ``shown`` = their sum (the cards
-#: of the class list), ``listed`` (without the students kept only by a case), ``watched`` (a
-#: watched group's students not on the list) and ``students``
+#: of the class list), ``listed`` (red, yellow and selected: without the watch tier and the
+#: students kept only by a case), ``watched`` (the 关注 section: a watched group's students
+#: with no card) and ``students``
 TIER_COUNT_COLUMNS: tuple[str, ...] = (*LIST_GROUPS[:-1], "shown", "listed", "watched", "students")
 
 
@@ -73,7 +76,8 @@ class SchoolSummary:
         Out-of-school cases closed as returned or placed (劝返销号) in ``month``:
         ``case_id, name, class_id, closed_at, placement``.
     counts : dict
-        ``students, listed, red, open_cases, overdue, out_of_school, returns``.
+        ``students, listed, red, on_list, places, open_cases, overdue, out_of_school, returns``
+        (``on_list``: red + yellow this week, ``places``: the school's prevention places).
     """
 
     school_id: str
@@ -231,8 +235,11 @@ def school_summary(
     keys = [mine["grade"], mine["class_id"]]
     counts = pd.crosstab(keys, group).reindex(columns=list(LIST_GROUPS), fill_value=0)
     counts["shown"] = counts[list(LIST_GROUPS[:-1])].sum(axis=1)
-    counts["listed"] = counts[["red", "yellow", "blue", "selected"]].sum(axis=1)
-    watched = ((group == "none") & (mine["tier"] == "blue")).groupby(keys).sum()
+    counts["listed"] = counts[["red", "yellow", "selected"]].sum(axis=1)
+    watched = (group == "none").to_numpy() & watched_tags(
+        mine["tags"] if "tags" in mine else pd.Series("", index=mine.index)
+    ).to_numpy()
+    watched = pd.Series(watched, index=mine.index).groupby(keys).sum()
     counts["watched"] = watched.reindex(counts.index).fillna(0).astype("int64")
     counts["students"] = counts[list(LIST_GROUPS)].sum(axis=1)
     counts = counts[list(TIER_COUNT_COLUMNS)]
@@ -292,10 +299,13 @@ def school_summary(
         }
     ).reset_index(drop=True)
 
+    places = school_places(mine)
     summary_counts = {
         "students": int(len(mine)),
         "listed": int(mine["listed"].astype(bool).sum()),
         "red": int((mine["tier"] == "red").sum()),
+        "on_list": places[0],
+        "places": places[1],
         "open_cases": int(len(open_)),
         "overdue": int(len(overdue)),
         "out_of_school": int(open_["case_type"].isin(OUT_OF_SCHOOL).sum()),

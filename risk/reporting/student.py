@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import phrase
+from features.config import FeaturesConfig
 from features.contract import Tables
 from risk.reporting._common import (
     ReportConfig,
@@ -24,6 +25,7 @@ from risk.reporting._common import (
     split_text,
     stage_text,
 )
+from risk.reporting._common import county_mean as _county_mean
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
@@ -34,13 +36,23 @@ from risk.reporting.labels import (
     PLACEMENT_LABELS,
     REASON_LABELS,
     ROLE_LABELS,
+    SUBJECT_LABELS,
     TIER_LABELS,
     Language,
     label,
+    risk_words,
 )
 from risk.snapshot import MEASURES
 
-__all__ = ["StudentPlan", "student_plan", "waterfall_frame", "attendance_calendar", "ATTENDANCE_LEVELS"]
+__all__ = [
+    "StudentPlan",
+    "student_plan",
+    "waterfall_frame",
+    "attendance_calendar",
+    "exam_history",
+    "ATTENDANCE_LEVELS",
+    "EXAM_HISTORY_COLUMNS",
+]
 
 #: attendance of a school day, worst session first -> (zh, en)
 ATTENDANCE_LEVELS: dict[str, tuple[str, str]] = {
@@ -91,7 +103,9 @@ class StudentPlan:
     restricted_shown : bool
         Whether restricted fields were included.
     risk_history : DataFrame
-        ``as_of, probability, tier`` over the past snapshots, oldest first.
+        ``as_of, probability, tier, multiple`` over the past snapshots, oldest first
+        (``multiple``: the probability over that night's county average, NaN when the history
+        holds only this student's rows).
     drivers : DataFrame or None
         The waterfall (:func:`waterfall_frame`), ``None`` when no contributions were given.
     attendance : DataFrame
@@ -110,6 +124,13 @@ class StudentPlan:
     exam_levels : DataFrame
         Results a school reports as levels only (A-D): ``exam_date, term_id, exam_type`` and
         one column per subject.
+    exam_history : DataFrame
+        Every exam up to ``as_of`` in words, the latest first (:func:`exam_history`).
+    risk_text : str
+        The risk as a multiple of the county average, with last week's
+        (:func:`risk.reporting.labels.risk_words`).
+    county_mean : float
+        The county average that night (mean calibrated probability of the snapshot).
     """
 
     student_id: str
@@ -128,6 +149,11 @@ class StudentPlan:
     plan: pd.DataFrame
     language: Language = "zh"
     exam_levels: pd.DataFrame = field(default_factory=pd.DataFrame)
+    exam_history: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(EXAM_HISTORY_COLUMNS))
+    )
+    risk_text: str = ""
+    county_mean: float = float("nan")
 
 
 def waterfall_frame(
@@ -206,7 +232,7 @@ def attendance_calendar(
     att = att.loc[(att["student_id"] == student_id) & att["date"].isin(school_days)]
     order = list(ATTENDANCE_LEVELS)
     level = att["status"].astype("str").map(_STATUS_LEVEL).fillna("unknown")
-    rank = level.map({lv: i for i, lv in enumerate(order)})
+    rank = level.map({lv: i for i, lv in enumerate(order)}).astype("float64")  # float when empty too
     worst = rank.groupby(att["date"].to_numpy()).min()
     out = pd.DataFrame({"date": school_days})
     out["level"] = [order[int(r)] for r in lookup(out["date"], worst).fillna(order.index("unknown"))]
@@ -308,17 +334,40 @@ def _profile(
     return pd.DataFrame(items, columns=["field", "value"])
 
 
-def _exams(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+#: full marks of a result that gives none (the contract's ``full_marks`` is optional; the
+#: academic features read a missing one as 100, :mod:`features.academic`, and so does the sheet)
+DEFAULT_FULL_MARKS = 100.0
+
+
+def _results(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The student's results of the exams dated on or before ``as_of`` (the day a result becomes
+    known, as the features read them), with the exam's term ('' when not given), type and date and
+    the share of full marks (a missing ``full_marks`` is 100)."""
     r = tables.exam_results
-    r = r.loc[r["student_id"] == student_id]
+    r = r.loc[r["student_id"].astype("str") == str(student_id)]
     ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
-    r = r.assign(exam_id=r["exam_id"].astype("str")).merge(
-        ex[["exam_id", "term_id", "exam_type", "exam_date"]]
-    )
-    r = r.loc[r["exam_date"] <= as_of]
+    ex = ex.drop_duplicates("exam_id")[["exam_id", "term_id", "exam_type", "exam_date"]]
+    r = r.assign(exam_id=r["exam_id"].astype("str")).merge(ex, on="exam_id")
+    r = r.loc[pd.to_datetime(r["exam_date"]) <= as_of].copy()
+    # term_id is optional: a missing one must not drop the exam (groupby and pivot_table drop NaN keys)
+    r["term_id"] = r["term_id"].astype("str").where(r["term_id"].notna(), "")
+    r["exam_type"] = r["exam_type"].astype("str")
+    score = pd.to_numeric(r["score"], errors="coerce") if "score" in r else pd.Series(np.nan, index=r.index)
+    if "full_marks" in r:
+        full = pd.to_numeric(r["full_marks"], errors="coerce").fillna(DEFAULT_FULL_MARKS)
+    else:
+        full = pd.Series(DEFAULT_FULL_MARKS, index=r.index)
+    r["share"] = (score / full).astype("float64")
+    r["level"] = r["level"].astype("str").where(r["level"].notna(), "") if "level" in r else ""
+    r["absent"] = r["absent"].fillna(False).astype(bool) if "absent" in r else False
+    return r
+
+
+def _exams(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
+    r = _results(tables, student_id, as_of)
+    r = r.loc[r["share"].notna()]
     if r.empty:
         return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
-    r = r.assign(share=r["score"].astype("float64") / r["full_marks"].astype("float64"))
     wide = r.pivot_table(
         index=["exam_date", "term_id", "exam_type"],
         columns="subject",
@@ -330,18 +379,64 @@ def _exams(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame
     return wide.reset_index().sort_values("exam_date", ignore_index=True)
 
 
+#: columns of :attr:`StudentPlan.exam_history`
+EXAM_HISTORY_COLUMNS = ("exam_date", "term_id", "exam_type", "results", "failed_n", "failed", "absent")
+
+
+def exam_history(
+    tables: Tables,
+    student_id: str,
+    as_of: pd.Timestamp,
+    *,
+    fail_share: float = 0.60,
+    language: Language = "zh",
+) -> pd.DataFrame:
+    """Every exam of the student up to ``as_of``, the latest first, in words: ``exam_date, term_id,
+    exam_type, results`` (each subject's share of full marks or level), ``failed_n`` and
+    ``failed`` (subjects under ``fail_share`` of full marks or at level D, as the features count
+    them) and ``absent`` (subjects missed).
+
+    A missing ``full_marks`` is 100 (as in :mod:`features.academic`), so a county that exports
+    scores without full marks sees the exams its reasons cite.
+    """
+    zh = language == "zh"
+    r = _results(tables, student_id, as_of)
+    if r.empty:
+        return pd.DataFrame(columns=list(EXAM_HISTORY_COLUMNS))
+    sep = "、" if zh else ", "
+    rows = []
+    keys = ["exam_date", "term_id", "exam_type"]
+    r = r.assign(subject=r["subject"].astype("str"), exam_type=r["exam_type"].astype("str"))
+    for (day, term, kind), g in r.sort_values(["exam_date", "exam_id"]).groupby(
+        keys, sort=False, observed=True
+    ):
+        shown, failed, absent = [], [], []
+        for x in g.itertuples():
+            name = label(SUBJECT_LABELS, x.subject, language)
+            if x.absent and not np.isfinite(x.share) and not x.level:
+                absent.append(name)
+                continue
+            if np.isfinite(x.share):
+                shown.append(f"{name} {x.share:.0%}")
+                fail = x.share < fail_share
+            elif x.level:
+                shown.append(f"{name} {x.level}")
+                fail = x.level == "D"
+            else:
+                continue
+            if fail:
+                failed.append(name)
+        rows.append({"exam_date": pd.Timestamp(day), "term_id": str(term), "exam_type": str(kind),
+                     "results": sep.join(shown), "failed_n": len(failed), "failed": sep.join(failed),
+                     "absent": sep.join(absent)})  # fmt: skip
+    out = pd.DataFrame(rows, columns=list(EXAM_HISTORY_COLUMNS))
+    return out.sort_values("exam_date", ascending=False, kind="stable", ignore_index=True)
+
+
 def _exam_levels(tables: Tables, student_id: str, as_of: pd.Timestamp) -> pd.DataFrame:
     """Results reported as levels only (A-D, no score): one row per exam, one column per subject."""
-    r = tables.exam_results
-    if "level" not in r.columns:
-        return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
-    r = r.loc[(r["student_id"] == student_id) & r["level"].notna()]
-    if "score" in r.columns:
-        r = r.loc[r["score"].isna()]
-    ex = tables.exams.assign(exam_id=tables.exams["exam_id"].astype("str"))
-    r = r.assign(exam_id=r["exam_id"].astype("str"), level=r["level"].astype("str"))
-    r = r.merge(ex[["exam_id", "term_id", "exam_type", "exam_date"]])
-    r = r.loc[r["exam_date"] <= as_of]
+    r = _results(tables, student_id, as_of)
+    r = r.loc[(r["level"] != "") & r["share"].isna()]
     if r.empty:
         return pd.DataFrame(columns=["exam_date", "term_id", "exam_type"])
     wide = r.pivot_table(
@@ -370,6 +465,8 @@ def student_plan(
     show_restricted: bool = False,
     config: ReportConfig | None = None,
     language: Language = "zh",
+    county_mean: float | None = None,
+    features_config: FeaturesConfig | None = None,
 ) -> StudentPlan:
     """The 一生一案 sheet of one student.
 
@@ -394,6 +491,11 @@ def student_plan(
         Include restricted fields (only for roles allowed to see them).
     config : ReportConfig, optional
     language : {"zh", "en"}
+    county_mean : float, optional
+        The county average that night; default the mean probability of ``snapshot`` (give it
+        when ``snapshot`` holds only this student's row).
+    features_config : FeaturesConfig, optional
+        ``fail_share`` for the failed subjects of the exam history (the features' setting).
 
     Returns
     -------
@@ -415,6 +517,23 @@ def student_plan(
     hist = pd.concat(hist_parts, ignore_index=True)
     hist = hist.assign(as_of=pd.to_datetime(hist["as_of"]), tier=hist["tier"].astype("str"))
     hist = hist.drop_duplicates("as_of", keep="last").sort_values("as_of", ignore_index=True)
+    mean_now = _county_mean(snap) if county_mean is None else float(county_mean)
+    before = hist.loc[hist["as_of"] < as_of]
+    prev_p = prev_mean = None
+    if len(before):
+        prev_day = before["as_of"].iloc[-1]
+        prev_p = float(before["probability"].iloc[-1])
+        if history is not None and len(history) and history["student_id"].nunique() > 1:
+            prev_mean = _county_mean(history.loc[pd.to_datetime(history["as_of"]) == prev_day])
+    risk_text = risk_words(row["probability"], mean_now, prev_p, previous_mean=prev_mean, language=language)
+    night_means = pd.Series({as_of: mean_now})
+    if history is not None and len(history) and history["student_id"].nunique() > 1:
+        past = history.assign(as_of=pd.to_datetime(history["as_of"]))
+        night_means = pd.concat([past.groupby("as_of")["probability"].mean(), night_means])
+        night_means = night_means[~night_means.index.duplicated(keep="last")]
+    hist["multiple"] = hist["probability"].astype("float64") / lookup(hist["as_of"], night_means).astype(
+        "float64"
+    )
 
     drivers = None
     if contributions is not None and len(contributions):
@@ -508,6 +627,15 @@ def student_plan(
         plan=plan,
         language=language,
         exam_levels=_exam_levels(tables, str(student_id), as_of),
+        exam_history=exam_history(
+            tables,
+            str(student_id),
+            as_of,
+            fail_share=(features_config or FeaturesConfig()).fail_share,
+            language=language,
+        ),
+        risk_text=risk_text,
+        county_mean=mean_now,
     )
 
 

@@ -17,16 +17,19 @@ from features.contract import Tables
 from risk.reporting._common import (
     LIST_GROUPS,
     ReportConfig,
+    county_mean,
     ledger_on,
     list_group,
     lookup,
     name_of,
     open_case_per_student,
     owner_text,
-    risk_band,
     school_info,
+    school_places,
     split_text,
     stage_text,
+    tags_text,
+    watched_tags,
 )
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
@@ -35,11 +38,12 @@ from risk.reporting.labels import (
     TIER_LABELS,
     Language,
     label,
+    risk_words,
 )
 from risk.rules import rule_labels
 from risk.snapshot import TIERS
 
-__all__ = ["WeeklyClassList", "weekly_class_list", "WEEKLY_COLUMNS", "tier_order"]
+__all__ = ["WeeklyClassList", "weekly_class_list", "WEEKLY_COLUMNS", "WATCH_COLUMNS", "tier_order"]
 
 #: columns of :attr:`WeeklyClassList.students`
 WEEKLY_COLUMNS: tuple[str, ...] = (
@@ -51,8 +55,9 @@ WEEKLY_COLUMNS: tuple[str, ...] = (
     "group_label",
     "tier_reason",
     "probability",
-    "risk_band",
-    "change_points",
+    "risk_multiple",
+    "risk_text",
+    "previous_multiple",
     "change_arrow",
     "new_on_list",
     "rules",
@@ -66,8 +71,17 @@ WEEKLY_COLUMNS: tuple[str, ...] = (
     "case_stage_label",
     "case_opened_at",
     "measures",
+    "tags",
+    "tags_label",
     "notes",
 )
+
+#: columns of :attr:`WeeklyClassList.watch` (the collapsed 关注 section)
+WATCH_COLUMNS: tuple[str, ...] = ("student_id", "name", "tags", "tags_label", "probability", "risk_text")
+
+#: the order of the class list's cards: the list (red, yellow, selected by the model), then the
+#: watch tier (blue), then students kept only by a followed case
+_CARD_ORDER = {"red": 0, "yellow": 1, "selected": 2, "blue": 3, "case": 4}
 
 
 def tier_order(tier: pd.Series) -> pd.Series:
@@ -90,11 +104,17 @@ class WeeklyClassList:
     as_of, previous_as_of : Timestamp
         The snapshot day and last week's (NaT when there is no previous snapshot).
     students : DataFrame
-        One row per student on the list, red first, then by risk, with :data:`WEEKLY_COLUMNS`.
+        One row per card with :data:`WEEKLY_COLUMNS`: the listed students first (red, yellow,
+        selected by the model), then the watch tier (blue), then students kept only by a case;
+        within each, by risk descending (ties: student_id). ``risk_text`` is the risk as a
+        multiple of the county average with last week's (:func:`risk.reporting.labels.risk_words`);
         ``notes`` is empty: it is the teacher's column.
+    watch : DataFrame
+        The collapsed 关注 section: students of a watched group (the ``tags``: 留守, 随迁, 困难,
+        残疾...) who have no card, by risk descending, with :data:`WATCH_COLUMNS`.
     left_list : DataFrame
         Students of this class who were listed last week and are not listed now:
-        ``student_id, name, previous_tier, previous_tier_label, tier_label, change_points``.
+        ``student_id, name, previous_tier, previous_tier_label, tier_label, risk_text``.
     moved_out : int
         Students listed last week in this class who are now in another class or gone
         (counted only: the list never names another class's students).
@@ -104,7 +124,12 @@ class WeeklyClassList:
         Students shown per group of :func:`risk.reporting._common.list_group` (red, yellow,
         blue, selected, case): the counts add up to the rows of ``students``.
     watched : int
-        Students of a watched group (blue tier) who are not on the list.
+        Students in the 关注 section (``len(watch)``).
+    county_mean, previous_county_mean : float
+        The county average that night and last week (mean calibrated probability).
+    school_on_list, school_places : int
+        The school's red + yellow students this week and its prevention places (``capacity``):
+        yellow fills the places after red, red is never capped.
     model_version : str
         The model the snapshot was scored with.
     language : {"zh", "en"}
@@ -126,6 +151,11 @@ class WeeklyClassList:
     watched: int = 0
     model_version: str = ""
     language: Language = "zh"
+    watch: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=list(WATCH_COLUMNS)))
+    county_mean: float = float("nan")
+    previous_county_mean: float = float("nan")
+    school_on_list: int = 0
+    school_places: int = 0
 
 
 def _snapshot_rows(snapshot: pd.DataFrame) -> pd.DataFrame:
@@ -136,19 +166,34 @@ def _snapshot_rows(snapshot: pd.DataFrame) -> pd.DataFrame:
     return s
 
 
-def _change(now: pd.Series, before: pd.Series, steady: float) -> tuple[pd.Series, pd.Series]:
-    points = (now - before) * 100
-    arrow = pd.Series(np.where(points >= steady, "↑", np.where(points <= -steady, "↓", "→")), index=now.index)
-    arrow = arrow.where(points.notna(), "新")
-    return points.round(1), arrow
+def _change(now: pd.Series, before: pd.Series, steady: float) -> pd.Series:
+    """↑ / ↓ when the risk moved by at least the factor ``steady`` since last week, → otherwise,
+    新 when there is no last week."""
+    ratio = now / before
+    arrow = pd.Series(
+        np.where(ratio >= steady, "↑", np.where(ratio <= 1 / steady, "↓", "→")), index=now.index
+    )
+    return arrow.where(before.notna() & (before > 0), "新")
 
 
-def _now_label(tier: str, language: Language) -> str:
-    """What a student who left the list is now: not listed (and, if so, still in a watched group)."""
+def _tags(rows: pd.DataFrame) -> pd.Series:
+    """The ``tags`` column ('' when the snapshot has none)."""
+    if "tags" not in rows:
+        return pd.Series("", index=rows.index, dtype="str")
+    return rows["tags"].fillna("").astype("str")
+
+
+def _now_label(tags: str, language: Language) -> str:
+    """What a student who left the list is now: not listed (and, if so, in the 关注 section of a
+    watched group)."""
     off = label(LIST_GROUP_LABELS, "none", language)
-    if tier != "blue":
+    if not tags.strip():
         return off
-    return f"{off} (重点监测群体)" if language == "zh" else f"{off} (watched group)"
+    return (
+        f"{off} (关注：{tags_text(tags, language)})"
+        if language == "zh"
+        else f"{off} (watched: {tags_text(tags, language)})"
+    )
 
 
 def weekly_class_list(
@@ -202,7 +247,7 @@ def weekly_class_list(
     >>> from risk.reporting._examples import example_snapshot
     >>> wl = weekly_class_list(example_snapshot(), "c1")
     >>> wl.students["student_id"].tolist(), wl.tier_counts
-    (['a', 'b'], {'red': 1, 'yellow': 1, 'blue': 0, 'selected': 0, 'case': 0})
+    (['a', 'b'], {'red': 1, 'yellow': 1, 'selected': 0, 'blue': 0, 'case': 0})
     """
     cfg = config or ReportConfig()
     snap = _snapshot_rows(snapshot)
@@ -215,16 +260,19 @@ def weekly_class_list(
     open_case = open_case_per_student(cases_n, as_of)
     group = list_group(mine["tier"], mine["listed"], mine["student_id"].isin(open_case.index))
     rows = mine.assign(_group=group).loc[group != "none"].copy()
-    rows = rows.assign(_order=tier_order(rows["tier"])).sort_values(
+    rows = rows.assign(_order=rows["_group"].map(_CARD_ORDER)).sort_values(
         ["_order", "probability", "student_id"], ascending=[True, False, True]
     )
+    mean_now = county_mean(snap)
 
     prev_prob = pd.Series(dtype="float64")
     prev_as_of = pd.NaT
     prev_listed = pd.Index([])
+    mean_before = float("nan")
     if previous is not None and len(previous):
         prev = _snapshot_rows(previous)
         prev_as_of = prev["as_of"].max()
+        mean_before = county_mean(prev)
         prev_prob = prev.set_index("student_id")["probability"].astype("float64")
         prev_listed_rows = prev.loc[prev["listed"].astype(bool) & (prev["class_id"] == str(class_id))]
         prev_listed = pd.Index(prev_listed_rows["student_id"])
@@ -234,9 +282,20 @@ def weekly_class_list(
     sep = "；" if zh else "; "
     rule_names = rule_labels(rules_config, language)
     prob = rows["probability"].astype("float64")
-    points, arrow = _change(prob, lookup(rows["student_id"], prev_prob).astype("float64"), cfg.steady_points)
+    before = lookup(rows["student_id"], prev_prob).astype("float64")
+    arrow = _change(prob, before, cfg.steady_ratio)
     if not zh:
         arrow = arrow.replace("新", "new")
+
+    def words(p: pd.Series, b: pd.Series) -> np.ndarray:
+        return np.array(
+            [
+                risk_words(x, mean_now, y, previous_mean=mean_before, language=language)
+                for x, y in zip(p, b, strict=True)
+            ],
+            dtype=object,
+        )
+
     case = open_case.reindex(rows["student_id"])
     out = pd.DataFrame(
         {
@@ -248,8 +307,9 @@ def weekly_class_list(
             "group_label": rows["_group"].map(lambda g: label(LIST_GROUP_LABELS, g, language)).to_numpy(),
             "tier_reason": rows[f"tier_reason_{language}"].fillna("").astype("str").to_numpy(),
             "probability": prob.to_numpy(),
-            "risk_band": prob.map(lambda p: risk_band(p, cfg.risk_bands)).to_numpy(),
-            "change_points": points.to_numpy(),
+            "risk_multiple": (prob / mean_now).to_numpy(),
+            "risk_text": words(prob, before),
+            "previous_multiple": (before / mean_before).to_numpy(),
             "change_arrow": arrow.to_numpy(),
             "new_on_list": (rows["listed"].astype(bool) & ~rows["student_id"].isin(prev_listed)).to_numpy()
             if previous is not None
@@ -275,12 +335,14 @@ def weekly_class_list(
             "case_stage_label": stage_text(case["four_step_stage"], language).to_numpy(),
             "case_opened_at": case["opened_at"].to_numpy(),
             "measures": rows[f"measures_{language}"].fillna("").astype("str").to_numpy(),
+            "tags": _tags(rows).to_numpy(),
+            "tags_label": _tags(rows).map(lambda t: tags_text(t, language)).to_numpy(),
             "notes": "",
         }
     )
 
     left = pd.DataFrame(
-        columns=["student_id", "name", "previous_tier", "previous_tier_label", "tier_label", "change_points"]
+        columns=["student_id", "name", "previous_tier", "previous_tier_label", "tier_label", "risk_text"]
     )
     moved_out = 0
     if len(prev_listed):
@@ -299,10 +361,10 @@ def weekly_class_list(
                     "previous_tier_label": prev_tier.reindex(dropped)
                     .map(lambda t: label(LIST_GROUP_LABELS, t, language))
                     .to_numpy(),
-                    "tier_label": d["tier"].astype("str").map(lambda t: _now_label(t, language)).to_numpy(),
-                    "change_points": ((d["probability"] - prev_prob.reindex(dropped)) * 100)
-                    .round(1)
-                    .to_numpy(),
+                    "tier_label": _tags(d).map(lambda t: _now_label(t, language)).to_numpy(),
+                    "risk_text": words(
+                        d["probability"].astype("float64"), prev_prob.reindex(dropped).astype("float64")
+                    ),
                 }
             ).sort_values("name", kind="stable", ignore_index=True)
 
@@ -315,7 +377,21 @@ def weekly_class_list(
             head = str(c["head_teacher_id"].iloc[-1])
     township = school_info(tables)["township"].get(school_id, "")
     counts = {g: int((out["group"] == g).sum()) for g in LIST_GROUPS[:-1]}
-    watched = int(((group == "none") & (mine["tier"] == "blue")).sum())
+    w = mine.loc[(group == "none").to_numpy() & watched_tags(_tags(mine)).to_numpy()]
+    w = w.sort_values(["probability", "student_id"], ascending=[False, True])
+    wp = w["probability"].astype("float64")
+    watch = pd.DataFrame(
+        {
+            "student_id": w["student_id"].to_numpy(),
+            "name": name_of(w["student_id"], tables).to_numpy(),
+            "tags": _tags(w).to_numpy(),
+            "tags_label": _tags(w).map(lambda t: tags_text(t, language)).to_numpy(),
+            "probability": wp.to_numpy(),
+            "risk_text": words(wp, lookup(w["student_id"], prev_prob).astype("float64")),
+        },
+        columns=list(WATCH_COLUMNS),
+    )
+    on_list, places = school_places(snap.loc[snap["school_id"] == school_id])
     version = str(mine["model_version"].iloc[0]) if "model_version" in mine else ""
     return WeeklyClassList(
         class_id=str(class_id),
@@ -330,7 +406,12 @@ def weekly_class_list(
         moved_out=moved_out,
         class_size=len(mine),
         tier_counts=counts,
-        watched=watched,
+        watched=len(watch),
         model_version=version,
         language=language,
+        watch=watch,
+        county_mean=mean_now,
+        previous_county_mean=mean_before,
+        school_on_list=on_list,
+        school_places=places,
     )

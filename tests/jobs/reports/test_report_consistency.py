@@ -76,34 +76,41 @@ def test_class_list_head_counts_are_its_cards_and_labels_say_where_each_stands()
         snapshot_row("a", "c1", "s1", 7, tier="red", listed=True, probability=0.6),
         snapshot_row("b", "c1", "s1", 7, tier="none", listed=True, selected=True, probability=0.3),
         snapshot_row("c", "c1", "s1", 7, tier="blue", listed=False, probability=0.05),
-        snapshot_row("d", "c1", "s1", 7, tier="none", listed=False, probability=0.02),
+        snapshot_row("d", "c1", "s1", 7, tier="none", listed=False, probability=0.02, tags="left_behind"),
         snapshot_row("e", "c1", "s1", 7, tier="blue", listed=True, probability=0.2),
+        snapshot_row("f", "c1", "s1", 7, tier="none", listed=False, probability=0.03, tags="migrant"),
+        snapshot_row("g", "c1", "s1", 7, tier="yellow", listed=False, probability=0.04),
     ]
     snap = pd.DataFrame(rows)
     prev = pd.DataFrame([{**r, "as_of": pd.Timestamp("2025-03-03")} for r in rows])
-    prev.loc[prev["student_id"] == "c", "listed"] = True  # c was listed last week, is blue but off now
+    prev.loc[prev["student_id"] == "c", "listed"] = True  # c was listed last week, is blue (watch) now
+    prev.loc[prev["student_id"] == "g", "listed"] = True  # g was listed last week, off now
     prev.loc[prev["student_id"] == "b", "listed"] = False
     cases = pd.DataFrame({"case_id": ["k1"], "student_id": ["d"], "opened_at": ["2025-03-01"],
                           "case_type": ["prevention"], "status": ["open"]})  # fmt: skip
     wl = weekly_class_list(snap, "c1", previous=prev, cases=cases)
-    assert sum(wl.tier_counts.values()) == len(wl.students) == 4
-    assert wl.tier_counts == {"red": 1, "yellow": 0, "blue": 1, "selected": 1, "case": 1}
+    assert sum(wl.tier_counts.values()) == len(wl.students) == 5
+    assert wl.tier_counts == {"red": 1, "yellow": 0, "selected": 1, "blue": 2, "case": 1}
     labels = dict(zip(wl.students["student_id"], wl.students["group_label"], strict=True))
     assert labels == {
         "a": "红色预警",
         "b": "模型选入",
+        "c": "蓝色关注",
         "d": "在办个案",
         "e": "蓝色关注",
     }  # never "未列入" on a card
+    # the list, then blue, then the case
+    assert wl.students["student_id"].tolist() == ["a", "b", "e", "c", "d"]
     new = dict(zip(wl.students["student_id"], wl.students["new_on_list"], strict=True))
-    assert new == {"a": False, "b": True, "d": False, "e": False}  # d is kept by its case, not listed
-    assert wl.watched == 1  # c: a watched group, off the list
+    # d is kept by its case, not listed
+    assert new == {"a": False, "b": True, "c": False, "d": False, "e": False}
+    assert wl.watched == 1 and wl.watch["student_id"].tolist() == ["f"]  # d is tagged but has a card
     left = wl.left_list.set_index("student_id")
-    assert left.loc["c", "previous_tier_label"] == "蓝色关注" and left.loc["c", "tier_label"] != "蓝色关注"
+    assert left.index.tolist() == ["g"] and left.loc["g", "tier_label"] == "未列入"
     s = school_summary(snap, "s1", cases=cases)
     row = s.tiers_by_class.set_index("class_id").loc["c1"]
-    assert {g: int(row[g]) for g in wl.tier_counts} == wl.tier_counts and row["shown"] == 4
-    assert row["watched"] == 1 and row["students"] == 5
+    assert {g: int(row[g]) for g in wl.tier_counts} == wl.tier_counts and row["shown"] == 5
+    assert row["watched"] == 1 and row["students"] == 7
 
 
 def test_overdue_counts_a_suspected_dropout_whose_next_step_was_not_taken():

@@ -17,7 +17,8 @@ def test_weekly_list_has_only_the_listed_students_of_its_class():
     assert wl.tier_counts == {"red": 1, "yellow": 1, "blue": 0, "selected": 0, "case": 0}
     assert wl.class_size == 3
     a = wl.students.iloc[0]
-    assert a["tier_label"] == "红色预警" and a["risk_band"] == "25–50%"
+    # county average (0.41 + 0.12 + 0.02 + 0.30 + 0.06) / 5 = 0.182; a: 0.41 / 0.182 = 2.25 -> 2.3
+    assert a["tier_label"] == "红色预警" and a["risk_text"] == "约为全县平均的2.3倍"
     assert "48小时无故缺勤" in a["rules"] and "连续3天以上" in a["rules"]
     assert a["reasons"].count("；") == 2  # top three of four reasons
 
@@ -29,7 +30,10 @@ def test_weekly_list_change_left_list_and_moved_out():
     prev.loc[prev["student_id"] == "d", ["class_id", "listed"]] = ["c1", True]  # d was in c1, now c2
     wl = weekly_class_list(example_snapshot(), "c1", previous=prev)
     a = wl.students.set_index("student_id").loc["a"]
-    assert a["change_arrow"] == "↑" and a["change_points"] == pytest.approx(11.0)
+    # last week's average (0.30 + 0.12 + 0.02 + 0.30 + 0.06) / 5 = 0.16: a 0.30 / 0.16 = 1.875 -> 1.9;
+    # 0.41 / 0.30 = 1.37, at least the steady factor 1.25: up
+    assert a["change_arrow"] == "↑" and a["risk_text"] == "约为全县平均的2.3倍（上周约为1.9倍）"
+    assert a["previous_multiple"] == pytest.approx(1.875)
     assert wl.left_list["student_id"].tolist() == ["c"]
     assert wl.left_list["previous_tier"].tolist() == ["yellow"]
     assert wl.moved_out == 1  # d is counted, never named

@@ -139,3 +139,29 @@ def test_staff_see_the_names_of_their_own_students_and_researchers_see_none(name
     county = _client(named_app, "x1").get("/county").get_data(as_text=True)
     assert "测试戊" in county and "测试甲" not in county
     assert "测试" not in _client(named_app, "r1").get("/county").get_data(as_text=True)
+
+
+def test_a_county_figure_can_never_single_out_a_child(ledger):
+    """Every role may read county figures (the average a risk is a multiple of), but only
+    aggregates over run, school and tier: a filter or a group by student is refused."""
+    from jobs.storage import RiskSnapshot
+    from jobs.web.scope import COUNTY_FIGURES, Principal, ScopeError, scoped_session, session_factory
+
+    sessions = session_factory(ledger)
+    h1 = Principal("h1", "head_teacher", "s1", ("c1",))
+    with scoped_session(sessions, h1) as s:
+        mean = s.execute(sa.select(sa.func.avg(RiskSnapshot.probability)), execution_options=COUNTY_FIGURES)
+        assert mean.scalar_one() == pytest.approx((0.9 + 0.8 + 0.7 + 0.6 + 0.5 + 0.4) / 6)  # all six
+        own = s.execute(sa.select(sa.func.count()).select_from(RiskSnapshot)).scalar_one()
+        assert own == 3  # without the option: the class (a, b, f)
+        for bad in (
+            sa.select(sa.func.avg(RiskSnapshot.probability)).where(RiskSnapshot.student_id == "e"),
+            sa.select(RiskSnapshot.student_id, sa.func.avg(RiskSnapshot.probability)).group_by(
+                RiskSnapshot.student_id
+            ),
+            sa.select(sa.func.avg(RiskSnapshot.probability)).where(RiskSnapshot.class_id == "c3"),
+            sa.select(RiskSnapshot.probability),
+            sa.select(sa.func.count()).select_from(Case),
+        ):
+            with pytest.raises(ScopeError):
+                s.execute(bad, execution_options=COUNTY_FIGURES)
