@@ -90,11 +90,17 @@ class DataConfig:
             ) from None
         rows = self.header_row.values() if isinstance(self.header_row, dict) else [self.header_row]
         if any(not isinstance(r, int) or isinstance(r, bool) or r < 1 for r in rows):
-            raise ConfigError(f"[data] header_row must be a row number >= 1 (or {{table = row}}), got {self.header_row!r}")
+            raise ConfigError(
+                f"[data] header_row must be a row number >= 1 (or {{table = row}}), got {self.header_row!r}"
+            )
         for table, names in self.sheets.items():
-            ok = isinstance(names, str) or (isinstance(names, list | tuple) and all(isinstance(n, str) for n in names))
+            ok = isinstance(names, str) or (
+                isinstance(names, list | tuple) and all(isinstance(n, str) for n in names)
+            )
             if not ok:
-                raise ConfigError(f"[data.sheets] {table} must be a sheet name or a list of names, got {names!r}")
+                raise ConfigError(
+                    f"[data.sheets] {table} must be a sheet name or a list of names, got {names!r}"
+                )
         for name in ("winter_break_before_days", "winter_break_after_days"):
             if not 0 <= getattr(self, name) <= 90:
                 raise ConfigError(f"[data] {name} must be between 0 and 90 days, got {getattr(self, name)}")
