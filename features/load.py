@@ -766,12 +766,13 @@ def tables_from_frames(
         name = over[0]
         n_read = rows_read[name]
         top = rejects[rejects["table"] == name]["reason"].value_counts().head(3)
-        path = write_rejects(rejects, rejects_path) if rejects_path is not None else None
-        where = (
-            f"The rejects file {path} lists every rejected row"
-            if path is not None
-            else "The rejects are listed on this error's .rejects (no file was written)"
-        )
+        path, where = None, "The rejects are listed on this error's .rejects (no file was written)"
+        if rejects_path is not None:
+            try:
+                path = write_rejects(rejects, rejects_path)
+                where = f"The rejects file {path} lists every rejected row"
+            except OSError as exc:
+                where = f"The rejects file {rejects_path} could not be written ({_safe(exc)})"
         raise RejectShareError(
             f"{name}: {lost[name]} of {n_read} rows rejected "
             f"({lost[name] / n_read:.1%} > max_reject_share {max_reject_share:.0%}); "
@@ -804,7 +805,7 @@ def _rejected_roster_rows(
         return {}
     rej = lost_rows(pd.concat(bad, ignore_index=True))
     rej = rej.loc[rej["table"] == "students"]
-    pos = pd.Index(rows).get_indexer(rej["file_row"].to_numpy())
+    pos = pd.Index(rows).get_indexer_for(rej["file_row"].to_numpy())
     pos = np.sort(pos[pos >= 0])
     ids = students["student_id"].iloc[pos].astype("str").str.strip()
     first = pd.Series(rows[pos], index=ids.to_numpy())
