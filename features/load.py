@@ -1168,6 +1168,7 @@ def load_tables(
     from features.mapping import apply_mapping, mapping_from_config, split_derived
     from features.time import DefaultCalendar, use_default_calendar
 
+    _check_table_names(cfg)
     use_default_calendar(DefaultCalendar.from_config(cfg))
     source = cfg.source if source is None else source
     mapping = mapping_from_config(cfg.mappings, cfg.columns, cfg.values)
@@ -1194,6 +1195,22 @@ def load_tables(
         rejects_path=rejects_path,
     )
     return replace(result, sheets=tuple(read.sheets))
+
+
+def _check_table_names(cfg: DataConfig) -> None:
+    """``[data.sheets]`` and ``header_row = {table = row}`` name contract tables."""
+    import difflib
+
+    from features.errors import ConfigError
+
+    named = [("[data.sheets]", t) for t in cfg.sheets]
+    if isinstance(cfg.header_row, dict):
+        named += [("[data] header_row", t) for t in cfg.header_row]
+    for where, table in named:
+        if table not in TABLES:
+            near = difflib.get_close_matches(table, TABLES, n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; tables: {', '.join(TABLES)}"
+            raise ConfigError(f"{where} unknown table {table!r}{hint}")
 
 
 def default_rejects_path(cfg: DataConfig, source: str | Path | None = None) -> Path:

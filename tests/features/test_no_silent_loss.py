@@ -126,6 +126,10 @@ def test_data_sheets_names_the_sheets_to_read(county):
     assert len(res.tables.registry_events) == 3
     assert [s["sheet"] for s in res.sheets if s["read"]] == ["2023-12起"]
     assert next(s for s in res.sheets if s["sheet"] == "2023秋")["note"] == "not named in [data.sheets]"
+    with pytest.raises(
+        ConfigError, match=r"\[data.sheets\] unknown table 'registry_event'; did you mean 'registry_events'"
+    ):
+        load_tables(DataConfig(sheets={"registry_event": "2023秋"}), county)
     wrong = DataConfig(sheets={"registry_events": "2024春"})
     with pytest.raises(DataContractError, match=r"\[data.sheets\] names sheet\(s\) '2024春'.*'2023-12起'"):
         load_tables(wrong, county)
