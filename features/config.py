@@ -59,10 +59,73 @@ class DataConfig:
     id_salt: str = ""  # secret salt for the keyed hash of registry numbers / national IDs
     id_salt_env: str = "BAOXUE_ID_SALT"  # environment variable read when id_salt is empty
     sql_schema: str | None = None  # database schema when source is a SQLAlchemy URL
+    # the county's time zone: a timestamp with a zone (2024-09-01T16:30:00Z, +00:00, a tz-aware
+    # Parquet column) is converted to it before its date is taken; naive timestamps are local
+    timezone: str = "Asia/Shanghai"
+    # XLSX workbooks: table -> sheet name(s) to read; a table not named here reads every sheet
+    # whose header matches the table (after the column mappings)
+    sheets: dict[str, Any] = field(default_factory=dict)
+    # the spreadsheet row (1 = first) that holds the header, for title rows above it: one number
+    # for every table, or {table = row} (tables not named: row 1); XLSX and CSV
+    header_row: int | dict[str, Any] = 1
+    # the default school calendar (no calendar table, or dates it does not cover): China's
+    # statutory holidays and 调休 make-up workdays (package chinesecalendar), winter break from
+    # this many days before to this many days after the lunar new year's day (春节), summer break
+    # from summer_break_start to summer_break_end (MM-DD, inclusive)
+    winter_break_before_days: int = 21
+    winter_break_after_days: int = 14
+    summer_break_start: str = "07-11"
+    summer_break_end: str = "08-31"
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
             raise ConfigError(f"[data] max_reject_share must be in [0, 1], got {self.max_reject_share}")
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(self.timezone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"[data] timezone {self.timezone!r} is not a time zone name (e.g. 'Asia/Shanghai')"
+            ) from None
+        rows = self.header_row.values() if isinstance(self.header_row, dict) else [self.header_row]
+        if any(not isinstance(r, int) or isinstance(r, bool) or r < 1 for r in rows):
+            raise ConfigError(
+                f"[data] header_row must be a row number >= 1 (or {{table = row}}), got {self.header_row!r}"
+            )
+        for table, names in self.sheets.items():
+            ok = isinstance(names, str) or (
+                isinstance(names, list | tuple) and all(isinstance(n, str) for n in names)
+            )
+            if not ok:
+                raise ConfigError(
+                    f"[data.sheets] {table} must be a sheet name or a list of names, got {names!r}"
+                )
+        for name in ("winter_break_before_days", "winter_break_after_days"):
+            if not 0 <= getattr(self, name) <= 90:
+                raise ConfigError(f"[data] {name} must be between 0 and 90 days, got {getattr(self, name)}")
+        import re
+
+        for name in ("summer_break_start", "summer_break_end"):
+            v = getattr(self, name)
+            m = re.fullmatch(r"(\d{2})-(\d{2})", str(v))
+            if not m or not 1 <= int(m.group(1)) <= 12 or not 1 <= int(m.group(2)) <= 31:
+                raise ConfigError(f"[data] {name} must be a month-day like '07-11', got {v!r}")
+        if self.summer_break_end < self.summer_break_start:
+            raise ConfigError("[data] summer_break_end must not be before summer_break_start (same year)")
+
+    def header_row_of(self, table: str) -> int:
+        """The header row of ``table``'s file (1 = the first row)."""
+        if isinstance(self.header_row, dict):
+            return int(self.header_row.get(table, 1))
+        return int(self.header_row)
+
+    def sheets_of(self, table: str) -> tuple[str, ...] | None:
+        """The sheets ``[data.sheets]`` names for ``table`` (``None``: every matching sheet)."""
+        names = self.sheets.get(table)
+        if names is None:
+            return None
+        return (names,) if isinstance(names, str) else tuple(names)
 
 
 @dataclass(frozen=True, kw_only=True)

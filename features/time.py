@@ -12,10 +12,14 @@ this module:
 - **The school year** a date belongs to starts on 1 August (:func:`school_year_of`,
   :func:`school_years`); its teaching starts on 1 September (:func:`school_year_start`).
 - **School days** come from the ``calendar`` table; for a school without calendar rows
-  (or on dates outside the range its calendar covers) the contract's default applies
-  (:func:`default_calendar`): Monday to Friday, autumn term 1 September to 15 January,
-  spring term 1 March to 10 July, fixed-date public holidays off (New Year 1 Jan, Labour
-  Day 1–5 May, National Day 1–7 Oct; lunar holidays need a real calendar).
+  (or on dates outside the range its calendar covers) the default applies
+  (:func:`default_calendar`, settings :class:`DefaultCalendar` from ``[data]``): the
+  working days of China's official calendar (package ``chinesecalendar``: statutory
+  holidays off, 调休 make-up weekend workdays on), minus the winter break around the lunar
+  new year (春节, :data:`LUNAR_NEW_YEAR`; default 21 days before to 14 days after) and the
+  summer break (default 11 July to 31 August). For years ``chinesecalendar`` does not cover
+  (:data:`OFFICIAL_YEARS`) a warning is logged once and the default falls back on Monday to
+  Friday with the fixed-date holidays (1 Jan, 1–5 May, 1–7 Oct).
 - **Streaks** of unexcused days are counted two ways, under two names, because the rules
   and the labels really do count differently:
 
@@ -43,6 +47,8 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +68,11 @@ __all__ = [
     "school_years",
     "school_year_start",
     "default_calendar",
+    "DefaultCalendar",
+    "LUNAR_NEW_YEAR",
+    "OFFICIAL_YEARS",
+    "current_default_calendar",
+    "use_default_calendar",
     "SchoolDays",
     "school_days",
     "school_day_runs",
@@ -78,6 +89,8 @@ HISTORY_DAYS = 400
 SCHOOL_YEAR_MONTH = 8
 
 _EPOCH = np.datetime64("1970-01-01", "D")
+
+log = logging.getLogger(__name__)
 
 
 def _ts(as_of: dt.date) -> pd.Timestamp:
@@ -226,30 +239,165 @@ def school_year_start(day: dt.date) -> dt.date:
 
 _FIXED_HOLIDAYS = {(1, 1), (5, 1), (5, 2), (5, 3), (5, 4), (5, 5)} | {(10, d) for d in range(1, 8)}
 
+#: 春节 (lunar new year's day), Gregorian date, by year
+LUNAR_NEW_YEAR: dict[int, dt.date] = {
+    y: dt.date.fromisoformat(d)
+    for y, d in {
+        2000: "2000-02-05", 2001: "2001-01-24", 2002: "2002-02-12", 2003: "2003-02-01",
+        2004: "2004-01-22", 2005: "2005-02-09", 2006: "2006-01-29", 2007: "2007-02-18",
+        2008: "2008-02-07", 2009: "2009-01-26", 2010: "2010-02-14", 2011: "2011-02-03",
+        2012: "2012-01-23", 2013: "2013-02-10", 2014: "2014-01-31", 2015: "2015-02-19",
+        2016: "2016-02-08", 2017: "2017-01-28", 2018: "2018-02-16", 2019: "2019-02-05",
+        2020: "2020-01-25", 2021: "2021-02-12", 2022: "2022-02-01", 2023: "2023-01-22",
+        2024: "2024-02-10", 2025: "2025-01-29", 2026: "2026-02-17", 2027: "2027-02-06",
+        2028: "2028-01-26", 2029: "2029-02-13", 2030: "2030-02-03", 2031: "2031-01-23",
+        2032: "2032-02-11", 2033: "2033-01-31", 2034: "2034-02-19", 2035: "2035-02-08",
+    }.items()
+}  # fmt: skip
 
-def default_calendar(start: dt.date, end: dt.date) -> pd.DataFrame:
-    """The contract's default school days between ``start`` and ``end`` (inclusive).
 
-    Columns ``date`` and ``term_id`` (``"2024-autumn"``, ``"2024-spring"``: the school
-    year's starting year); school days only.
+def _official() -> tuple[dict[dt.date, object], dict[dt.date, object], range]:
+    """chinesecalendar's statutory holidays, make-up workdays and the years it covers."""
+    from chinese_calendar import constants
 
-    >>> cal = default_calendar(dt.date(2024, 9, 27), dt.date(2024, 10, 9))
-    >>> cal["date"].dt.strftime("%m-%d").tolist()
-    ['09-27', '09-30', '10-08', '10-09']
+    years = {d.year for d in constants.holidays}
+    return constants.holidays, constants.workdays, range(min(years), max(years) + 1)
+
+
+#: the years whose statutory holidays and 调休 make-up days the default calendar knows
+#: (those ``chinesecalendar`` publishes; a newer package release adds the next year)
+OFFICIAL_YEARS: range = _official()[2]
+
+_WARNED_YEARS: set[int] = set()
+
+
+@dataclass(frozen=True)
+class DefaultCalendar:
+    """The school calendar assumed where the county gives none (``[data]`` settings).
+
+    School days are the official working days (Monday to Friday, statutory holidays off,
+    调休 make-up weekend workdays on; ``chinesecalendar``) outside two breaks: winter, from
+    ``winter_break_before_days`` before to ``winter_break_after_days`` after the lunar new
+    year's day, and summer, ``summer_break_start`` to ``summer_break_end`` (MM-DD). The
+    autumn term runs from the end of summer to the winter break, the spring term from the
+    winter break to summer.
+
+    >>> DefaultCalendar().describe()[:40]
+    'default calendar (chinesecalendar 1.11.0'
     """
+
+    winter_break_before_days: int = 21
+    winter_break_after_days: int = 14
+    summer_break_start: str = "07-11"
+    summer_break_end: str = "08-31"
+
+    @classmethod
+    def from_config(cls, data) -> DefaultCalendar:
+        """The settings of a :class:`~features.config.DataConfig`."""
+        return cls(
+            winter_break_before_days=data.winter_break_before_days,
+            winter_break_after_days=data.winter_break_after_days,
+            summer_break_start=data.summer_break_start,
+            summer_break_end=data.summer_break_end,
+        )
+
+    def describe(self) -> str:
+        """One line for the load report: which calendar and its settings."""
+        import chinese_calendar
+
+        return (
+            f"default calendar (chinesecalendar {chinese_calendar.__version__}: statutory holidays and "
+            f"调休 make-up workdays {OFFICIAL_YEARS.start}-{OFFICIAL_YEARS.stop - 1}, Mon-Fri with fixed-date "
+            f"holidays outside those years; winter break {self.winter_break_before_days} days before to "
+            f"{self.winter_break_after_days} days after 春节; summer break {self.summer_break_start} to "
+            f"{self.summer_break_end})"
+        )
+
+
+_ACTIVE = [DefaultCalendar()]
+
+
+def current_default_calendar() -> DefaultCalendar:
+    """The :class:`DefaultCalendar` in use (set by :func:`use_default_calendar`)."""
+    return _ACTIVE[0]
+
+
+def use_default_calendar(settings: DefaultCalendar) -> DefaultCalendar:
+    """Make ``settings`` the default calendar of this process; returns the previous one.
+
+    :func:`features.load.load_tables` calls it with the ``[data]`` settings, so the feature
+    builders, the rules and the monitor (which read ``tables.calendar`` only) use the county's
+    breaks where it has no calendar table.
+    """
+    previous = _ACTIVE[0]
+    _ACTIVE[0] = settings
+    return previous
+
+
+def _md(text: str) -> int:
+    m, d = text.split("-")
+    return int(m) * 100 + int(d)
+
+
+def default_calendar(start: dt.date, end: dt.date, settings: DefaultCalendar | None = None) -> pd.DataFrame:
+    """The default school days between ``start`` and ``end`` (inclusive).
+
+    Columns ``date``, ``term_id`` (``"2024-autumn"``, ``"2024-spring"``: the school year's
+    starting year) and ``day_type`` (``normal``, or ``makeup`` on a 调休 weekend workday);
+    school days only. ``settings``: the breaks (default :func:`current_default_calendar`).
+
+    >>> cal = default_calendar(dt.date(2024, 9, 27), dt.date(2024, 10, 14))
+    >>> cal["date"].dt.strftime("%m-%d").tolist()   # National Day 1-7 Oct; 29 Sep and 12 Oct are 调休
+    ['09-27', '09-29', '09-30', '10-08', '10-09', '10-10', '10-11', '10-12', '10-14']
+    >>> default_calendar(dt.date(2025, 2, 14), dt.date(2025, 2, 17))["date"].dt.day.tolist()   # after 春节
+    [14, 17]
+    """
+    settings = settings or current_default_calendar()
+    return _default_calendar(_ts(start).date(), _ts(end).date(), settings).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _default_calendar(start: dt.date, end: dt.date, settings: DefaultCalendar) -> pd.DataFrame:
+    holidays, workdays, years = _official()
     dates = pd.date_range(_ts(start), _ts(end), freq="D")
-    m, d = dates.month, dates.day
+    m, d, y = dates.month, dates.day, dates.year
     md = m * 100 + d
-    autumn = (md >= 901) | (md <= 115)
-    spring = (md >= 301) & (md <= 710)
+    summer = (md >= _md(settings.summer_break_start)) & (md <= _md(settings.summer_break_end))
     weekday = dates.day_of_week < 5
-    holiday = np.array([(a, b) in _FIXED_HOLIDAYS for a, b in zip(m, d, strict=True)], dtype=bool)
-    keep = (autumn | spring) & weekday & ~holiday
-    dates = dates[keep]
+    py = dates.date
+    official = np.isin(y, np.asarray(years))
+    outside = sorted(set(np.unique(y[~official]).tolist()) - _WARNED_YEARS)
+    if outside:
+        _WARNED_YEARS.update(outside)
+        log.warning(
+            "the default calendar has no official holidays for %s (chinesecalendar covers %d-%d): "
+            "Mon-Fri school days with fixed-date holidays only; give a calendar table, or update chinesecalendar",
+            ", ".join(map(str, outside)),
+            years.start,
+            years.stop - 1,
+        )
+    holiday = np.array([day in holidays for day in py], dtype=bool)
+    makeup = np.array([day in workdays for day in py], dtype=bool)
+    fixed = np.array([(a, b) in _FIXED_HOLIDAYS for a, b in zip(m, d, strict=True)], dtype=bool)
+    workday = np.where(official, (weekday & ~holiday) | makeup, weekday & ~fixed)
+    # winter break around 春节 of the school year's spring (no table: mid-January to February)
     sy = school_years(dates)
-    kind = np.where((dates.month >= 8) | (dates.month == 1), "autumn", "spring")
-    term = pd.Series(sy.astype(str), dtype="str") + "-" + pd.Series(kind, dtype="str")
-    return pd.DataFrame({"date": dates.astype("datetime64[s]"), "term_id": term.to_numpy()})
+    lny = pd.to_datetime([LUNAR_NEW_YEAR.get(int(a) + 1, dt.date(int(a) + 1, 2, 1)) for a in sy])
+    day_no = dates.values.astype("datetime64[D]")
+    lny_no = lny.values.astype("datetime64[D]")
+    w_start = lny_no - np.timedelta64(settings.winter_break_before_days, "D")
+    w_end = lny_no + np.timedelta64(settings.winter_break_after_days, "D")
+    winter = (day_no >= w_start) & (day_no <= w_end)
+    keep = workday & ~summer & ~winter
+    kind = np.where(day_no < w_start, "autumn", "spring")[keep]
+    term = pd.Series(sy[keep].astype(str), dtype="str") + "-" + pd.Series(kind, dtype="str")
+    return pd.DataFrame(
+        {
+            "date": dates[keep].astype("datetime64[s]"),
+            "term_id": term.to_numpy(),
+            "day_type": np.where((makeup & ~weekday)[keep], "makeup", "normal"),
+        }
+    )
 
 
 @dataclass(frozen=True)

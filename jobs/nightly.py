@@ -350,7 +350,10 @@ def compute_night(
     source = cfg.data.source if source is None else source
 
     stages.start("load")
-    loaded = load_tables(cfg.data, source)
+    # a reject-share stop writes the night's rejects file before it raises, and names it
+    loaded = load_tables(cfg.data, source, rejects_path=Path(cfg.job.out_dir) / f"rejects_{as_of}.csv")
+    for line in loaded.report():
+        log.info("load: %s", line)
     tables = loaded.tables
     stages.done("load")
 

@@ -253,7 +253,7 @@ def summary_table(summary, title: str):
     from rich.table import Table
 
     table = Table(title=title)
-    for col in ("table", "read", "loaded", "rejected", "by reason", "dates", "students"):
+    for col in ("table", "read", "loaded", "rejected", "repaired", "by reason", "dates", "students"):
         table.add_column(col)
     for name, row in summary.iterrows():
         dates = "" if isna(row.first_date) else f"{row.first_date:%Y-%m-%d} … {row.last_date:%Y-%m-%d}"
@@ -264,6 +264,7 @@ def summary_table(summary, title: str):
             f"{row.rows_read:,}",
             f"{row.rows_loaded:,}",
             f"{row.rows_rejected:,}",
+            f"{row.get('rows_repaired', 0):,}",
             reasons,
             dates,
             students,

@@ -67,14 +67,20 @@ def validate(
         Path | None, typer.Option(help="rejects CSV to write (default DATA_DIR/rejects.csv)")
     ] = None,
 ) -> None:
-    """Load and validate a county's tables: print a summary per table and write the rejects file."""
-    from features.load import summarize, write_rejects
+    """Load and validate a county's tables: print a summary per table, the sheets read and
+    skipped, values set to missing, duplicates repaired and the calendar used, and write the
+    rejects file (also when the reject share stops the load)."""
+    from features.config import load_config
+    from features.load import default_rejects_path, load_tables, summarize, write_rejects
 
-    cfg, result = load_county(data_dir, config)
+    cfg = load_config(config)
+    path = rejects or default_rejects_path(cfg.data, data_dir)
+    result = load_tables(cfg.data, data_dir, rejects_path=path)
     console.print(summary_table(summarize(result), f"data contract check: {data_dir}"))
-    default_dir = Path(data_dir) if Path(data_dir).is_dir() else Path(".")
-    path = write_rejects(result.rejects, rejects or default_dir / cfg.data.rejects_file)
-    console.print(f"rejects file: {path} ({len(result.rejects):,} rows)")
+    for line in result.report():
+        console.print(line, markup=False)
+    path = write_rejects(result.rejects, path)
+    console.print(f"rejects file: {path} ({len(result.rejects):,} rows)", markup=False)
 
 
 def features(

@@ -1,8 +1,9 @@
 """Attendance features on a hand-made school; every expected value is worked out in a comment.
 
-Default calendar (no calendar table): autumn term 2024 starts Mon 2 Sep; 1-7 Oct is the
-National Day holiday. School days up to Wed 9 Oct 2024: Sep 2-6, 9-13, 16-20, 23-27,
-Sep 30, Oct 8, Oct 9 = 23 days.
+The school's calendar table (``TERM``): autumn term 2024 starts Mon 2 Sep; 1-7 Oct is the
+National Day holiday; Mon-Fri otherwise (no Mid-Autumn days off, no 调休 weekend days, unlike
+the default calendar). School days up to Wed 9 Oct 2024: Sep 2-6, 9-13, 16-20, 23-27,
+Sep 30, Oct 8, Oct 9 = 23 days. Before Sep 2 the default calendar applies (summer from 11 Jul).
 - last 10 school days on Oct 9: Sep 19, 20, 23-27, 30, Oct 8, 9
 - last 20 school days on Oct 9: Sep 5 .. Oct 9, so the term "before them" is Sep 2, 3, 4
 """
@@ -62,8 +63,10 @@ def _county():
         }
     )
     ids = list("abcde")
+    calendar = pd.DataFrame({"school_id": "s1", "date": TERM, "is_school_day": True})
     return tables(
         ids,
+        calendar=calendar,
         students=students(ids, valid_from="2024-03-01"),
         attendance=attendance(rows),
         leave_requests=leave,
@@ -192,9 +195,11 @@ def test_calendar_table_holiday_and_makeup_day():
     f = attendance_features(t, dt.date(2024, 9, 18)).loc["a"]
     # Fri 13, Sat 14 (make-up), Wed 18: consecutive school days on this calendar
     assert f["att_unexcused_streak_current"] == 3 and f["att_rule_48h"] == 1
-    # without the calendar, Mon 16 / Tue 17 are school days without a record: the streak is 1
+    # without the calendar table, the default calendar knows Mid-Autumn 2024 too (chinesecalendar:
+    # Sun 15 - Tue 17 Sep off, Sat 14 Sep a make-up workday): the same streak of 3
     t2 = tables(["a"], attendance=attendance(rows))
-    assert attendance_features(t2, dt.date(2024, 9, 18)).loc["a", "att_unexcused_streak_current"] == 1
+    f2 = attendance_features(t2, dt.date(2024, 9, 18)).loc["a"]
+    assert f2["att_unexcused_streak_current"] == 3 and f2["att_rule_48h"] == 1
 
 
 def test_future_rows_are_ignored_and_inputs_not_mutated():

@@ -88,9 +88,12 @@ def test_phase(feats):
     assert feats["ctx_march_window"].tolist() == [0] * 4
     assert feats["ctx_before_zhongkao"].tolist() == [0] * 4
     t = _county()
-    # spring term 2025 starts Mon 3 Mar; on 10 Mar: one week in, March window
+    # default calendar: spring term 2025 starts Thu 13 Feb (14 days after 春节, 29 Jan); on 10 Mar
+    # 25 days in, inside the spring-start window (28 days); on 13 Mar (28 days) outside it
     f = context_features(t, dt.date(2025, 3, 10))
-    assert f["ctx_weeks_into_term"].tolist() == [1.0] * 4 and f["ctx_march_window"].tolist() == [1] * 4
+    assert f["ctx_weeks_into_term"].tolist() == pytest.approx([25 / 7] * 4)
+    assert f["ctx_march_window"].tolist() == [1] * 4
+    assert context_features(t, dt.date(2025, 3, 13))["ctx_march_window"].tolist() == [0] * 4
     # 1 Jun 2025: 14 days before 15 June; grade 9 only
     assert context_features(t, dt.date(2025, 6, 1))["ctx_before_zhongkao"].tolist() == [1, 1, 0, 0]
 

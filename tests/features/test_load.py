@@ -53,16 +53,21 @@ def test_bad_student_rows_go_to_rejects_with_spreadsheet_rows(tmp_path):
     assert got[3][0] == "sex" and got[3][1].startswith("unknown code")
     assert got[4] == ("grade", "value must be <= 9")
     assert got[5] == ("birth_ym", "not a month (YYYY-MM) between 1950 and 2100")
-    assert got[6] == ("is_boarding", "not yes/no (是/否, 1/0, true/false)")
-    assert got[7] == ("distance_km", "value must be >= 0")
+    # optional columns: the value becomes missing, the row (and the child) stays
+    assert got[6] == ("is_boarding", "not yes/no (是/否, 1/0, true/false); set to missing, row kept")
+    assert got[7] == ("distance_km", "value must be >= 0; set to missing, row kept")
     assert got[8] == ("grade", "not an integer")
-    assert got[9] == ("health_status", "value must be <= 50")
+    assert got[9] == ("health_status", "value must be <= 50; set to missing, row kept")
     assert got[10] == ("student_id", "missing value")
     assert got[11][0] == "valid_from"
     assert got[12] == ("birth_ym", "birth_ym is fewer than 4 years before valid_from")  # born 2023-02
     assert got[13] == ("birth_ym", "birth_ym is after valid_from")  # born 2025-02
-    assert res.tables.students["student_id"].tolist() == ["a", "m"]
+    assert res.tables.students["student_id"].tolist() == ["a", "e", "f", "h", "m"]
     assert res.tables.students["is_boarding"].tolist()[0] is True  # 是 -> True
+    kept = res.tables.students.set_index("student_id")
+    assert pd.isna(kept.loc["e", "is_boarding"]) and pd.isna(kept.loc["f", "distance_km"])
+    assert pd.isna(kept.loc["h", "health_status"]) and kept.loc["h", "distance_km"] == 2
+    assert res.rows_rejected()["students"] == 8
 
 
 def test_exam_result_rules(tmp_path):
@@ -87,8 +92,9 @@ def test_duplicates_unknown_codes_and_unknown_students(tmp_path):
         ALL, write_county(tmp_path, attendance=(DATA / "bad_duplicates_attendance.csv").read_text())
     )
     att = res.rejects[res.rejects["table"] == "attendance"].sort_values("file_row")
+    # row 3, an exact copy of row 2, is repaired (the first kept), not rejected
+    assert res.repaired == {"attendance": 1}
     assert att[["file_row", "column", "value"]].values.tolist() == [
-        [3, "*", "a|2024-09-02|day"],  # exact copy of row 2: the first is kept
         [4, "student_id+date+session", "m|2024-09-02|day"],  # same key, different status:
         [5, "student_id+date+session", "m|2024-09-02|day"],  # both rejected
         [6, "status", "absent?"],
@@ -127,9 +133,9 @@ def test_interval_and_leave_rules():
 
 def test_max_reject_share_stops_the_run(tmp_path):
     folder = write_county(tmp_path, attendance=(DATA / "bad_duplicates_attendance.csv").read_text())
-    # rows 3-7 lost (the exact copy counts too): 5 of 6 = 83.3%
+    # rows 4-7 lost (the exact copy in row 3 is repaired, not lost): 4 of 6 = 66.7%
     with pytest.raises(
-        DataContractError, match=r"attendance: 5 of 6 rows rejected \(83\.3% > max_reject_share 50%\)"
+        DataContractError, match=r"attendance: 4 of 6 rows rejected \(66\.7% > max_reject_share 50%\)"
     ):
         load_tables(DataConfig(max_reject_share=0.5), folder)
     assert len(load_tables(DataConfig(max_reject_share=0.9), folder).tables.attendance) == 1
@@ -241,10 +247,13 @@ def test_write_rejects_and_summary(tmp_path):
     assert list(back.columns) == ["table", "file_row", "column", "value", "reason"]
     assert back[["table", "file_row", "value"]].values.tolist()[-1] == ["attendance", "7", "zz"]
     s = summarize(res)
-    assert s.loc["attendance", ["rows_read", "rows_loaded", "rows_rejected", "students"]].tolist() == [
+    assert s.loc[
+        "attendance", ["rows_read", "rows_loaded", "rows_rejected", "rows_repaired", "students"]
+    ].tolist() == [
         6,
         1,
-        5,
+        4,
+        1,
         1,
     ]
     assert s.loc["attendance", "rejected_by_reason"]["student_id not in the students table"] == 1
@@ -272,6 +281,7 @@ def test_big_category_frame_is_coerced_without_per_row_python():
     res = tables_from_frames(frames, max_reject_share=1.0)
     exact = att.duplicated(keep="first")
     clash = att[~exact].duplicated(["student_id", "date"], keep=False).sum()
-    assert res.rows_rejected()["attendance"] == exact.sum() + clash > 0
+    assert res.rows_rejected()["attendance"] == clash > 0
+    assert res.repaired["attendance"] == exact.sum() > 0
     assert len(res.tables.attendance) == n - exact.sum() - clash
     assert list(res.tables.attendance["status"].cat.categories)[:2] == ["present", "late"]

@@ -16,15 +16,20 @@ def test_default_calendar_terms_and_holidays():
     days = set(cal["date"].dt.strftime("%Y-%m-%d"))
     assert "2024-07-10" in days and "2024-07-11" not in days  # spring term ends 10 Jul
     assert "2024-09-02" in days and "2024-10-01" not in days and "2024-10-08" in days
-    assert "2025-01-15" in days and "2025-01-16" not in days and "2025-03-03" in days
-    assert cal.loc[cal.date == "2025-01-15", "term_id"].item() == "2024-autumn"
-    assert cal.loc[cal.date == "2025-03-03", "term_id"].item() == "2024-spring"
+    # 调休: Sunday 29 Sep and Saturday 12 Oct 2024 are make-up workdays (chinesecalendar)
+    assert "2024-09-29" in days and "2024-10-12" in days and "2024-10-13" not in days
+    # winter break: 21 days before to 14 days after 春节 (29 Jan 2025): 8 Jan .. 12 Feb
+    assert "2025-01-07" in days and "2025-01-08" not in days and "2025-01-26" not in days
+    assert "2025-02-12" not in days and "2025-02-13" in days and "2025-02-17" in days
+    assert cal.loc[cal.date == "2025-01-07", "term_id"].item() == "2024-autumn"
+    assert cal.loc[cal.date == "2025-02-13", "term_id"].item() == "2024-spring"
+    assert cal.loc[cal.date == "2024-10-12", "day_type"].item() == "makeup"
 
 
 def test_school_days_terms():
     sd = school_days(None, ["s1"], dt.date(2025, 3, 5))
-    # spring term 2025: Mon 3 Mar; on Wed 5 Mar it is the 3rd school day of the term
-    assert sd.last[0] - sd.spring_start[0] == 2 and sd.term_start[0] == sd.spring_start[0]
+    # spring term 2025: Thu 13 Feb (14 days after 春节); on Wed 5 Mar it is its 15th school day
+    assert sd.last[0] - sd.spring_start[0] == 14 and sd.term_start[0] == sd.spring_start[0]
     assert sd.autumn_start[0] >= 0 and sd.autumn_start[0] < sd.spring_start[0]
     # a day off has no ordinal
     sat = pd.Timestamp("2025-03-01").to_datetime64().astype("datetime64[D]").astype("int64")

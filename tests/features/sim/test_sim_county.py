@@ -84,9 +84,9 @@ def test_no_builder_reads_the_truth(tmp_path):
     seen: list[Path] = []
     real = load_mod.read_file
 
-    def spy(table, path):
+    def spy(table, path, **kw):
         seen.append(Path(path))
-        return real(table, path)
+        return real(table, path, **kw)
 
     load_mod.read_file = spy
     try:
