@@ -32,7 +32,7 @@ from risk.reporting import (
     student_plan,
     weekly_class_list,
 )
-from risk.reporting.labels import Language
+from risk.reporting.labels import Language, class_label
 
 __all__ = [
     "ReportInputs",
@@ -169,6 +169,20 @@ def inputs_from_files(
     )
 
 
+def _school_label(inputs: ReportInputs, school_id: str, zh: bool) -> str:
+    """The school as its staff know it: its name and township when the schools table has them."""
+    schools = getattr(inputs.tables, "schools", None) if inputs.tables is not None else None
+    label = school_id
+    if schools is not None and len(schools):
+        row = schools.loc[schools["school_id"].astype("str") == school_id]
+        if len(row):
+            r = row.iloc[0]
+            name = next((str(r[c]) for c in ("name", "school_name") if c in row and pd.notna(r[c])), "")
+            town = str(r["township"]) if "township" in row and pd.notna(r["township"]) else ""
+            label = " · ".join(x for x in (name or school_id, town) if x)
+    return ("学校 " if zh else "School ") + label
+
+
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -273,37 +287,57 @@ def write_all(
     links.append(("县月报" if zh else "County monthly report", [(p.name, p.name) for p in m]))
 
     start = time.perf_counter()
-    school_links = []
+    by_school: dict[str, dict] = {}
     for school in sorted(snap["school_id"].astype("str").unique()):
         written = write_school(inputs, school, folder / "schools", language, month)
         files += written
-        school_links += [(p.name, f"schools/{p.name}") for p in written]
+        by_school[school] = {
+            "school_id": school,
+            "label": _school_label(inputs, school, zh),
+            "summary_label": "学校汇总" if zh else "school summary",
+            "links": [(p.suffix.lstrip(".").upper(), f"schools/{p.name}") for p in written],
+            "classes": [],
+            "students": [],
+        }
     seconds["schools"] = time.perf_counter() - start
-    links.append(("学校汇总" if zh else "School summaries", school_links))
 
     start = time.perf_counter()
-    class_links = []
-    for class_id in sorted(snap["class_id"].astype("str").unique()):
+    tiers = snap.assign(class_id=snap["class_id"].astype("str"), tier=snap["tier"].astype("str"))
+    counts = tiers.groupby(["class_id", "tier"]).size().unstack(fill_value=0)
+    first = tiers.drop_duplicates("class_id").set_index("class_id")
+    for class_id in sorted(tiers["class_id"].unique()):
         written = write_weekly(inputs, class_id, folder / "classes", language)
         files += written
-        class_links += [(p.name, f"classes/{p.name}") for p in written]
+        row = counts.loc[class_id] if class_id in counts.index else pd.Series(dtype="int64")
+        school = str(first.loc[class_id, "school_id"])
+        by_school[school]["classes"].append({
+            "class_id": class_id,
+            "label": class_label(class_id, first.loc[class_id, "grade"], language),
+            **{t: int(row.get(t, 0)) for t in ("red", "yellow", "blue")},
+            "n": int(row.sum()),
+            "links": [(p.suffix.lstrip(".").upper(), f"classes/{p.name}") for p in written],
+        })  # fmt: skip
     seconds["classes"] = time.perf_counter() - start
-    links.append(("班主任周报" if zh else "Weekly class lists", class_links))
 
     start = time.perf_counter()
     if students != "none":
         mask = snap["tier"].astype("str").eq("red") if students == "red" else snap["listed"].astype(bool)
-        student_links = []
-        for sid in sorted(snap.loc[mask, "student_id"].astype("str")):
+        chosen = snap.loc[mask].sort_values(["school_id", "class_id", "student_id"])
+        for sid, school, class_id, grade in (
+            chosen[["student_id", "school_id", "class_id", "grade"]].astype("str").itertuples(index=False)
+        ):
             written = write_student(inputs, sid, folder / "students", language)
             files += written
-            student_links += [(p.name, f"students/{p.name}") for p in written]
-        links.append(("一生一案" if zh else "One student, one plan", student_links))
+            where = class_label(class_id, grade, language)
+            by_school[school]["students"] += [(f"{where} · {sid}", f"students/{p.name}") for p in written]
     seconds["students"] = time.perf_counter() - start
 
     title = f"保学报告 {inputs.as_of:%Y-%m-%d}" if zh else f"baoxue reports {inputs.as_of:%Y-%m-%d}"
     subtitle = (f"{len(files)}个文件；每份名单只发给负责的老师。" if zh
                 else f"{len(files)} files; send each list only to the staff responsible.")  # fmt: skip
-    index = _write(folder / "index.html", html.index_html(links, title, subtitle, language))
+    index = _write(
+        folder / "index.html",
+        html.index_html(links, title, subtitle, language, schools=list(by_school.values())),
+    )
     log.info("wrote %d report files in %.1f s", len(files), sum(seconds.values()))
     return ReportSet(folder=folder, index=index, files=files, seconds=seconds)

@@ -413,7 +413,22 @@ def exam_level_headers(levels: pd.DataFrame, language: Language) -> dict[str, st
 
 
 def index_html(
-    sections: list[tuple[str, list[tuple[str, str]]]], title: str, subtitle: str, language: Language
+    sections: list[tuple[str, list[tuple[str, str]]]],
+    title: str,
+    subtitle: str,
+    language: Language,
+    schools: list[dict] | None = None,
 ) -> str:
-    """The page to open first: links to every report of a set, by section."""
-    return _page("index.html", language, title, subtitle, sections=sections)
+    """The page to open first: the county's reports by section, then one block per school (its
+    summary, a table of its classes with the students per tier and their lists, and its
+    一生一案 sheets), so a person finds their own list at once."""
+    zh = language == "zh"
+    words = {
+        "klass": "班级" if zh else "class", "red": TIER_LABELS["red"][0 if zh else 1],
+        "yellow": TIER_LABELS["yellow"][0 if zh else 1], "blue": TIER_LABELS["blue"][0 if zh else 1],
+        "students": "学生数" if zh else "students", "files": "名单" if zh else "lists",
+        "sheets": "一生一案" if zh else "One student, one plan",
+    }  # fmt: skip
+    return _page(
+        "index.html", language, title, subtitle, sections=sections, schools=schools or [], words=words
+    )

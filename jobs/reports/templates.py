@@ -198,6 +198,17 @@ INDEX = """{% extends "base.html" %}
 <h2>{{ section }}</h2>
 <ul>{% for text, href in links %}<li><a href="{{ href }}">{{ text }}</a></li>{% endfor %}</ul>
 {% endfor %}
+{% for s in schools %}
+<section class="school" id="school-{{ s.school_id }}">
+<h2>{{ s.label }}</h2>
+<p>{{ s.summary_label }}: {% for text, href in s.links %}<a href="{{ href }}">{{ text }}</a>{% if not loop.last %} · {% endif %}{% endfor %}</p>
+<div class="scroll"><table class="classes"><tr><th>{{ words.klass }}</th><th>{{ words.red }}</th><th>{{ words.yellow }}</th><th>{{ words.blue }}</th><th>{{ words.students }}</th><th>{{ words.files }}</th></tr>
+{% for c in s.classes %}<tr data-class="{{ c.class_id }}"><td>{{ c.label }}</td><td>{{ c.red }}</td><td>{{ c.yellow }}</td><td>{{ c.blue }}</td><td>{{ c.n }}</td>
+<td>{% for text, href in c.links %}<a href="{{ href }}">{{ text }}</a>{% if not loop.last %} · {% endif %}{% endfor %}</td></tr>{% endfor %}</table></div>
+{% if s.students %}<details><summary>{{ words.sheets }} ({{ s.students|length }})</summary>
+<ul>{% for text, href in s.students %}<li><a href="{{ href }}">{{ text }}</a></li>{% endfor %}</ul></details>{% endif %}
+</section>
+{% endfor %}
 {% endblock %}
 """
 

@@ -32,6 +32,7 @@ __all__ = [
     "multiple_words",
     "risk_words",
     "NEAR_AVERAGE",
+    "class_label",
 ]
 
 Language = Literal["zh", "en"]
@@ -354,3 +355,30 @@ def risk_words(
     if not before:
         return now
     return f"{now}（{when[0]}{before}）" if zh else f"{now} ({when[1]} {before})"
+
+
+_GRADES_ZH = ("", "一", "二", "三", "四", "五", "六", "七", "八", "九")
+
+
+def class_label(class_id: str, grade=None, language: Language = "zh") -> str:
+    """A class as people say it: "六年级1班" from the grade and a class id ending in ``-<n>``
+    (the simulator's and many county systems' ids); the id itself otherwise.
+
+    >>> class_label("SCH00007-2024-g6-1", 6)
+    '六年级1班'
+    >>> class_label("SCH00007-2024-g6-1", 6, "en")
+    'grade 6, class 1'
+    >>> class_label("7A", 7)
+    '7A'
+    """
+    import re
+
+    m = re.search(r"-(\d{1,2})$", str(class_id))
+    try:
+        g = int(grade)
+    except (TypeError, ValueError):
+        g = 0
+    if m is None or not 1 <= g <= 9:
+        return str(class_id)
+    n = int(m.group(1))
+    return f"{_GRADES_ZH[g]}年级{n}班" if language == "zh" else f"grade {g}, class {n}"
