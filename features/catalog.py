@@ -305,9 +305,9 @@ def _academic(names: FeatureNames) -> list[FeatureInfo]:
             names.bottom_class,
             "flag",
             f"学困生: 总成绩在班级后{p}%",
-            f"learning difficulty (学困生): composite in the bottom {p}% of the class",
+            f"learning difficulty: composite in the bottom {p}% of the class",
             f"总成绩在班级后{p}% (学困生)",
-            f"in the bottom {p}% of the class (学困生)",
+            f"in the bottom {p}% of the class",
         ),
         _f(
             names.bottom_new,
@@ -367,7 +367,7 @@ def _hardship(restricted: bool, names: FeatureNames) -> list[FeatureInfo]:
     types = {
         "registered_poor": ("建档立卡/脱贫户", "registered poor household (建档立卡)"),
         "monitored": ("防返贫监测户", "monitored for relapse into poverty"),
-        "dibao": ("低保户", "minimum living allowance (低保)"),
+        "dibao": ("低保户", "minimum living allowance (dibao)"),
         "tekun": ("特困供养", "extreme poverty support (特困)"),
         "de_facto_unsupported": ("事实无人抚养儿童", "de-facto unsupported child"),
         "disabled_household": ("残疾人家庭", "household with a disabled member"),
