@@ -171,4 +171,4 @@ def test_the_bottom_of_class_companion_follows_the_config():
                    {"acad_composite_pct_class_last": 0.8})  # fmt: skip
     r = explain_reasons(f, c, config=cfg).loc["s1"]
     assert r["reasons_zh"] == "最近一次考试总成绩位于班级第12百分位（处于班级后25%）"
-    assert reason_sentence("acad_bottom25_class", 1.0, "en") == "in the bottom 25% of the class (学困生)"
+    assert reason_sentence("acad_bottom25_class", 1.0, "en") == "in the bottom 25% of the class"
