@@ -117,6 +117,8 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     - a contract, config, estimation or argument error (``features.errors.BaoxueError``,
       ``ValueError``) or a missing file: ``error: <message>``, exit 2;
     - another writer holds the ledger's lock (``jobs.storage.LockTimeout``): ``busy``, exit 3;
+    - the model cannot be read (``features.errors.ModelUnreadableError``): ``error: <message>``,
+      exit 6;
     - a fault injected by ``BAOXUE_FAIL_AT`` (``jobs.stages.InjectedFault``): exit 1, the
       database unchanged.
 
@@ -142,7 +144,7 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
 
 def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
     """Exit code and message of an error baoxue raises on purpose; None for anything else."""
-    from features.errors import BaoxueError
+    from features.errors import BaoxueError, ModelUnreadableError
     from jobs.stages import InjectedFault
     from jobs.storage import LockTimeout
 
@@ -150,6 +152,8 @@ def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
         return 3, busy.format(exc=exc)
     if isinstance(exc, InjectedFault):
         return 1, f"stopped: {exc}; the database is unchanged"
+    if isinstance(exc, ModelUnreadableError):
+        return ModelUnreadableError.exit_code, f"error: {exc}"  # 6: the model cannot be read
     if isinstance(exc, BaoxueError | ValueError | FileNotFoundError):
         return 2, f"error: {exc}"
     return None
