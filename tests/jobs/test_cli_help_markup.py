@@ -77,3 +77,16 @@ def test_an_unescaped_section_name_is_shown_as_written():
     out = _flat(runner.invoke(demo, ["go", "--help"], env=WIDE).output)
     assert "([compute] engine)" in out and "see [job] db_url and [red]not a style[/red]." in out
     assert "<bool>" not in out
+
+
+def test_the_readme_command_table_lists_every_command():
+    """Issue 19: nightly, runs, cases, report and db were once missing from the README's table,
+    which gave no run time for `make test` either."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## The command line", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`baoxue ([a-z-]+)", table))
+    commands = {path[0] for path, _ in TREE if len(path) == 1}
+    assert commands - listed == set(), f"README's command table lacks {sorted(commands - listed)}"
+    assert "`make test` takes about" in readme and "`make test-fast` skips" in readme
