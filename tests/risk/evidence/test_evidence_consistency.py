@@ -137,3 +137,18 @@ def test_the_subgroup_note_agrees_in_number():
         n_boot=200, min_rows=50,
     )  # fmt: skip
     assert res.note.startswith("1 estimate from one family"), res.note
+
+
+def test_an_outcome_not_yet_observed_is_one_note_and_the_others_still_run():
+    """The demo's runs are too recent for the 90-day dropout label: the evaluation says so in
+    one note and still estimates attendance (it used to stop at the first run)."""
+    import _evidence_synth as synth
+
+    from risk.evidence.evaluate import evaluate_interventions
+
+    d = synth.decisions(0, band=3)
+    d = d.assign(stratum=d["school_id"], outcome_dropout=np.nan, intervention_mechanism="model_rank")
+    ev = evaluate_interventions(d, n_boot=200)
+    assert set(ev.table["outcome"]) == {"outcome_attendance"}
+    assert "outcome_dropout: not observed for any run yet; no design estimates it" in ev.notes
+    assert all("\n" not in n for n in ev.notes)
