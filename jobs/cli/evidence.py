@@ -132,8 +132,10 @@ def evaluate_interventions_cmd(
         folder / "snapshots.parquet" if (folder / "snapshots.parquet").exists() else None
     )
     engine = None
-    if snap_file is None or db is not None or loaded.tables.interventions is None:
+    if snap_file is None or db is not None:
         engine = open_ledger(cfg)
+    elif loaded.tables.interventions is None and _sqlite_file_exists(cfg.job.db_url):
+        engine = open_ledger(cfg)  # the supports may be there; a ledger that is not is not made
     if snap_file is not None:
         snaps = read_snapshots(snap_file)
     else:
@@ -199,3 +201,17 @@ def _with_ledger_interventions(tables, engine, *, prefer_ledger: bool):
             "pass --db with the nightly job's ledger (baoxue demo: DEMO_OUT/ledger.db)"
         )
     return tables, f"supports: the data's interventions table ({len(data_iv):,} rows)"
+
+
+def _sqlite_file_exists(url: str | None) -> bool:
+    """Whether ``url`` is a database other than a SQLite file, or a SQLite file that exists
+    (opening a missing one would create it).
+
+    >>> _sqlite_file_exists("sqlite:////nowhere/ledger.db"), _sqlite_file_exists("postgresql://h/db")
+    (False, True)
+    """
+    if not url:
+        return False
+    if not url.startswith("sqlite:///"):
+        return True
+    return Path(url[len("sqlite:///") :].split("?", 1)[0]).exists()
