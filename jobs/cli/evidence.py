@@ -174,7 +174,10 @@ def evaluate_interventions_cmd(
     cols = ["estimator", "intervention_type", "outcome", "estimate", "ci_low", "ci_high", "n", "n_treated"]
     if ev.simulated:
         cols += ["true_effect", "covers"]
-    typer.echo(ev.table[cols].round(4).to_string(index=False))
+    if len(ev.table):
+        typer.echo(ev.table[cols].round(4).to_string(index=False))
+    else:
+        console.print("no design could estimate an effect on this data; the notes say why", markup=False)
     for n in ev.notes:
         console.print(f"- {n}", markup=False, highlight=False)
     console.print(f"report: {path}", markup=False, highlight=False)
