@@ -152,3 +152,33 @@ def test_an_outcome_not_yet_observed_is_one_note_and_the_others_still_run():
     assert set(ev.table["outcome"]) == {"outcome_attendance"}
     assert "outcome_dropout: not observed for any run yet; no design estimates it" in ev.notes
     assert all("\n" not in n for n in ev.notes)
+
+
+def test_a_non_finite_discontinuity_is_an_estimation_error_not_a_row(monkeypatch):
+    """On the demo's ledger rdrobust returned an estimate of -inf with no interval (a fuzzy
+    design whose first stage does not jump), and the table showed it as a result."""
+    import types
+
+    import _evidence_synth as synth
+    import rdrobust
+
+    from risk.evidence import EstimationError, rd_effect
+
+    def fit(*args, **kwargs):
+        frame = pd.DataFrame
+        return types.SimpleNamespace(
+            coef=frame({"Coeff": [-np.inf]}, index=["Conventional"]),
+            ci=frame({"CI Lower": [np.nan], "CI Upper": [np.nan]}, index=["Robust"]),
+            se=frame({"Std. Err.": [np.nan]}, index=["Robust"]),
+            pv=frame({"P>|z|": [np.nan]}, index=["Robust"]),
+            N_h=[413, 431],
+            bws=frame({"left": [3.0, 5.0], "right": [3.0, 5.0]}, index=["h", "b"]),
+            tau_T=np.array([0.0]),
+        )
+
+    monkeypatch.setattr(rdrobust, "rdrobust", fit)
+    d = synth.decisions(0, band=0)
+    with pytest.raises(
+        EstimationError, match="rdrobust gave no finite estimate .*431 inside and 413 outside"
+    ):
+        rd_effect(d, outcome="outcome_attendance", treatment="selected")
