@@ -147,8 +147,9 @@ def evidence_html(ev: InterventionEvaluation, *, title: str = "What the supports
     t = ev.table.copy()
     if not len(t):
         t = pd.DataFrame(
-            columns=["estimator", "intervention_type", "outcome", "estimate", "ci_low", "ci_high", "n"]
-        )
+            columns=["estimator", "intervention_type", "outcome", "estimate", "ci_low", "ci_high", "p_value",
+                     "n", "n_treated", "n_control", "estimand", "sample"]
+        )  # fmt: skip
     t["design"] = t["estimator"].map(_LABEL).fillna(t["estimator"])
     t["outcome_words"] = t["outcome"].map(_OUTCOME).fillna(t["outcome"])
     for c in ("estimate", "ci_low", "ci_high", "true_effect", "p_value"):

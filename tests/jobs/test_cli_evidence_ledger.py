@@ -49,3 +49,44 @@ def test_db_prefers_the_ledger_and_the_data_counts_without_it(engine):
 def test_no_supports_anywhere_is_one_clear_error(engine):
     with pytest.raises(ValueError, match="neither the data nor the ledger has any supports"):
         _with_ledger_interventions(_tables(), engine, prefer_ledger=True)
+
+
+def test_no_estimate_at_all_is_a_sentence_and_the_notes(tmp_path, monkeypatch):
+    """A county where no design can run prints why, not a KeyError on the empty table."""
+    import types
+
+    from typer.testing import CliRunner
+
+    import jobs.cli.evidence as cli_evidence
+    import risk.evidence.evaluate as evaluate
+    from jobs.cli import app
+    from risk.evidence import EstimationError
+
+    data_iv = pd.DataFrame({"intervention_id": ["x"], "student_id": ["S9"], "type": ["aid"],
+                            "start_date": [pd.Timestamp("2025-03-01")]})  # fmt: skip
+    loaded = types.SimpleNamespace(tables=_tables(data_iv))
+    monkeypatch.setattr(cli_evidence, "load_county", lambda source, config: (None, loaded))
+    monkeypatch.setattr(evaluate, "read_snapshots", lambda path: pd.DataFrame({"as_of": ["2025-03-17"]}))
+    monkeypatch.setattr(evaluate, "evaluation_decisions", lambda *a, **k: (pd.DataFrame(), []))
+
+    def no_panel(*args, **kwargs):
+        raise EstimationError("interventions: no home_visit in the date range; no event study")
+
+    monkeypatch.setattr(evaluate, "event_panel", no_panel)
+    monkeypatch.setattr(
+        evaluate,
+        "evaluate_interventions",
+        lambda *a, **k: evaluate.InterventionEvaluation(
+            table=pd.DataFrame(), results=[], decisions=pd.DataFrame(), by_group=pd.DataFrame(),
+            notes=["borderline, outcome_dropout: no randomised students"],
+        ),
+    )  # fmt: skip
+    res = CliRunner().invoke(
+        app, ["evaluate-interventions", "--data", str(tmp_path), "--snapshots", str(tmp_path / "s.parquet"),
+              "--out", str(tmp_path / "ev.html")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "no design could estimate an effect on this data; the notes say why" in res.output
+    assert "- borderline, outcome_dropout: no randomised students" in res.output
+    assert "- event study: interventions: no home_visit" in res.output
+    assert (tmp_path / "ev.html").is_file()
