@@ -6,7 +6,7 @@ to the rejects file, see :mod:`features.load`).
 
 from __future__ import annotations
 
-__all__ = ["BaoxueError", "ConfigError", "DataContractError", "PointInTimeError"]
+__all__ = ["BaoxueError", "ConfigError", "DataContractError", "ModelUnreadableError", "PointInTimeError"]
 
 
 class BaoxueError(Exception):
@@ -23,3 +23,11 @@ class ConfigError(BaoxueError, ValueError):
 
 class PointInTimeError(BaoxueError, ValueError):
     """Data dated after the as-of date reached a place that must only see the past."""
+
+
+class ModelUnreadableError(BaoxueError):
+    """The model to score with cannot be read: no registry at the tracking URI, no such
+    registered model or alias, or no bundle in it. The command line ends with exit 6."""
+
+    #: the command line's exit code for it (``jobs.cli._common.errors``)
+    exit_code = 6

@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from features.errors import DataContractError
+from features.errors import ModelUnreadableError
 from training.bundle import ModelBundle, load_bundle
 
 __all__ = ["ScoringModel", "load_model", "score", "raw_margin", "design_matrix", "chunks", "DEFAULT_CHUNK"]
@@ -102,30 +102,69 @@ def load_model(model: str | Path | ModelBundle, *, tracking_uri: str | None = No
 
 def _load_mlflow(uri: str, tracking_uri: str | None) -> ScoringModel:
     import mlflow
+    from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     if tracking_uri:
         from training.tracking import use_store
 
         use_store(tracking_uri)
+    # MLflow creates a missing sqlite store (./mlruns.db by default) on first use, then finds
+    # no model in it: say so instead, and leave nothing behind
+    stores = {mlflow.get_tracking_uri(), mlflow.get_registry_uri() if uri.startswith("models:/") else None}
+    for store in sorted(s for s in stores if s):
+        missing = _missing_store(store)
+        if missing is not None:
+            raise ModelUnreadableError(
+                f"model {uri}: no MLflow store at {store} ({missing} does not exist); pass a bundle file "
+                "with --model, or set [train] tracking_uri to the store `baoxue train` logged to"
+            )
     label = uri
-    if uri.startswith("models:/"):
-        name_part = uri[len("models:/") :]
-        client = MlflowClient()
-        if "@" in name_part:
-            name, alias = name_part.split("@", 1)
-            mv = client.get_model_version_by_alias(name, alias)
-        else:
-            name, _, ver = name_part.partition("/")
-            mv = client.get_model_version(name, ver)
-        label = f"{mv.name} v{mv.version}"
-    with tempfile.TemporaryDirectory() as tmp:
-        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
-        found = sorted(local.rglob("*.joblib"))
-        if not found:
-            raise DataContractError(f"MLflow model {uri} holds no baoxue bundle (*.joblib artifact)")
-        bundle = load_bundle(found[0])
+    try:
+        if uri.startswith("models:/"):
+            name_part = uri[len("models:/") :]
+            client = MlflowClient()
+            if "@" in name_part:
+                name, alias = name_part.split("@", 1)
+                mv = client.get_model_version_by_alias(name, alias)
+            else:
+                name, _, ver = name_part.partition("/")
+                mv = client.get_model_version(name, ver)
+            label = f"{mv.name} v{mv.version}"
+        with tempfile.TemporaryDirectory() as tmp:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
+            found = sorted(local.rglob("*.joblib"))
+            if not found:
+                raise ModelUnreadableError(f"MLflow model {uri} holds no baoxue bundle (*.joblib artifact)")
+            bundle = load_bundle(found[0])
+    except (MlflowException, OSError) as exc:
+        first = str(getattr(exc, "message", exc)).strip().splitlines()
+        raise ModelUnreadableError(
+            f"model {uri} (MLflow store {mlflow.get_tracking_uri()}): {first[0] if first else type(exc).__name__}"
+        ) from exc
     return ScoringModel(bundle, uri, f"{label} ({bundle.code_version})")
+
+
+def _missing_store(store: str) -> str | None:
+    """The file or folder of a local MLflow store that does not exist (None: it does, or the
+    store is a server).
+
+    >>> _missing_store("sqlite:////nowhere/mlruns.db"), _missing_store("http://mlflow:5000")
+    ('/nowhere/mlruns.db', None)
+    """
+    from urllib.parse import unquote, urlparse
+
+    if store.startswith("sqlite:///"):
+        path = store[len("sqlite:///") :].split("?", 1)[0]
+        if not path or path == ":memory:":
+            return None
+    elif store.startswith("file:"):
+        path = unquote(urlparse(store).path)
+    elif "://" in store:
+        return None
+    else:
+        path = store
+    return None if Path(path).exists() else path
 
 
 def chunks(n: int, size: int) -> Iterator[slice]:

@@ -8,15 +8,19 @@ Heavy imports stay inside the functions, so ``baoxue --help`` starts fast.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import typer
 from rich.console import Console
+from typer.core import TyperCommand, TyperGroup
 
 __all__ = [
     "App",
+    "Command",
+    "Group",
     "AsOfOpt",
     "CasesOpt",
     "ConfigOpt",
@@ -37,6 +41,7 @@ __all__ = [
     "load_county",
     "open_ledger",
     "parse_day",
+    "plain_help",
     "summary_table",
     "written",
 ]
@@ -83,7 +88,7 @@ def choice(kind: Any, noun: str) -> Callable[[str], str]:
 # --- options used by several commands ---------------------------------------------------------
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="baoxue.toml (defaults when absent)")]
-DbOpt = Annotated[str | None, typer.Option("--db", help="ledger database URL (default \\[job] db_url)")]
+DbOpt = Annotated[str | None, typer.Option("--db", help="ledger database URL (default [job] db_url)")]
 DataOpt = Annotated[
     str | None, typer.Option("--data", help="data folder or URL (default: the config's data source)")
 ]
@@ -112,6 +117,8 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     - a contract, config, estimation or argument error (``features.errors.BaoxueError``,
       ``ValueError``) or a missing file: ``error: <message>``, exit 2;
     - another writer holds the ledger's lock (``jobs.storage.LockTimeout``): ``busy``, exit 3;
+    - the model cannot be read (``features.errors.ModelUnreadableError``): ``error: <message>``,
+      exit 6;
     - a fault injected by ``BAOXUE_FAIL_AT`` (``jobs.stages.InjectedFault``): exit 1, the
       database unchanged.
 
@@ -137,7 +144,7 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
 
 def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
     """Exit code and message of an error baoxue raises on purpose; None for anything else."""
-    from features.errors import BaoxueError
+    from features.errors import BaoxueError, ModelUnreadableError
     from jobs.stages import InjectedFault
     from jobs.storage import LockTimeout
 
@@ -145,6 +152,8 @@ def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
         return 3, busy.format(exc=exc)
     if isinstance(exc, InjectedFault):
         return 1, f"stopped: {exc}; the database is unchanged"
+    if isinstance(exc, ModelUnreadableError):
+        return ModelUnreadableError.exit_code, f"error: {exc}"  # 6: the model cannot be read
     if isinstance(exc, BaoxueError | ValueError | FileNotFoundError):
         return 2, f"error: {exc}"
     return None
@@ -154,11 +163,72 @@ def _say(message: str) -> None:
     typer.echo(message, err=True)
 
 
+def plain_help(text: str | None) -> str | None:
+    r"""``text`` escaped for rich markup, so ``--help`` shows it as written.
+
+    Help texts name config settings as ``[section] key``; rich would take ``[compute]`` for a
+    style tag and print "( engine)". A bracket already escaped (``\[job]``) stays as it is.
+
+    >>> plain_help("every county ([compute] engine), default \\[job] db_url")
+    'every county (\\[compute] engine), default \\[job] db_url'
+    """
+    if text is None:
+        return None
+    return re.sub(r"(?<!\\)\[", r"\\[", text)
+
+
+def _plain_params(command: Any) -> None:
+    """The command's and its parameters' help as plain text (:func:`plain_help`); a flag shows
+    no ``<bool>`` type (typer gives every option a type column, flags included)."""
+    command.help = plain_help(command.help)
+    command.short_help = plain_help(command.short_help)
+    for param in command.params:
+        if getattr(param, "help", None):
+            param.help = plain_help(param.help)
+    _untyped_flags(command.params)
+
+
+def _untyped_flags(params: list[Any]) -> list[Any]:
+    """``params`` with no type shown for the flags (their metavar set to nothing)."""
+    for param in params:
+        if getattr(param, "is_flag", False) and param.metavar is None:
+            param.metavar = ""
+    return params
+
+
+class Command(TyperCommand):
+    """A typer command whose help is plain text and whose flags show no type."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_params(self)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))  # --help is added here, not in __init__
+
+
+class Group(TyperGroup):
+    """A typer group whose help is plain text and whose flags show no type."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_params(self)
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        return _untyped_flags(super().get_params(ctx))
+
+
 class App(typer.Typer):
-    """A ``typer.Typer`` whose commands and callbacks all report errors through :func:`errors`."""
+    """A ``typer.Typer`` whose commands and callbacks all report errors through :func:`errors`,
+    and whose ``--help`` shows help texts as written (:class:`Command`, :class:`Group`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("cls", Group)
+        super().__init__(**kwargs)
 
     def command(self, name: str | None = None, *, busy: str = BUSY, **kwargs: Any):  # type: ignore[override]
         """``typer.Typer.command``; ``busy`` is what the command says when the ledger is locked."""
+        kwargs.setdefault("cls", Command)
         register = super().command(name, **kwargs)
 
         def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:

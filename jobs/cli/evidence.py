@@ -131,18 +131,23 @@ def evaluate_interventions_cmd(
     snap_file = snapshots or (
         folder / "snapshots.parquet" if (folder / "snapshots.parquet").exists() else None
     )
+    engine = None
+    if snap_file is None or db is not None:
+        engine = open_ledger(cfg)
+    elif loaded.tables.interventions is None and _sqlite_file_exists(cfg.job.db_url):
+        engine = open_ledger(cfg)  # the supports may be there; a ledger that is not is not made
     if snap_file is not None:
         snaps = read_snapshots(snap_file)
     else:
         from jobs.storage import read_runs, read_snapshot
 
-        engine = open_ledger(cfg)
         runs = read_runs(engine)
         snaps = (
             pd.concat([read_snapshot(engine, run_id=r) for r in runs["run_id"]], ignore_index=True)
             if len(runs)
             else pd.DataFrame()
         )
+    tables, source_note = _with_ledger_interventions(loaded.tables, engine, prefer_ledger=db is not None)
     if not len(snaps):
         raise ValueError("no risk snapshots: run the nightly job first, or pass --snapshots")
     from features.sim import TRUTH_DIR
@@ -152,9 +157,10 @@ def evaluate_interventions_cmd(
     weeks_file = folder / TRUTH_DIR / "home_visit_weeks.parquet"
     visit_weeks = pd.read_parquet(weeks_file) if weeks_file.exists() else None
     first, last = (parse_day(text) if text else None for text in (start, end))
-    decisions, notes = evaluation_decisions(snaps, loaded.tables, cfg, start=first, end=last, truth=truth)
+    decisions, notes = evaluation_decisions(snaps, tables, cfg, start=first, end=last, truth=truth)
+    notes = [source_note, *notes]
     try:
-        panel = event_panel(loaded.tables, start=first, end=last, seed=seed)
+        panel = event_panel(tables, start=first, end=last, seed=seed)
     except EstimationError as exc:  # no event study, the other designs still run
         panel, notes = None, [*notes, f"event study: {exc}"]
     with warnings.catch_warnings():
@@ -168,7 +174,47 @@ def evaluate_interventions_cmd(
     cols = ["estimator", "intervention_type", "outcome", "estimate", "ci_low", "ci_high", "n", "n_treated"]
     if ev.simulated:
         cols += ["true_effect", "covers"]
-    typer.echo(ev.table[cols].round(4).to_string(index=False))
+    if len(ev.table):
+        typer.echo(ev.table[cols].round(4).to_string(index=False))
+    else:
+        console.print("no design could estimate an effect on this data; the notes say why", markup=False)
     for n in ev.notes:
         console.print(f"- {n}", markup=False, highlight=False)
     console.print(f"report: {path}", markup=False, highlight=False)
+
+
+def _with_ledger_interventions(tables, engine, *, prefer_ledger: bool):
+    """``tables`` with the supports the ledger recorded (its ``interventions`` table) when the
+    data has none, or when ``--db`` was given; and a note saying where they came from.
+
+    The nightly job records the supports it assigns in the ledger, not in the county's export,
+    so the ledger is where they are (``baoxue demo``'s ``ledger.db``)."""
+    from jobs.storage import read_interventions
+
+    data_iv = tables.interventions
+    if engine is not None and (prefer_ledger or data_iv is None or not len(data_iv)):
+        ledger_iv = read_interventions(engine)
+        if len(ledger_iv):
+            return tables.replace(interventions=ledger_iv), (
+                f"supports: the ledger's interventions table ({len(ledger_iv):,} rows)"
+            )
+    if data_iv is None or not len(data_iv):
+        raise ValueError(
+            "interventions: neither the data nor the ledger has any supports to evaluate; "
+            "pass --db with the nightly job's ledger (baoxue demo: DEMO_OUT/ledger.db)"
+        )
+    return tables, f"supports: the data's interventions table ({len(data_iv):,} rows)"
+
+
+def _sqlite_file_exists(url: str | None) -> bool:
+    """Whether ``url`` is a database other than a SQLite file, or a SQLite file that exists
+    (opening a missing one would create it).
+
+    >>> _sqlite_file_exists("sqlite:////nowhere/ledger.db"), _sqlite_file_exists("postgresql://h/db")
+    (False, True)
+    """
+    if not url:
+        return False
+    if not url.startswith("sqlite:///"):
+        return True
+    return Path(url[len("sqlite:///") :].split("?", 1)[0]).exists()

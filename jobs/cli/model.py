@@ -50,14 +50,14 @@ def train(
         bool,
         typer.Option(
             help="log to MLflow as 'challenger'; promote it to 'champion' by the rule "
-            "(\\[train] promote_tolerance)"
+            "([train] promote_tolerance)"
         ),
     ] = True,
     negative_sample: Annotated[
         float | None,
         typer.Option(
             help="share of negatives kept (every positive is), at any panel size; 1 = every row "
-            "(default: \\[train] negative_sample above \\[train] sample_above_rows fit rows)"
+            "(default: [train] negative_sample above [train] sample_above_rows fit rows)"
         ),
     ] = None,
     as_json: JsonOpt = False,
@@ -66,7 +66,7 @@ def train(
 
     With --track the model is registered as 'challenger' and becomes 'champion' only when, on
     the latest labelled window, its precision at capacity is not worse than the champion's by
-    more than \\[train] promote_tolerance and its ECE is within 0.05 (the first model always
+    more than [train] promote_tolerance and its ECE is within 0.05 (the first model always
     does); the reason is printed and recorded. `baoxue promote` overrides the rule.
     """
     from dataclasses import replace
@@ -175,7 +175,7 @@ def score(
         typer.Option(
             "--model",
             "-m",
-            help="bundle file or MLflow URI (models:/baoxue@champion); default \\[job] model_uri",
+            help="bundle file or MLflow URI (models:/baoxue@champion); default [job] model_uri",
         ),
     ] = None,
     explain: Annotated[

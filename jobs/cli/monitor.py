@@ -127,7 +127,7 @@ def monitor(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="bundle file or MLflow URI (default \\[job] model_uri)"),
+        typer.Option("--model", "-m", help="bundle file or MLflow URI (default [job] model_uri)"),
     ] = None,
     config: ConfigOpt = None,
 ) -> None:

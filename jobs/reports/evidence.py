@@ -34,6 +34,7 @@ _LABEL = {
 _OUTCOME = {
     "outcome_dropout": "dropout within 90 days",
     "outcome_attendance": "share of next 30 school days attended",
+    "attendance": "share of each week's school days attended",
 }
 
 _TEMPLATE = """<!doctype html>
@@ -82,11 +83,19 @@ recorded covariates) and the balance after weighting.</p>
 _ENV = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
 
 
+def _outcomes(table: pd.DataFrame) -> list[str]:
+    """The outcomes of ``table``: the known ones in report order, then any other."""
+    present = list(dict.fromkeys(table["outcome"].astype("str")))
+    return [o for o in _OUTCOME if o in present] + [o for o in present if o not in _OUTCOME]
+
+
 def forest_plot(table: pd.DataFrame) -> str:
-    """Estimates with intervals, one row each, grouped by outcome; true effects as crosses."""
-    n = len(table)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 0.45 * max(n, 2) + 1.2), sharey=False)
-    for ax, outcome in zip(axes, _OUTCOME, strict=True):
+    """Estimates with intervals, one row each, one panel per outcome (every design appears,
+    the event study's weekly attendance too); true effects as crosses."""
+    outcomes = _outcomes(table)
+    n = max(int(table["outcome"].astype("str").value_counts().max()), 2)
+    fig, axes = plt.subplots(1, len(outcomes), figsize=(4.6 * len(outcomes), 0.45 * n + 1.2), squeeze=False)
+    for ax, outcome in zip(axes[0], outcomes, strict=True):
         t = table.loc[table["outcome"] == outcome].reset_index(drop=True)
         y = np.arange(len(t))[::-1]
         est = t["estimate"].to_numpy(dtype=float)
@@ -105,7 +114,7 @@ def forest_plot(table: pd.DataFrame) -> str:
             ax.plot(t["true_effect"].to_numpy(dtype=float), y, "x", color="#c00000", ms=8, label="true")
         ax.axvline(0, color="#888", lw=0.8)
         ax.set_yticks(y, [f"{_LABEL.get(e, e)}\n{k}" for e, k in zip(t["estimator"], t["intervention_type"])])
-        ax.set_title(_OUTCOME[outcome], fontsize=9)
+        ax.set_title(_OUTCOME.get(outcome, outcome), fontsize=9)
         ax.tick_params(labelsize=8)
         ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -138,8 +147,9 @@ def evidence_html(ev: InterventionEvaluation, *, title: str = "What the supports
     t = ev.table.copy()
     if not len(t):
         t = pd.DataFrame(
-            columns=["estimator", "intervention_type", "outcome", "estimate", "ci_low", "ci_high", "n"]
-        )
+            columns=["estimator", "intervention_type", "outcome", "estimate", "ci_low", "ci_high", "p_value",
+                     "n", "n_treated", "n_control", "estimand", "sample"]
+        )  # fmt: skip
     t["design"] = t["estimator"].map(_LABEL).fillna(t["estimator"])
     t["outcome_words"] = t["outcome"].map(_OUTCOME).fillna(t["outcome"])
     for c in ("estimate", "ci_low", "ci_high", "true_effect", "p_value"):

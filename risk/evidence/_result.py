@@ -24,7 +24,19 @@ __all__ = [
     "is_binary",
     "normal_p_value",
     "z_value",
+    "plural",
 ]
+
+_PLURALS = {"stratum": "strata", "student": "students", "child": "children"}
+
+
+def plural(n: int, noun: str) -> str:
+    """``n noun`` in words that agree: "1 estimate", "16 strata", "0 runs".
+
+    >>> plural(1, "estimate"), plural(16, "stratum"), plural(0, "run")
+    ('1 estimate', '16 strata', '0 runs')
+    """
+    return f"{n:,} {noun if n == 1 else _PLURALS.get(noun, noun + 's')}"
 
 
 class EstimationError(BaoxueError, ValueError):

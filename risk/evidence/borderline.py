@@ -34,6 +34,7 @@ from ._result import (
     is_binary,
     normal_p_value,
     outcome_values,
+    plural,
     require_columns,
     z_value,
 )
@@ -153,7 +154,7 @@ def borderline_effect(
     if "tier" in band.columns and band["tier"].astype("str").eq("red").any():
         n_red = int(band["tier"].astype("str").eq("red").sum())
         warnings.append(
-            f"{n_red} red-tier row(s) marked randomised were left out: the band must never hold them"
+            f"{plural(n_red, 'red-tier row')} marked randomised were left out: the band must never hold them"
         )
         band = band.loc[band["tier"].astype("str").ne("red")]
     t = as_bool(band, treatment)
@@ -180,7 +181,7 @@ def borderline_effect(
             f"decisions.{strata}: no stratum has both lottery winners and losers; cannot compare"
         )
     if dropped:
-        warnings.append(f"{dropped} stratum/strata without both winners and losers left out")
+        warnings.append(f"{plural(dropped, 'stratum')} without both winners and losers left out")
     table = table.loc[both]
     table[["size_in", "size_out"]] = table[["size_in", "size_out"]].astype("int64")
     keep = np.isin(keys, table.index.to_numpy())
@@ -216,14 +217,10 @@ def borderline_effect(
         method = "newcombe-hybrid-score"
     elif ci_method == "permutation":
         strata_ids, w = table.index.to_numpy(), weights.to_numpy()
-        spread = _permutation_draws(keys, t, y - estimate * t, strata_ids, w, n_boot, seed)
-        alpha = (1 - level) / 2
-        q_lo, q_hi = np.quantile(spread, [alpha, 1 - alpha])
-        lo, hi = estimate - q_hi, estimate - q_lo
-        se = float(spread.std(ddof=1))
-        null = _permutation_draws(keys, t, y, strata_ids, w, n_boot, seed + 1)
-        p_value = float((1 + np.sum(np.abs(null) >= abs(estimate) - 1e-12)) / (n_boot + 1))
-        method = f"permutation (lottery re-drawn within strata, {n_boot} draws, seed {seed})"
+        null_y, null_t = _permutation_draws(keys, t, np.column_stack([y, t]), strata_ids, w, n_boot, seed).T
+        p_value, lo, hi = _invert_permutation_test(estimate, null_y, null_t, level, binary=binary)
+        se = float((null_y - estimate * null_t).std(ddof=1))
+        method = f"permutation (lottery re-drawn within strata, {n_boot} draws, seed {seed}; test inverted)"
     elif ci_method == "bootstrap":
         boots = _stratified_bootstrap(keys, t, y, table.index.to_numpy(), weights.to_numpy(), n_boot, seed)
         alpha = (1 - level) / 2
@@ -259,7 +256,7 @@ def borderline_effect(
         estimator="borderline",
         intervention_type=intervention_type,
         outcome=outcome,
-        estimand=f"ITT of `{treatment}` among randomised band students (lottery winners minus losers)",
+        estimand=f"ITT of {treatment} among randomised band students (lottery winners minus losers)",
         estimate=estimate,
         ci_low=float(lo),
         ci_high=float(hi),
@@ -272,7 +269,13 @@ def borderline_effect(
         n_control=int((~t).sum()),
         sample=(
             f"students with randomised=True{', not red-tier' if 'tier' in band.columns else ''}"
-            + (f", in {len(table)} {strata} strata with both winners and losers" if strata else "")
+            + (
+                f", in {plural(len(table), 'stratum')}"
+                + ("" if strata == "stratum" else f" by {strata}")
+                + " with both winners and losers"
+                if strata
+                else ""
+            )
         ),
         assumptions=ASSUMPTIONS,
         diagnostics=diagnostics,
@@ -289,18 +292,70 @@ def _permutation_draws(
     n_draws: int,
     seed: int,
 ) -> np.ndarray:
-    """The weighted difference under ``n_draws`` re-drawn lotteries (same number of winners per stratum)."""
+    """The weighted difference under ``n_draws`` re-drawn lotteries (same number of winners per
+    stratum); ``y`` may have columns (one difference per column, the same lotteries for all)."""
     if n_draws < 100:
         raise ValueError(f"n_boot must be >= 100, got {n_draws}")
     rng = np.random.default_rng(seed)
-    out = np.zeros(n_draws)
+    values = np.asarray(y, dtype=float)
+    out = np.zeros((n_draws, *values.shape[1:]))
     for s, w in zip(strata, weights, strict=True):
         in_s = keys == s
-        v, m = y[in_s], int(t[in_s].sum())
+        v, m = values[in_s], int(t[in_s].sum())
         winners = rng.random((n_draws, len(v))).argsort(axis=1)[:, :m]
         sum_in = v[winners].sum(axis=1)
-        out += w * (sum_in / m - (v.sum() - sum_in) / (len(v) - m))
+        out += w * (sum_in / m - (v.sum(axis=0) - sum_in) / (len(v) - m))
     return out
+
+
+def _invert_permutation_test(
+    estimate: float, null_y: np.ndarray, null_t: np.ndarray, level: float, *, binary: bool
+) -> tuple[float, float, float]:
+    """The p-value of "no effect" and the interval of every constant effect ``tau`` the same
+    permutation test does not reject, so the two always agree (p <= 1 - level exactly when the
+    interval leaves out 0).
+
+    Under the effect ``tau`` the outcome without support is ``y - tau * t``; a re-drawn lottery
+    gives it the difference ``null_y - tau * null_t`` (linear in ``tau``, so one set of draws
+    serves every ``tau``) and the observed one is ``estimate - tau``. ``p(tau)`` is the share of
+    draws at least as far from zero as the observed difference, counting the observed lottery.
+    """
+    n = len(null_y)
+    alpha = 1 - level
+
+    def p_of(tau: np.ndarray) -> np.ndarray:
+        tau = np.atleast_1d(np.asarray(tau, dtype=float))
+        far = (
+            np.abs(null_y[:, None] - tau[None, :] * null_t[:, None])
+            >= np.abs(estimate - tau)[None, :] - 1e-12
+        )
+        return (1 + far.sum(axis=0)) / (n + 1)
+
+    p0 = float(p_of(0.0)[0])
+    spread = float(np.std(null_y)) or 1.0
+    span = 12 * spread + abs(estimate)
+    lo_end, hi_end = (-1.0, 1.0) if binary else (estimate - span, estimate + span)
+    grid = np.union1d(np.linspace(lo_end, hi_end, 2001), [0.0, estimate])
+    ok = p_of(grid) > alpha
+    # the run of accepted values around the estimate (always accepted: its observed difference
+    # is 0); with 0 accepted, the interval reaches it, so p > 1 - level exactly when 0 is inside
+    i = j = int(np.searchsorted(grid, estimate))
+    while i > 0 and ok[i - 1]:
+        i -= 1
+    while j < len(grid) - 1 and ok[j + 1]:
+        j += 1
+
+    def edge(inside: float, outside: float) -> float:  # the last accepted tau, by bisection
+        for _ in range(40):
+            mid = (inside + outside) / 2
+            inside, outside = (mid, outside) if p_of(mid)[0] > alpha else (inside, mid)
+        return inside
+
+    lo = float(grid[i]) if i == 0 else edge(float(grid[i]), float(grid[i - 1]))
+    hi = float(grid[j]) if j == len(grid) - 1 else edge(float(grid[j]), float(grid[j + 1]))
+    if p0 > alpha:
+        lo, hi = min(lo, 0.0), max(hi, 0.0)
+    return p0, lo, hi
 
 
 def _stratified_bootstrap(

@@ -34,8 +34,9 @@ from features.build import build_features
 from features.config import BaoxueConfig
 from features.contract import Tables
 from features.errors import PointInTimeError
+from training.labels import label_lag_days
 
-from ._result import EffectEstimate, EstimationError, jsonable
+from ._result import EffectEstimate, EstimationError, jsonable, plural
 from .borderline import borderline_effect
 from .decisions import decisions_frame
 from .doubly_robust import OverlapWarning, aipw_effect
@@ -96,11 +97,17 @@ def evaluation_decisions(
     )
     notes: list[str] = []
     frames = []
+    unlabelled: list[str] = []
     for day, snap in snaps.groupby("as_of", sort=True):
         try:
-            outcomes = policy_outcomes(tables, day.date(), cfg, days=attendance_days)
+            outcomes = policy_outcomes(tables, day.date(), cfg, days=attendance_days, dropout_required=False)
         except PointInTimeError:
-            notes.append(f"run {day.date()}: outcomes not yet observed (the label window is open); left out")
+            notes.append(f"run {day.date()}: outcomes not yet observed; left out")
+            continue
+        if outcomes["outcome_dropout"].isna().all():
+            unlabelled.append(day.date().isoformat())
+        if outcomes.isna().all().all():
+            notes.append(f"run {day.date()}: outcomes not yet observed (the data ends too soon); left out")
             continue
         feats = build_features(tables, day.date(), cfg)
         cols = [
@@ -110,6 +117,14 @@ def evaluation_decisions(
         d["run"] = day.date().isoformat()
         d["stratum"] = d["school_id"] + "|" + d["run"]
         frames.append(d)
+    if unlabelled:
+        lag = label_lag_days(cfg.train)
+        runs = unlabelled[0] if len(unlabelled) == 1 else f"{unlabelled[0]} to {unlabelled[-1]}"
+        notes.append(
+            f"dropout within {cfg.train.horizon_days} days: not yet observed for "
+            f"{plural(len(unlabelled), 'run')} ({runs}; the label needs {lag} days of data after the run), "
+            "so those runs count for attendance only"
+        )
     if not frames:
         raise EstimationError("no run with observed outcomes in the date range")
     out = pd.concat(frames, ignore_index=True)
@@ -228,34 +243,40 @@ def evaluate_interventions(
     results: list[EffectEstimate] = []
     notes: list[str] = []
 
-    def add(res: EffectEstimate, mask: np.ndarray, selection: bool, group: str = "all") -> None:
-        row = res.to_frame().assign(group=group)
+    def add(res: EffectEstimate, frame: pd.DataFrame, mask: np.ndarray, selection: bool) -> None:
+        row = res.to_frame().assign(group="all")
         if simulated:
-            truth = _true_effect(d, mask, res.outcome, selection)
+            truth = _true_effect(frame, mask, res.outcome, selection)
             row["true_effect"] = truth
             row["covers"] = bool(res.covers(truth)) if np.isfinite(truth) else None
         rows.append(row)
         results.append(res)
 
-    randomised = d["randomised"].to_numpy(dtype=bool)
     for outcome in OUTCOMES:
+        # the rows whose outcome is observed (a run whose dropout label is still open counts
+        # for attendance only; evaluation_decisions says which)
+        od = d.loc[d[outcome].notna()].reset_index(drop=True)
+        if not len(od):
+            notes.append(f"{outcome}: not observed for any run yet; no design estimates it")
+            continue
+        randomised = od["randomised"].to_numpy(dtype=bool)
         try:
             res = borderline_effect(
-                d, outcome=outcome, strata="stratum", seed=seed, level=level, n_boot=n_boot
+                od, outcome=outcome, strata="stratum", seed=seed, level=level, n_boot=n_boot
             )
-            add(res, randomised, True)
+            add(res, od, randomised, True)
         except EstimationError as exc:
             notes.append(f"borderline, {outcome}: {exc}")
         try:
-            res = rd_effect(d, outcome=outcome, treatment="selected", intervention_type="case", level=level)
+            res = rd_effect(od, outcome=outcome, treatment="selected", intervention_type="case", level=level)
             h = float(res.diagnostics.get("bandwidth_h", np.nan))
-            r = d["running_rank"].to_numpy(dtype=float)
-            mask = ~randomised & ~d["rule"].to_numpy(dtype=bool) & (np.abs(r) <= h)
-            add(res, mask, True)
+            r = od["running_rank"].to_numpy(dtype=float)
+            mask = ~randomised & ~od["rule"].to_numpy(dtype=bool) & (np.abs(r) <= h)
+            add(res, od, mask, True)
         except EstimationError as exc:
             notes.append(f"rd, {outcome}: {exc}")
-        pool = d.loc[
-            ~d["selected"].to_numpy(dtype=bool) & ~d["rule"].to_numpy(dtype=bool) & ~randomised
+        pool = od.loc[
+            ~od["selected"].to_numpy(dtype=bool) & ~od["rule"].to_numpy(dtype=bool) & ~randomised
         ].copy()
         pool["manual"] = (
             pool["assigned"].to_numpy(dtype=bool) & pool["intervention_mechanism"].eq("manual").to_numpy()
@@ -270,9 +291,9 @@ def evaluate_interventions(
                 notes.extend(
                     f"aipw, {outcome}: {w.message}" for w in caught if issubclass(w.category, OverlapWarning)
                 )
-                mask = np.zeros(len(d), dtype=bool)
+                mask = np.zeros(len(od), dtype=bool)
                 mask[pool.index[pool["manual"].to_numpy()]] = True
-                add(res, mask, False)
+                add(res, od, mask, False)
             except EstimationError as exc:
                 notes.append(f"aipw, {outcome}: {exc}")
         else:
@@ -287,7 +308,7 @@ def evaluate_interventions(
             pre = res.diagnostics.get("pretrend") or {}
             if float(pre.get("p_value", 1.0)) < 0.05:
                 notes.append(
-                    "event study: the pre-trend test rejects (p = {:.2g}): cases open *because* attendance"
+                    "event study: the pre-trend test rejects (p = {:.2g}): cases open because attendance"
                     " collapsed, so the weeks before the opening are no baseline for the weeks after and the"
                     " estimate is not the visits' effect. Guaranteed supports have no untreated comparison;"
                     " read this design as descriptive.".format(float(pre["p_value"]))
@@ -304,7 +325,7 @@ def evaluate_interventions(
             notes.append(f"event study: {exc}")
 
     groups = []
-    band = d.loc[randomised]
+    band = d.loc[d["randomised"].to_numpy(dtype=bool) & d["outcome_dropout"].notna().to_numpy()]
     for by in SUBGROUPS:
         if by not in band.columns or band[by].isna().all():
             continue

@@ -220,6 +220,15 @@ def rd_effect(
     se = float(fit.se.loc["Robust"].iloc[0])
     p_value = float(fit.pv.loc["Robust"].iloc[0])
     n_control, n_treated = (int(v) for v in fit.N_h)  # rdrobust: left = outside, right = inside
+    if not np.isfinite([estimate, lo, hi, se]).all():
+        jump = ""
+        if design == "fuzzy" and fit.tau_T is not None:
+            jump = f", the share with a case jumps by {float(np.asarray(fit.tau_T).ravel()[0]):.2g} at the cut-off"
+        raise EstimationError(
+            f"rdrobust gave no finite estimate ({n_treated} inside and {n_control} outside the cut-off"
+            f" within the bandwidth{jump}): too few students near the cut-off, or too little"
+            " difference across it, to estimate"
+        )
 
     warnings: list[str] = []
     diagnostics: dict[str, object] = {

@@ -45,7 +45,7 @@ import pandas as pd
 from features.cohort import cohort
 from features.config import BaoxueConfig
 from features.contract import Tables
-from features.errors import DataContractError
+from features.errors import DataContractError, PointInTimeError
 from features.load import tables_from_frames
 from features.sim import TRUTH_DIR, SimulatedCounty, write_county
 from features.time import school_years
@@ -201,7 +201,9 @@ def default_decision_dates(county: SimulatedCounty, config: BaoxueConfig | None 
     return [d for d in dates if pd.Timestamp(d) + pd.Timedelta(days=lag) <= last]
 
 
-def policy_outcomes(tables: Tables, as_of: dt.date, config: BaoxueConfig, *, days: int = 30) -> pd.DataFrame:
+def policy_outcomes(
+    tables: Tables, as_of: dt.date, config: BaoxueConfig, *, days: int = 30, dropout_required: bool = True
+) -> pd.DataFrame:
     """The outcomes of a run, from the tables alone (the same code for real and simulated data).
 
     ``outcome_dropout``: the label of ``as_of`` (:func:`training.labels.make_labels`; censored
@@ -210,17 +212,31 @@ def policy_outcomes(tables: Tables, as_of: dt.date, config: BaoxueConfig, *, day
     with an attending status (:data:`PRESENT_STATUSES`); a day with no row counts as absent
     (a child off the roll is not at school).
 
+    When the dropout label of ``as_of`` is not yet observed (its window runs past the tables'
+    last day), :class:`~features.errors.PointInTimeError` is raised, or with
+    ``dropout_required=False`` every student of the cohort is returned with
+    ``outcome_dropout`` missing (NaN); the attendance outcome needs only ``days`` school days.
+
     Returns
     -------
     DataFrame
-        Indexed by ``student_id``: ``outcome_dropout`` (int) and ``outcome_attendance`` (float).
+        Indexed by ``student_id``: ``outcome_dropout`` (int; float and NaN when not observed)
+        and ``outcome_attendance`` (float; NaN where the window is not observed yet).
     """
     if days < 1:
         raise ValueError(f"days must be >= 1, got {days}")
     day = pd.Timestamp(as_of)
-    labels = make_labels(tables, day, config.train)
     spine = cohort(tables, as_of)
-    school = spine["school_id"].astype("str").reindex(labels.index.astype("str"))
+    try:
+        labels = make_labels(tables, day, config.train)
+        ids = labels.index.astype("str")
+        dropout = labels["label"].to_numpy(dtype=np.int64)
+    except PointInTimeError:
+        if dropout_required:
+            raise
+        ids = spine.index.astype("str")
+        dropout = np.full(len(ids), np.nan)
+    school = spine["school_id"].astype("str").reindex(ids)
 
     cal = tables.calendar
     if cal is None or not len(cal):
@@ -240,11 +256,12 @@ def policy_outcomes(tables: Tables, as_of: dt.date, config: BaoxueConfig, *, day
     a = a.merge(c, on=["school_id", "date"], how="inner")  # only the school's own window days
     attended = a.groupby("student_id").size()
 
-    ids = labels.index.astype("str")
     n_days = school.map(window["size"]).to_numpy(dtype=float)
+    # a window that runs past the last recorded day is not observed yet (not absent)
+    n_days[(school.map(window["max"]) > att["date"].max()).to_numpy(dtype=bool)] = np.nan
     share = attended.reindex(ids).fillna(0).to_numpy(dtype=float) / np.where(n_days > 0, n_days, np.nan)
     return pd.DataFrame(
-        {"outcome_dropout": labels["label"].to_numpy(dtype=np.int64), "outcome_attendance": share},
+        {"outcome_dropout": dropout, "outcome_attendance": share},
         index=pd.Index(ids, name="student_id"),
     )
 

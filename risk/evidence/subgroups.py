@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._result import EffectEstimate, EstimationError, jsonable, require_columns, results_frame
+from ._result import EffectEstimate, EstimationError, jsonable, plural, require_columns, results_frame
 
 __all__ = ["SubgroupEffects", "effects_by_group", "holm"]
 
@@ -136,7 +136,7 @@ def effects_by_group(
     table["p_holm"] = holm(table["p_value"].to_numpy(dtype=float))
     m = int(table["p_value"].notna().sum())
     note = (
-        f"{m} estimates from one family of comparisons (types × groups). p_holm controls the chance of"
+        f"{plural(m, 'estimate')} from one family of comparisons (types × groups). p_holm controls the chance of"
         " any false 'effect' across all of them (Holm); unadjusted p-values and CIs describe each group"
         " alone. Subgroups were chosen in advance (left-behind, hardship, grade band) but are small: a"
         " group whose interval includes zero is not evidence of no effect, and two groups differ only"
