@@ -107,15 +107,20 @@ BUSY = "the database is busy ({exc}); try again"
 
 def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     """Run the command ``fn``; turn the errors baoxue raises on purpose into one line on stderr
-    and an exit code, never a traceback.
+    and an exit code, never a traceback (the codes: :mod:`jobs.exits`, the README's table).
 
     - a contract, config, estimation or argument error (``features.errors.BaoxueError``,
-      ``ValueError``) or a missing file: ``error: <message>``, exit 2;
+      ``ValueError``), a salt refused, or a missing file: ``error: <message>``, exit 2;
     - another writer holds the ledger's lock (``jobs.storage.LockTimeout``): ``busy``, exit 3;
+    - stale or incomplete input (``jobs.exits.StaleInput``): exit 4;
+    - the database unreachable, read-only or refusing a statement (``jobs.exits.DatabaseUnavailable``,
+      any SQLAlchemy error): its first line, exit 5;
+    - the model unreadable (``jobs.exits.ModelUnreadable``): exit 6;
     - a fault injected by ``BAOXUE_FAIL_AT`` (``jobs.stages.InjectedFault``): exit 1, the
       database unchanged.
 
-    Anything else is a bug and keeps its traceback.
+    Anything else is a bug and keeps its traceback; ``baoxue --debug`` (or ``BAOXUE_DEBUG=1``)
+    keeps it for every error.
     """
 
     @functools.wraps(fn)
@@ -126,7 +131,7 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
             raise
         except Exception as exc:
             said = _exit_for(exc, busy)
-            if said is None:
+            if said is None or debugging():
                 raise
             code, message = said
             _say(message)
@@ -135,19 +140,22 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     return run
 
 
+#: environment variable that keeps tracebacks (``baoxue --debug`` sets it for its process)
+DEBUG_ENV = "BAOXUE_DEBUG"
+
+
+def debugging() -> bool:
+    """Whether errors keep their traceback (``--debug``, ``BAOXUE_DEBUG=1``)."""
+    import os
+
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
 def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
     """Exit code and message of an error baoxue raises on purpose; None for anything else."""
-    from features.errors import BaoxueError
-    from jobs.stages import InjectedFault
-    from jobs.storage import LockTimeout
+    from jobs.exits import exit_for
 
-    if isinstance(exc, LockTimeout):
-        return 3, busy.format(exc=exc)
-    if isinstance(exc, InjectedFault):
-        return 1, f"stopped: {exc}; the database is unchanged"
-    if isinstance(exc, BaoxueError | ValueError | FileNotFoundError):
-        return 2, f"error: {exc}"
-    return None
+    return exit_for(exc, busy=busy)
 
 
 def _say(message: str) -> None:
