@@ -85,12 +85,27 @@ class JsonFormatter(logging.Formatter):
 _INSTALLED: list[logging.Handler] = []
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is logged (a test runner swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure(
     level: int = logging.WARNING, *, json: bool = False, stream: IO[str] | None = None
 ) -> logging.Handler:
     """Install the baoxue handler on the root logger (replacing one installed before) at ``level``."""
     reset()
-    handler = logging.StreamHandler(sys.stderr if stream is None else stream)
+    handler = _StderrHandler() if stream is None else logging.StreamHandler(stream)
     handler.addFilter(RunContext())
     handler.setFormatter(JsonFormatter() if json else logging.Formatter(TEXT_FORMAT, _DATE_FORMAT))
     root = logging.getLogger()

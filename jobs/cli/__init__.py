@@ -34,10 +34,21 @@ app = App(
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="keep the traceback of an error (default: one line and an exit code)"),
+    ] = False,
+) -> None:
+    import os
+
+    from jobs.cli._common import DEBUG_ENV
+    from jobs.logs import configure
+
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+    configure(logging.INFO if verbose or debug else logging.WARNING)
 
 
 # in the order `baoxue --help` lists them

@@ -246,13 +246,35 @@ def load_county(data_dir: str, config: Path | None):
 
 
 def open_ledger(cfg):
-    """The ledger database of ``[job] db_url``, migrated (a database behind the code: exit 2)."""
+    """The ledger database of ``[job] db_url``, migrated (a database behind the code: exit 2).
+
+    A SQLite file in a folder that does not exist is refused (exit 5), so a mistyped ``--db``
+    never starts a new, empty ledger: ``baoxue db upgrade --db URL`` creates one on purpose.
+    """
     from jobs.nightly import open_database
 
+    missing_folder(cfg.job.db_url)
     try:
         return open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     except RuntimeError as exc:  # a stale migration: a usage error, said as one
         raise ValueError(str(exc)) from exc
+
+
+def missing_folder(url: str) -> None:
+    """Raise ``DatabaseUnavailable`` when ``url`` is a SQLite file in a folder that does not exist."""
+    import sqlalchemy as sa
+
+    from jobs.exits import DatabaseUnavailable
+
+    u = sa.make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return
+    folder = Path(u.database.removeprefix("file:").split("?")[0]).parent
+    if not folder.is_dir():
+        raise DatabaseUnavailable(
+            f"the database folder {folder} does not exist (--db {url}); check the path, or create a "
+            f"new ledger there on purpose with `baoxue db upgrade --db {url}`"
+        )
 
 
 def summary_table(summary, title: str):
