@@ -223,7 +223,8 @@ def record_failed_night(
     except Exception as exc:  # the database failed too: say so, keep the night's own error
         log.warning("the failed night could not be recorded in runs: %s", one_line(exc))
         return None
-    log.error("night failed in stage %s: %s (recorded as run %s)", stage, record["error"], row_id)
+    # INFO: the command's own error line is the one line an operator sees; -v and --log-json add this
+    log.info("night failed in stage %s: %s (recorded as run %s)", stage, record["error"], row_id)
     return row_id
 
 
@@ -249,7 +250,7 @@ def guarded_night(run: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(run)
     def night(cfg, as_of: dt.date, *, engine: Engine | None = None, model=None, **kwargs: Any):
         from jobs.nightly import night_run_id, open_database
-        from jobs.stages import InjectedFault, current_fault
+        from jobs.stages import current_fault
         from jobs.storage import LockTimeout
 
         current_fault()  # an unknown stage name is an error before anything runs
@@ -272,8 +273,6 @@ def guarded_night(run: Callable[..., Any]) -> Callable[..., Any]:
                     where = "lock"  # before the first stage: the lock or reading the ledger
                 if isinstance(exc, sa.exc.OperationalError) and where == "lock":
                     raise
-                if not isinstance(exc, InjectedFault):
-                    log.error("night failed in stage %s: %s", where, one_line(exc))
                 record_failed_night(
                     engine,
                     cfg,

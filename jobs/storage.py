@@ -390,7 +390,9 @@ def connect(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
     u = sa.make_url(url)
     if u.get_backend_name() == "sqlite":
         memory = not u.database or u.database == ":memory:"
-        if not memory:
+        if not memory and not u.database.startswith(
+            "file:"
+        ):  # a file: URI (mode=ro) names a file that exists
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,

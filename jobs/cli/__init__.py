@@ -20,6 +20,7 @@ import typer
 from jobs.cli import data, demo, evidence, model, monitor, nightly, serve, table
 from jobs.cli._common import App
 from jobs.cli.cases import cases_app
+from jobs.cli.rehash import db_rehash
 from jobs.cli.report import report_app
 from jobs.cli.users import users_app
 
@@ -66,6 +67,7 @@ app.command()(nightly.runs)
 app.command()(monitor.monitor)
 app.command("replay-policy")(evidence.replay_policy_cmd)
 app.command("evaluate-interventions")(evidence.evaluate_interventions_cmd)
+nightly.db_app.command("rehash")(db_rehash)
 app.add_typer(nightly.db_app, name="db")
 app.add_typer(cases_app, name="cases")
 app.add_typer(report_app, name="report")
