@@ -6,7 +6,7 @@ to the rejects file, see :mod:`features.load`).
 
 from __future__ import annotations
 
-__all__ = ["BaoxueError", "ConfigError", "DataContractError", "PointInTimeError"]
+__all__ = ["BaoxueError", "ConfigError", "DataContractError", "PointInTimeError", "ModelUnreadable"]
 
 
 class BaoxueError(Exception):
@@ -23,3 +23,16 @@ class ConfigError(BaoxueError, ValueError):
 
 class PointInTimeError(BaoxueError, ValueError):
     """Data dated after the as-of date reached a place that must only see the past."""
+
+
+class ModelUnreadable(BaoxueError):
+    """A model file or URI cannot be loaded: missing, truncated, damaged or not a bundle
+    (``baoxue`` exits 6, :mod:`jobs.exits`)."""
+
+    def __init__(self, model: object, reason: str) -> None:
+        self.model = str(model)
+        self.reason = reason
+        super().__init__(
+            f"the model {self.model} cannot be read ({reason}); train it again with `baoxue train` "
+            "or point --model at a good bundle"
+        )

@@ -31,7 +31,7 @@ True
 
 from __future__ import annotations
 
-from features.errors import BaoxueError, ConfigError
+from features.errors import BaoxueError, ConfigError, ModelUnreadable
 
 __all__ = [
     "OK",
@@ -76,18 +76,6 @@ EXIT_CODES: dict[int, str] = {
 
 class DatabaseUnavailable(BaoxueError):
     """The ledger database cannot be reached, is read-only, or refuses a write (exit 5)."""
-
-
-class ModelUnreadable(BaoxueError):
-    """The model file or URI cannot be loaded (exit 6)."""
-
-    def __init__(self, model: str, reason: str) -> None:
-        self.model = str(model)
-        self.reason = reason
-        super().__init__(
-            f"the model {self.model} cannot be read ({reason}); train it again with `baoxue train` "
-            "or point --model at a good bundle"
-        )
 
 
 class StaleInput(BaoxueError, ValueError):

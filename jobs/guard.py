@@ -85,7 +85,8 @@ def check_writable(engine: Engine) -> None:
                                 "nightly job write access or point --db at a writable ledger"
                             )
                 raw = conn.connection.dbapi_connection
-                raw.execute("PRAGMA busy_timeout = 0")
+                wait = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+                raw.execute("PRAGMA busy_timeout = 0")  # a writer holds it: the lock waits later
                 try:
                     raw.execute("BEGIN")
                     try:
@@ -99,8 +100,12 @@ def check_writable(engine: Engine) -> None:
                             f"the database {where} is read-only ({one_line(exc)}); give the nightly "
                             "job write access or point --db at a writable ledger"
                         ) from None
-                    if "locked" not in text and "busy" not in text:  # a writer: the lock waits later
-                        raise
+                    if "locked" not in text and "busy" not in text:
+                        raise DatabaseUnavailable(
+                            f"the database {where} refuses a write: {one_line(exc)}"
+                        ) from None
+                finally:
+                    raw.execute(f"PRAGMA busy_timeout = {int(wait)}")
             elif engine.dialect.name == "postgresql":
                 if conn.exec_driver_sql("SHOW transaction_read_only").scalar() == "on":
                     raise DatabaseUnavailable(
@@ -134,6 +139,8 @@ def check_model(model, cfg):
     label = model if isinstance(model, str) else cfg.job.model_uri if model is None else None
     try:
         return scoring_model(model, cfg)
+    except ModelUnreadable:
+        raise
     except FileNotFoundError:
         raise ModelUnreadable(label, "no such file") from None
     except (EOFError, MemoryError) as exc:

@@ -215,6 +215,12 @@ def test_a_truncated_model_is_exit_6_in_one_line_naming_the_file(county, first_n
     assert "stage" not in res.output
     runs = read_runs(connect(f"sqlite:///{db}"), status=None)
     assert runs["failed_stage"].iloc[-1] == "preflight" and "ModelUnreadable" in runs["error"].iloc[-1]
+    # every command that loads a bundle says the same (click turned the EOFError into "Aborted!")
+    from features.errors import ModelUnreadable
+    from training.bundle import load_bundle
+
+    with pytest.raises(ModelUnreadable, match="truncated.joblib cannot be read"):
+        load_bundle(bad)
 
 
 # --- failed nights, logs ---------------------------------------------------------------------------
