@@ -6,7 +6,14 @@ to the rejects file, see :mod:`features.load`).
 
 from __future__ import annotations
 
-__all__ = ["BaoxueError", "ConfigError", "DataContractError", "ModelUnreadableError", "PointInTimeError"]
+__all__ = [
+    "BaoxueError",
+    "ConfigError",
+    "DataContractError",
+    "PointInTimeError",
+    "ModelUnreadable",
+    "ModelUnreadableError",
+]
 
 
 class BaoxueError(Exception):
@@ -25,9 +32,25 @@ class PointInTimeError(BaoxueError, ValueError):
     """Data dated after the as-of date reached a place that must only see the past."""
 
 
-class ModelUnreadableError(BaoxueError):
-    """The model to score with cannot be read: no registry at the tracking URI, no such
-    registered model or alias, or no bundle in it. The command line ends with exit 6."""
+class ModelUnreadable(BaoxueError):
+    """A model file or URI cannot be loaded: missing, truncated, damaged or not a bundle, no
+    registry at the tracking URI, no such registered model or alias (``baoxue`` exits 6,
+    :mod:`jobs.exits`). ``ModelUnreadable(model, reason)``, or one message."""
 
-    #: the command line's exit code for it (``jobs.cli._common.errors``)
+    #: the command line's exit code for it
     exit_code = 6
+
+    def __init__(self, model: object, reason: str | None = None) -> None:
+        self.model = str(model)
+        self.reason = reason
+        if reason is None:  # one message that says it all
+            super().__init__(self.model)
+            return
+        super().__init__(
+            f"the model {self.model} cannot be read ({reason}); train it again with `baoxue train` "
+            "or point --model at a good bundle"
+        )
+
+
+#: the name :mod:`risk.score` raises it under
+ModelUnreadableError = ModelUnreadable

@@ -5,8 +5,21 @@ child directly. Wherever such a value appears as ``student_id`` (in every table)
 any ``national_id``/``registry_no`` column, it is replaced by a keyed hash
 (HMAC-SHA256 with a secret salt); the raw columns are dropped. "G" + ID and the bare ID
 give the same hash, so a table keyed by 身份证号 joins a roster keyed by 学籍号.
-Opaque ids that do not look like identifiers (``s-0042``, a school's own number) are
-kept as they are. A ``name`` column of ``students`` moves to ``student_names``.
+Values are compared after Unicode NFKC (full-width digits and letters become ASCII) with
+spaces, hyphens, dots and underscores removed, so ``G 5301-02…`` or ``Ｇ５３０１…`` count too.
+
+Every registry number is hashed, whatever its format: once any ``student_id`` of the tables
+looks like an identifier, or a ``registry_no``/``national_id`` column is given, the tables are
+keyed by registry numbers and *every* ``student_id`` value of every table is hashed (a
+truncated, mistyped or temporary number is personal data too, and the same raw value gets the
+same hash in each table, so joins hold). Only tables whose ids are all opaque (``s-0042``, a
+school's own number: nothing identifier-shaped anywhere) keep them as they are, and need no
+salt. A ``name`` column of ``students`` moves to ``student_names``.
+
+The salt must be at least :data:`MIN_SALT_CHARS` characters (a short salt is guessed, and
+with it every child's registry number from its hash). The ledger records
+:func:`salt_fingerprint` of the salt of each run (never the salt), so a night run with
+another salt is refused instead of making every child look new (:mod:`jobs.guard`).
 
 Nothing here logs or raises with a raw value; hashed ids are fine to show.
 
@@ -16,11 +29,11 @@ Examples
 >>> reg = "G" + "5301" + "02" + "2012" + "0315" + "0042"   # built from pieces, never a literal
 >>> frames = {"students": pd.DataFrame({"student_id": [reg, "local-7"], "name": ["王芳", "李雷"]}),
 ...           "attendance": pd.DataFrame({"national_id": [reg[1:]]})}
->>> out = pseudonymize(frames, salt="s3cret")
->>> out["students"]["student_id"].tolist()
-['s-a24beb307d787c4a', 'local-7']
+>>> out = pseudonymize(frames, salt="a-long-county-secret")
+>>> out["students"]["student_id"].tolist()        # local-7 is hashed too: the roster holds registry numbers
+['s-ce880be8430816b7', 's-c0d85cd22ef0d49b']
 >>> out["attendance"]["student_id"].tolist()     # same child, same hash, no national_id column
-['s-a24beb307d787c4a']
+['s-ce880be8430816b7']
 >>> sorted(out["student_names"].columns), "name" in out["students"].columns
 (['name', 'student_id'], False)
 """
@@ -31,6 +44,8 @@ import hashlib
 import hmac
 import logging
 import os
+import re
+import unicodedata
 from collections.abc import Mapping
 
 import numpy as np
@@ -41,6 +56,9 @@ from features.errors import ConfigError
 
 __all__ = [
     "HASH_PREFIX",
+    "MIN_SALT_CHARS",
+    "salt_fingerprint",
+    "check_salt",
     "looks_like_identifier",
     "keyed_hash",
     "hash_ids",
@@ -54,6 +72,11 @@ log = logging.getLogger(__name__)
 #: prefix of every hashed id, so a reader can tell a pseudonym from a school's own id
 HASH_PREFIX = "s-"
 _HEX_CHARS = 16  # 64 bits: no collision to expect among a county's (or a country's) children
+
+#: the shortest salt accepted (a short one is guessed, and with it each child's number)
+MIN_SALT_CHARS = 16
+_FINGERPRINT_DOMAIN = b"baoxue id-salt fingerprint v1\x00"
+_SEPARATORS = str.maketrans("", "", " \t-_.")
 
 # an optional letter (G = registry number, L/J = temporary numbers) and 15-18 digits, the
 # last one possibly X: 18-digit IDs, old 15-digit IDs and mistyped ones (one digit short or
@@ -69,15 +92,51 @@ def looks_like_identifier(values: pd.Series) -> np.ndarray:
     >>> looks_like_identifier(pd.Series(["G" + "1" * 17 + "X", "1" * 18, "s-0042", None])).tolist()
     [True, True, False, False]
     """
-    text = values.astype("str").str.strip()
-    return text.str.fullmatch(_ID_SHAPE).fillna(False).to_numpy(dtype=bool)
+    text = values.astype("str").map(_compact, na_action="ignore")
+    return text.str.fullmatch(_ID_SHAPE, flags=re.ASCII).fillna(False).to_numpy(dtype=bool)
+
+
+def _compact(v: str) -> str:
+    """NFKC (full-width to ASCII), separators removed: ``Ｇ 5301-02`` -> ``G530102``."""
+    return unicodedata.normalize("NFKC", str(v)).translate(_SEPARATORS).strip()
 
 
 def _normalise(v: str) -> str:
-    v = v.strip().upper()
+    v = _compact(v).upper()
     if len(v) == 19 and v[0] == "G" and v[1:18].isdigit():
         return v[1:]
     return v
+
+
+def salt_fingerprint(salt: str | None) -> str | None:
+    """The ledger's record of which salt a run used: 16 hex digits of SHA-256 over a fixed
+    domain prefix and the salt (never the salt itself; None when there is no salt).
+
+    >>> salt_fingerprint("a-long-county-secret")
+    'f4f5b256d7f46dc6'
+    >>> salt_fingerprint("") is None
+    True
+    """
+    if not salt:
+        return None
+    return hashlib.sha256(_FINGERPRINT_DOMAIN + salt.encode("utf-8")).hexdigest()[:16]
+
+
+def check_salt(salt: str | None, *, salt_env: str = "BAOXUE_ID_SALT") -> None:
+    """Refuse a salt shorter than :data:`MIN_SALT_CHARS` characters (``ConfigError``; no salt passes).
+
+    >>> check_salt("short")
+    Traceback (most recent call last):
+    ...
+    features.errors.ConfigError: the id salt ([data] id_salt or BAOXUE_ID_SALT) has 5 characters; use at least 16 (a long random secret, e.g. `python -c "import secrets; print(secrets.token_urlsafe(24))"`), and change it only with `baoxue db rehash`
+    """
+    if salt and len(salt) < MIN_SALT_CHARS:
+        raise ConfigError(
+            f"the id salt ([data] id_salt or {salt_env}) has {len(salt)} characters; use at least "
+            f"{MIN_SALT_CHARS} (a long random secret, e.g. "
+            '`python -c "import secrets; print(secrets.token_urlsafe(24))"`), and change it only with '
+            "`baoxue db rehash`"
+        )
 
 
 def keyed_hash(values: list[str], salt: str) -> list[str]:
@@ -103,9 +162,15 @@ def _salt_error(where: str, salt_env: str) -> ConfigError:
 
 
 def hash_ids(
-    values: pd.Series, salt: str | None, *, where: str = "ids", salt_env: str = "BAOXUE_ID_SALT"
+    values: pd.Series,
+    salt: str | None,
+    *,
+    where: str = "ids",
+    salt_env: str = "BAOXUE_ID_SALT",
+    every: bool = False,
 ) -> pd.Series:
-    """Replace the identifier-shaped values of ``values`` by their keyed hash.
+    """Replace the identifier-shaped values of ``values`` (``every``: all non-empty values)
+    by their keyed hash.
 
     Works on the distinct values (a ``category`` column of 18M attendance rows hashes its
     ~100k categories once). Returns a ``category`` column; other values are kept.
@@ -113,7 +178,7 @@ def hash_ids(
     Raises
     ------
     ConfigError
-        Some value needs hashing and ``salt`` is empty.
+        Some value needs hashing and ``salt`` is empty or too short (:func:`check_salt`).
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
         codes, uniques = values.cat.codes.to_numpy(), pd.Series(values.cat.categories)
@@ -121,11 +186,15 @@ def hash_ids(
         codes, uniq = pd.factorize(values, use_na_sentinel=True)
         uniques = pd.Series(uniq)
     text = uniques.astype("str").str.strip()
-    is_id = looks_like_identifier(text) if len(text) else np.zeros(0, bool)
+    if every:
+        is_id = (text.map(_compact, na_action="ignore") != "").fillna(False).to_numpy(dtype=bool)
+    else:
+        is_id = looks_like_identifier(text) if len(text) else np.zeros(0, bool)
     new = text.to_numpy(dtype=object).copy()
     if is_id.any():
         if not salt:
             raise _salt_error(where, salt_env)
+        check_salt(salt, salt_env=salt_env)
         new[is_id] = keyed_hash(list(new[is_id]), salt)
     cats, inverse = np.unique(new.astype(str), return_inverse=True) if len(new) else (np.array([], str), [])
     remap = np.append(np.asarray(inverse, dtype="int64"), -1)
@@ -162,7 +231,8 @@ def pseudonymize(
         Frames with contract headers (after :func:`features.mapping.apply_mapping`);
         ``registry_no``/``national_id`` columns fill ``student_id`` where it is missing.
     salt : str or None
-        Secret key of the hash; needed only when some value looks like an identifier.
+        Secret key of the hash, at least :data:`MIN_SALT_CHARS` characters; needed only when
+        some value looks like an identifier (then every ``student_id`` value is hashed).
     salt_env : str
         Name of the environment variable quoted in the error message.
 
@@ -176,6 +246,8 @@ def pseudonymize(
     need = [name for name, f in frames.items() if _needs_hash(f)]
     if need and not salt:
         raise _salt_error(f"student_id/national_id columns of {', '.join(need)}", salt_env)
+    if need:
+        check_salt(salt, salt_env=salt_env)
     out: dict[str, pd.DataFrame] = {}
     for name, frame in frames.items():
         f = frame.copy(deep=False)  # columns are replaced, never changed in place
@@ -192,7 +264,9 @@ def pseudonymize(
             f["student_id"] = sid
             f = f.drop(columns=ident)
         if "student_id" in f.columns:
-            f["student_id"] = hash_ids(f["student_id"], salt, where=f"{name}.student_id", salt_env=salt_env)
+            f["student_id"] = hash_ids(
+                f["student_id"], salt, where=f"{name}.student_id", salt_env=salt_env, every=bool(need)
+            )
         if "name" in f.columns and name != "student_names":
             if name == "students" and "student_names" not in frames and "student_id" in f.columns:
                 names = f.loc[f["name"].notna(), ["student_id", "name"]].copy()

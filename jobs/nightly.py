@@ -57,6 +57,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from features.config import BaoxueConfig
+from jobs.guard import guarded_night
 from jobs.stages import Stages, current_fault
 from jobs.storage import (
     DIFF_COLUMNS,
@@ -220,6 +221,7 @@ def _previous_probabilities(conn: Connection, as_of: dt.date, days: int) -> pd.S
     row = conn.execute(
         sa.select(runs.c.run_id)
         .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days))
+        .where(runs.c.status == "ok")  # a failed night is no previous run
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     ).first()
@@ -238,6 +240,7 @@ def _prior_tiers(conn: Connection, as_of: dt.date, days: int) -> pd.DataFrame | 
     row = conn.execute(
         sa.select(runs.c.run_id)
         .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days))
+        .where(runs.c.status == "ok")  # a failed night is no previous run
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     ).first()
@@ -289,6 +292,7 @@ def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_i
         return LedgerState(run_exists=True)
     last = conn.execute(
         sa.select(runs.c.run_id, runs.c.as_of)
+        .where(runs.c.status == "ok")  # a failed night is no previous run
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     ).first()
@@ -495,6 +499,7 @@ def write_night(
         "n_unowned": counts.unowned,
         "n_waiting": counts.waiting,
         "n_open_cases": counts.open_after,
+        "salt_fingerprint": _salt_fingerprint(cfg),
     }
     stages.done("record")
     seconds_now = {**stages.seconds, "commit": 0.0}
@@ -521,6 +526,7 @@ def night_run_id(cfg: BaoxueConfig, as_of: dt.date) -> str:
     return f"{as_of:%Y%m%d}-{run_key(cfg)[:8]}"
 
 
+@guarded_night  # checks the database, model and salt first; records a failed night (jobs.guard)
 def run_nightly(
     cfg: BaoxueConfig,
     as_of: dt.date,
@@ -604,6 +610,12 @@ def write_rejects_file(cfg: BaoxueConfig, as_of: dt.date, night: ComputedNight) 
     from features.load import write_rejects
 
     return write_rejects(night.rejects, Path(cfg.job.out_dir) / f"rejects_{as_of}.csv")
+
+
+def _salt_fingerprint(cfg: BaoxueConfig) -> str | None:
+    from features.identity import salt_fingerprint, salt_from_config
+
+    return salt_fingerprint(salt_from_config(cfg.data))
 
 
 def _code_version() -> str:

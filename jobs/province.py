@@ -187,8 +187,12 @@ def _write_county(
 ) -> NightlyResult:
     """Write one county's computed night in one transaction on its ledger (driver side; the
     county's fault only ever raises here)."""
+    from jobs.guard import check_salt_matches, check_writable
+
     engine = open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     try:
+        check_writable(engine)  # a read-only ledger or another salt: the county fails, its ledger unchanged
+        check_salt_matches(engine, cfg)
         rejects_file = write_rejects_file(cfg, as_of, night)
         clock = time.perf_counter()
         with write_transaction(engine, timeout_s=cfg.job.lock_timeout_s) as conn:

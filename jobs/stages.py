@@ -196,7 +196,11 @@ class Stages:
             self.seconds[name] = round(self.seconds.get(name, 0.0) + took, 3)
 
     def start(self, name: str) -> None:
-        """Check the fault for stage ``name``, then start its clock."""
+        """Mark ``name`` as the stage running (log lines and a failed night's record say it),
+        check the fault for it, then start its clock."""
+        from jobs.logs import set_stage
+
+        set_stage(name)
         self.fault.check(name)
         log.info("stage %s", name)
         self.restart()

@@ -95,7 +95,8 @@ class JobLock(Base):
 
 
 class Run(Base):
-    """One completed nightly run (a failed run leaves no row: it rolled back)."""
+    """One nightly run: ``status`` ``ok`` (completed), ``failed`` (rolled back, then recorded with
+    its ``failed_stage`` and ``error`` by :func:`jobs.guard.record_failed_night`; no snapshot)."""
 
     __tablename__ = "runs"
     __table_args__ = (sa.UniqueConstraint("as_of", "config_hash", name="uq_runs_as_of_config"),)
@@ -389,7 +390,9 @@ def connect(url: str, *, lock_timeout_s: float = 30.0) -> Engine:
     u = sa.make_url(url)
     if u.get_backend_name() == "sqlite":
         memory = not u.database or u.database == ":memory:"
-        if not memory:
+        if not memory and not u.database.startswith(
+            "file:"
+        ):  # a file: URI (mode=ro) names a file that exists
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             url,
@@ -511,13 +514,18 @@ def _frame(conn_or_engine: Engine | Connection, stmt, dates: tuple[str, ...] = (
     return frame
 
 
-def read_runs(engine: Engine | Connection, *, last: int | None = None) -> pd.DataFrame:
+def read_runs(
+    engine: Engine | Connection, *, last: int | None = None, status: str | None = "ok"
+) -> pd.DataFrame:
     """Past runs, oldest first: ``run_id, as_of``, counts, timings, versions.
 
-    ``last`` keeps only the latest ``last`` runs.
+    ``last`` keeps only the latest ``last`` runs; ``status`` keeps the runs of that status
+    (default ``ok``: completed nights; ``failed`` rows hold no snapshot), None keeps every row.
     """
     t = Run.__table__
     stmt = sa.select(t).order_by(t.c.as_of, t.c.started_at)
+    if status is not None:
+        stmt = stmt.where(t.c.status == status)
     frame = _frame(engine, stmt, ("as_of", "started_at", "finished_at"))
     return frame.tail(last).reset_index(drop=True) if last else frame
 
@@ -534,7 +542,12 @@ def read_snapshot(
 
     runs = Run.__table__
     if run_id is None:
-        stmt = sa.select(runs.c.run_id).order_by(runs.c.as_of.desc(), runs.c.finished_at.desc()).limit(1)
+        stmt = (
+            sa.select(runs.c.run_id)
+            .where(runs.c.status == "ok")  # a failed night holds no snapshot
+            .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
+            .limit(1)
+        )
         if as_of is not None:
             stmt = stmt.where(runs.c.as_of == pd.Timestamp(as_of).date())
         found = _frame(engine, stmt)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from features.config import TrainConfig
-from features.errors import DataContractError
+from features.errors import DataContractError, ModelUnreadable
 from training.fit import FittedModel, prepare_features
 from training.reference import feature_reference
 from training.splits import TemporalDesign
@@ -216,7 +216,14 @@ def load_bundle(path: str | Path) -> ModelBundle:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model bundle {path} does not exist (train one with `baoxue train`)")
-    bundle = joblib.load(path)
+    try:
+        bundle = joblib.load(path)
+    except (EOFError, MemoryError) as exc:  # click would turn an EOFError into a bare "Aborted!"
+        raise ModelUnreadable(path, f"the file is truncated or damaged: {type(exc).__name__}") from None
+    except Exception as exc:  # unpickling a damaged or foreign file raises nearly anything
+        raise ModelUnreadable(
+            path, f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
     if not isinstance(bundle, ModelBundle):
         raise DataContractError(f"{path} holds a {type(bundle).__name__}, not a baoxue ModelBundle")
     if bundle.format != BUNDLE_FORMAT:

@@ -16,11 +16,11 @@ import pandas as pd
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.frozen import FrozenEstimator
 
-from features.errors import ConfigError
+from features.errors import BaoxueError, ConfigError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["calibrate", "calibration_method"]
+__all__ = ["TooFewLabels", "calibrate", "calibration_method"]
 
 
 def calibration_method(method: str, positives: int, min_positives: int) -> str:
@@ -34,6 +34,10 @@ def calibration_method(method: str, positives: int, min_positives: int) -> str:
     if method == "isotonic" and positives < min_positives:
         return "sigmoid"
     return method
+
+
+class TooFewLabels(BaoxueError, ValueError):
+    """The calibration rows hold one label only (a county too small, or too few dropouts)."""
 
 
 def calibrate(
@@ -78,9 +82,13 @@ def calibrate(
         raise ConfigError(f"[train] calibration must be 'isotonic' or 'sigmoid', got {method!r}")
     y = np.asarray(y_cal)
     if len(np.unique(y)) < 2:
-        raise ValueError(
-            f"calibration rows hold only label {np.unique(y).tolist()}; the calibration period needs "
-            "positives and negatives (more students, or more [train] valid_months)"
+        lacking = "no dropouts (label 1)" if (y != 1).all() else "no students who stayed (label 0)"
+        raise TooFewLabels(
+            f"the {len(y):,} calibration rows (the later half of the validation period) hold {lacking}, "
+            "so the model's probabilities cannot be calibrated: the county is too small or its dropout "
+            "rate too low for a model. Use more students or more school years (a simulated county: "
+            "--students/--years, or --preset reap_2010, whose dropout rates are higher), or more "
+            "[train] valid_months"
         )
     method = calibration_method(method, int((y == 1).sum()), isotonic_min_positives)
     if method != "isotonic":

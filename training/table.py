@@ -56,6 +56,7 @@ from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from features.config import TrainConfig
 from features.errors import DataContractError
 from training.baselines import logistic_baseline
+from training.calibrate import TooFewLabels
 from training.fit import FittedModel, fit_model, prepare_features
 from training.metrics import score_metrics
 from training.splits import TemporalDesign
@@ -366,9 +367,7 @@ def _fit_fold(panel, features, num, cat, config, fold, folds) -> tuple[FittedMod
         logistic = fit_model(
             panel, design, config, features=features, estimator=logistic_baseline(num, cat, seed=config.seed)
         )
-    except ValueError as exc:
-        if "calibration rows hold only" not in str(exc):
-            raise
+    except TooFewLabels:
         raise DataContractError(
             f"fold {fold + 1} of {folds}: its calibration rows hold one class only; the table has too few "
             "positives or negatives for this split (use fewer folds or more rows)"

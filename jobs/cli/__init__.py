@@ -20,6 +20,7 @@ import typer
 from jobs.cli import data, demo, evidence, model, monitor, nightly, serve, table
 from jobs.cli._common import App
 from jobs.cli.cases import cases_app
+from jobs.cli.rehash import db_rehash
 from jobs.cli.report import report_app
 from jobs.cli.users import users_app
 
@@ -34,10 +35,21 @@ app = App(
 
 
 @app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
-    )
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress")] = False,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="keep the traceback of an error (default: one line and an exit code)"),
+    ] = False,
+) -> None:
+    import os
+
+    from jobs.cli._common import DEBUG_ENV
+    from jobs.logs import configure
+
+    if debug:
+        os.environ[DEBUG_ENV] = "1"
+    configure(logging.INFO if verbose or debug else logging.WARNING)
 
 
 # in the order `baoxue --help` lists them
@@ -55,6 +67,7 @@ app.command()(nightly.runs)
 app.command()(monitor.monitor)
 app.command("replay-policy")(evidence.replay_policy_cmd)
 app.command("evaluate-interventions")(evidence.evaluate_interventions_cmd)
+nightly.db_app.command("rehash")(db_rehash)
 app.add_typer(nightly.db_app, name="db")
 app.add_typer(cases_app, name="cases")
 app.add_typer(report_app, name="report")

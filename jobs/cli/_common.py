@@ -112,17 +112,20 @@ BUSY = "the database is busy ({exc}); try again"
 
 def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     """Run the command ``fn``; turn the errors baoxue raises on purpose into one line on stderr
-    and an exit code, never a traceback.
+    and an exit code, never a traceback (the codes: :mod:`jobs.exits`, the README's table).
 
     - a contract, config, estimation or argument error (``features.errors.BaoxueError``,
-      ``ValueError``) or a missing file: ``error: <message>``, exit 2;
+      ``ValueError``), a salt refused, or a missing file: ``error: <message>``, exit 2;
     - another writer holds the ledger's lock (``jobs.storage.LockTimeout``): ``busy``, exit 3;
-    - the model cannot be read (``features.errors.ModelUnreadableError``): ``error: <message>``,
-      exit 6;
+    - stale or incomplete input (``jobs.exits.StaleInput``): exit 4;
+    - the database unreachable, read-only or refusing a statement (``jobs.exits.DatabaseUnavailable``,
+      any SQLAlchemy error): its first line, exit 5;
+    - the model unreadable (``jobs.exits.ModelUnreadable``): exit 6;
     - a fault injected by ``BAOXUE_FAIL_AT`` (``jobs.stages.InjectedFault``): exit 1, the
       database unchanged.
 
-    Anything else is a bug and keeps its traceback.
+    Anything else is a bug and keeps its traceback; ``baoxue --debug`` (or ``BAOXUE_DEBUG=1``)
+    keeps it for every error.
     """
 
     @functools.wraps(fn)
@@ -133,7 +136,7 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
             raise
         except Exception as exc:
             said = _exit_for(exc, busy)
-            if said is None:
+            if said is None or debugging():
                 raise
             code, message = said
             _say(message)
@@ -142,21 +145,22 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     return run
 
 
+#: environment variable that keeps tracebacks (``baoxue --debug`` sets it for its process)
+DEBUG_ENV = "BAOXUE_DEBUG"
+
+
+def debugging() -> bool:
+    """Whether errors keep their traceback (``--debug``, ``BAOXUE_DEBUG=1``)."""
+    import os
+
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
 def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
     """Exit code and message of an error baoxue raises on purpose; None for anything else."""
-    from features.errors import BaoxueError, ModelUnreadableError
-    from jobs.stages import InjectedFault
-    from jobs.storage import LockTimeout
+    from jobs.exits import exit_for
 
-    if isinstance(exc, LockTimeout):
-        return 3, busy.format(exc=exc)
-    if isinstance(exc, InjectedFault):
-        return 1, f"stopped: {exc}; the database is unchanged"
-    if isinstance(exc, ModelUnreadableError):
-        return ModelUnreadableError.exit_code, f"error: {exc}"  # 6: the model cannot be read
-    if isinstance(exc, BaoxueError | ValueError | FileNotFoundError):
-        return 2, f"error: {exc}"
-    return None
+    return exit_for(exc, busy=busy)
 
 
 def _say(message: str) -> None:
@@ -308,13 +312,35 @@ def load_county(data_dir: str, config: Path | None):
 
 
 def open_ledger(cfg):
-    """The ledger database of ``[job] db_url``, migrated (a database behind the code: exit 2)."""
+    """The ledger database of ``[job] db_url``, migrated (a database behind the code: exit 2).
+
+    A SQLite file in a folder that does not exist is refused (exit 5), so a mistyped ``--db``
+    never starts a new, empty ledger: ``baoxue db upgrade --db URL`` creates one on purpose.
+    """
     from jobs.nightly import open_database
 
+    missing_folder(cfg.job.db_url)
     try:
         return open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     except RuntimeError as exc:  # a stale migration: a usage error, said as one
         raise ValueError(str(exc)) from exc
+
+
+def missing_folder(url: str) -> None:
+    """Raise ``DatabaseUnavailable`` when ``url`` is a SQLite file in a folder that does not exist."""
+    import sqlalchemy as sa
+
+    from jobs.exits import DatabaseUnavailable
+
+    u = sa.make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return
+    folder = Path(u.database.removeprefix("file:").split("?")[0]).parent
+    if not folder.is_dir():
+        raise DatabaseUnavailable(
+            f"the database folder {folder} does not exist (--db {url}); check the path, or create a "
+            f"new ledger there on purpose with `baoxue db upgrade --db {url}`"
+        )
 
 
 def summary_table(summary, title: str):

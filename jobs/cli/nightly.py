@@ -43,6 +43,10 @@ def nightly(
     resume: Annotated[
         bool, typer.Option("--resume", help="a province: rerun only the counties that failed that night")
     ] = False,
+    log_json: Annotated[
+        bool,
+        typer.Option("--log-json", help="log to stderr as JSON lines (ts, level, run_id, stage, message)"),
+    ] = False,
 ) -> None:
     """The nightly run: load, features, score, rules, tiers, diff, snapshot, cases, run record.
 
@@ -56,6 +60,12 @@ def nightly(
     from features.province import county_partitions
     from jobs.nightly import run_nightly
 
+    if log_json:
+        import logging
+
+        from jobs.logs import configure
+
+        configure(min(logging.getLogger().getEffectiveLevel(), logging.INFO), json=True)
     day = parse_day(as_of)
     cfg = config_with_db(config, db)
     if model:
@@ -141,14 +151,16 @@ def runs(
 
     from jobs.storage import read_runs
 
-    frame = read_runs(open_ledger(config_with_db(config, db)), last=last)
+    frame = read_runs(open_ledger(config_with_db(config, db)), last=last, status=None)
     table = Table(title=f"nightly runs (latest {last})")
     cols = {"run_id": "run", "as_of": "as of", "n_students": "students", "n_red": "red", "n_listed": "listed",
             "n_new": "new", "n_cases_opened": "opened", "n_cases_closed": "closed", "n_escalations": "escal.",
-            "n_open_cases": "open", "missed_days": "missed", "seconds": "seconds"}  # fmt: skip
+            "n_open_cases": "open", "missed_days": "missed", "seconds": "seconds", "status": "status"}  # fmt: skip
     for label in cols.values():
         table.add_column(label)
     for _, r in frame.iterrows():
         table.add_row(*(f"{r[c]:%Y-%m-%d}" if c == "as_of" else f"{r[c]:,.1f}" if c == "seconds" else str(r[c])
                         for c in cols))  # fmt: skip
     console.print(table)
+    for _, r in frame[frame["status"] == "failed"].iterrows():  # what went wrong, one line each
+        console.print(f"failed {r['run_id']} in stage {r['failed_stage']}: {r['error']}", markup=False)

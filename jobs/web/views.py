@@ -309,7 +309,8 @@ def home():
 
 
 def _latest_run(s: Session) -> Run | None:
-    return s.scalars(sa.select(Run).order_by(Run.as_of.desc(), Run.finished_at.desc()).limit(1)).first()
+    latest = sa.select(Run).where(Run.status == "ok")  # a failed night holds no list
+    return s.scalars(latest.order_by(Run.as_of.desc(), Run.finished_at.desc()).limit(1)).first()
 
 
 def _names(ids) -> dict[str, str]:

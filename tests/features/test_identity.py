@@ -13,6 +13,8 @@ from features.identity import hash_ids, keyed_hash, looks_like_identifier, pseud
 from features.load import load_tables, write_rejects
 from tests.features.conftest import write_county
 
+K = "a-test-salt-of-16+"  # synthetic, long enough (MIN_SALT_CHARS)
+
 
 def _nid(n: int) -> str:
     """An 18-character national-ID-shaped value, built at run time from pieces."""
@@ -29,20 +31,23 @@ def test_same_salt_same_hash_across_tables_and_forms():
         "attendance": pd.DataFrame({"student_id": [_nid(1).lower()]}),  # bare ID, lower-case x
         "aid": pd.DataFrame({"national_id": [_nid(2)]}),
     }
-    out = pseudonymize(frames, "salt-1")
+    out = pseudonymize(frames, "salt-1-long-enough")
     a, b = out["students"]["student_id"].tolist()
     assert out["attendance"]["student_id"].tolist() == [a]
     assert out["aid"]["student_id"].tolist() == [b] and "national_id" not in out["aid"].columns
     assert a != b and a.startswith("s-") and len(a) == 18
-    other = pseudonymize(frames, "salt-2")["students"]["student_id"].tolist()
+    other = pseudonymize(frames, "salt-2-long-enough")["students"]["student_id"].tolist()
     assert other[0] != a and other[1] != b
-    assert pseudonymize(frames, "salt-1")["students"]["student_id"].tolist() == [a, b]  # deterministic
+    assert pseudonymize(frames, "salt-1-long-enough")["students"]["student_id"].tolist() == [
+        a,
+        b,
+    ]  # deterministic
 
 
 def test_opaque_ids_are_kept():
     ids = pd.Series(["s-0042", "1234", "local-7", _reg(5)])
     assert looks_like_identifier(ids).tolist() == [False, False, False, True]
-    assert hash_ids(ids, "k").tolist()[:3] == ["s-0042", "1234", "local-7"]
+    assert hash_ids(ids, K).tolist()[:3] == ["s-0042", "1234", "local-7"]
     # no identifier at all: no salt needed
     assert pseudonymize({"students": pd.DataFrame({"student_id": ["a"]})}, None)["students"][
         "student_id"
@@ -51,9 +56,9 @@ def test_opaque_ids_are_kept():
 
 def test_registry_column_fills_student_id_and_is_dropped():
     frame = pd.DataFrame({"student_id": ["", None], "registry_no": [_reg(1), _reg(2)]})
-    out = pseudonymize({"attendance": frame}, "k")["attendance"]
+    out = pseudonymize({"attendance": frame}, K)["attendance"]
     assert list(out.columns) == ["student_id"]
-    assert out["student_id"].tolist() == keyed_hash([_reg(1), _reg(2)], "k")
+    assert out["student_id"].tolist() == keyed_hash([_reg(1), _reg(2)], K)
 
 
 def test_no_salt_is_a_config_error_saying_how_to_set_it(monkeypatch):
@@ -72,9 +77,9 @@ def test_salt_from_the_environment(tmp_path, monkeypatch):
         tmp_path,
         students=f"student_id,valid_from,school_id,grade,sex,birth_ym\n{_reg(1)},2024-09-01,s1,7,M,2011-03\n",
     )
-    monkeypatch.setenv("MY_SALT", "from-env")
+    monkeypatch.setenv("MY_SALT", "from-env-long-enough")
     res = load_tables(DataConfig(id_salt_env="MY_SALT", max_reject_share=1.0), folder)
-    assert res.tables.students["student_id"].tolist() == keyed_hash([_reg(1)], "from-env")
+    assert res.tables.students["student_id"].tolist() == keyed_hash([_reg(1)], "from-env-long-enough")
     monkeypatch.delenv("MY_SALT")
     with pytest.raises(ConfigError, match="environment variable MY_SALT"):
         load_tables(DataConfig(id_salt_env="MY_SALT"), folder)
@@ -93,7 +98,7 @@ def test_raw_identifiers_and_names_never_reach_tables_rejects_or_logs(tmp_path, 
     folder = write_county(tmp_path, students=students, attendance=attendance)
     with caplog.at_level(logging.DEBUG):
         res = load_tables(
-            DataConfig(mappings=("national_registry",), id_salt="k", max_reject_share=1.0), folder
+            DataConfig(mappings=("national_registry",), id_salt=K, max_reject_share=1.0), folder
         )
     rejects_csv = write_rejects(res.rejects, tmp_path / "rejects.csv").read_text(encoding="utf-8-sig")
     everything = (
@@ -105,7 +110,7 @@ def test_raw_identifiers_and_names_never_reach_tables_rejects_or_logs(tmp_path, 
         assert raw not in everything
     assert "王芳" in res.tables.student_names["name"].tolist()  # names kept, for reports only
     assert "王芳" not in rejects_csv + caplog.text
-    assert res.tables.attendance["student_id"].tolist() == keyed_hash([_nid(1)], "k")
+    assert res.tables.attendance["student_id"].tolist() == keyed_hash([_nid(1)], K)
     unknown = res.rejects[(res.rejects["column"] == "student_id") & (res.rejects["table"] == "attendance")]
-    assert unknown["value"].tolist() == keyed_hash([_nid(9)], "k")  # the hash, not the ID
+    assert unknown["value"].tolist() == keyed_hash([_nid(9)], K)  # the hash, not the ID
     assert set(res.tables.students.columns).isdisjoint({"name", "national_id", "registry_no"})

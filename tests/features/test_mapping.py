@@ -17,7 +17,7 @@ from features.mapping import (
 )
 from tests.features.conftest import write_county
 
-SALT = DataConfig(mappings=("national_registry",), id_salt="test-salt")
+SALT = DataConfig(mappings=("national_registry",), id_salt="test-salt-long-enough")
 
 
 def _reg(n: int) -> str:
