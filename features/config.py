@@ -59,10 +59,19 @@ class DataConfig:
     id_salt: str = ""  # secret salt for the keyed hash of registry numbers / national IDs
     id_salt_env: str = "BAOXUE_ID_SALT"  # environment variable read when id_salt is empty
     sql_schema: str | None = None  # database schema when source is a SQLAlchemy URL
+    # the nightly job's input checks (jobs.freshness): attendance must reach the night within
+    # this many calendar days, not counting the days without school (weekends, holidays)
+    max_staleness_days: int = 3
+    # a school's latest school days must hold at least this share of its usual attendance rows
+    min_rows_share: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
             raise ConfigError(f"[data] max_reject_share must be in [0, 1], got {self.max_reject_share}")
+        if self.max_staleness_days < 0:
+            raise ConfigError(f"[data] max_staleness_days must be >= 0, got {self.max_staleness_days}")
+        if not 0 <= self.min_rows_share <= 1:
+            raise ConfigError(f"[data] min_rows_share must be in [0, 1], got {self.min_rows_share}")
 
 
 @dataclass(frozen=True, kw_only=True)

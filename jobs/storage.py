@@ -12,7 +12,11 @@ Invariants the schema enforces (not only the code):
   (a revised 一生一案 plan is a new row with the next ``version``).
 - one *open* case per student and kind: a partial unique index on
   ``cases (student_id, case_type) WHERE status IN ('open', 'returned')``.
-- one run per as-of date and configuration: ``runs (as_of, config_hash)`` is unique.
+- one line of versions per night (as-of date and configuration): among completed runs
+  (``status = 'ok'``), one first version per ``(as_of, config_hash)``
+  (``supersedes_run_id IS NULL``) and each run superseded at most once (``nightly --replace``);
+  failed and void runs are outside both partial unique indexes. The night's *current* version
+  (:func:`current_run`) is the completed run no completed run supersedes.
 - no names: tables hold ``student_id`` (an opaque hash) only; there is no name column anywhere.
 
 Reports read the ledger through :func:`read_cases`, :func:`read_case_events`,
@@ -65,6 +69,7 @@ __all__ = [
     "head_revision",
     "write_transaction",
     "dump",
+    "current_run",
     "read_runs",
     "read_snapshot",
     "read_cases",
@@ -95,10 +100,30 @@ class JobLock(Base):
 
 
 class Run(Base):
-    """One completed nightly run (a failed run leaves no row: it rolled back)."""
+    """One nightly run: ``status`` ok (completed), failed or void (``baoxue runs void``).
+
+    A redo (``nightly --replace``) is a new row whose ``supersedes_run_id`` names the version it
+    replaces; reads see only current versions (:func:`current_run`).
+    """
 
     __tablename__ = "runs"
-    __table_args__ = (sa.UniqueConstraint("as_of", "config_hash", name="uq_runs_as_of_config"),)
+    __table_args__ = (
+        sa.Index(
+            "uq_runs_first_version",
+            "as_of",
+            "config_hash",
+            unique=True,
+            sqlite_where=sa.text("status = 'ok' AND supersedes_run_id IS NULL"),
+            postgresql_where=sa.text("status = 'ok' AND supersedes_run_id IS NULL"),
+        ),
+        sa.Index(
+            "uq_runs_supersedes",
+            "supersedes_run_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'ok' AND supersedes_run_id IS NOT NULL"),
+            postgresql_where=sa.text("status = 'ok' AND supersedes_run_id IS NOT NULL"),
+        ),
+    )
 
     run_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(sa.Date, index=True)
@@ -494,6 +519,20 @@ def write_transaction(
 
 # --- reading -------------------------------------------------------------------------------------
 
+
+def current_run():
+    """The condition on ``runs`` (ORM or Core) of a night's current version: completed
+    (``status = 'ok'``; failed and void runs never count) and superseded by no completed run.
+
+    Every read of "the latest run", "the previous run" and "a later run exists" goes through it.
+    """
+    newer = sa.orm.aliased(Run)
+    return sa.and_(
+        Run.status == "ok",
+        ~sa.exists().where(newer.supersedes_run_id == Run.run_id, newer.status == "ok"),
+    )
+
+
 _CASE_COLUMNS = [c.name for c in spec("cases").columns]  # the data contract's order
 
 
@@ -511,13 +550,16 @@ def _frame(conn_or_engine: Engine | Connection, stmt, dates: tuple[str, ...] = (
     return frame
 
 
-def read_runs(engine: Engine | Connection, *, last: int | None = None) -> pd.DataFrame:
-    """Past runs, oldest first: ``run_id, as_of``, counts, timings, versions.
+def read_runs(engine: Engine | Connection, *, last: int | None = None, every: bool = False) -> pd.DataFrame:
+    """Past runs, oldest first: ``run_id, as_of``, counts, timings, versions, status.
 
-    ``last`` keeps only the latest ``last`` runs.
+    The current version of each night only (:func:`current_run`: no failed, void or superseded
+    run); ``every`` lists every run. ``last`` keeps only the latest ``last`` runs.
     """
     t = Run.__table__
-    stmt = sa.select(t).order_by(t.c.as_of, t.c.started_at)
+    stmt = sa.select(t).order_by(t.c.as_of, t.c.started_at, t.c.finished_at)
+    if not every:
+        stmt = stmt.where(current_run())
     frame = _frame(engine, stmt, ("as_of", "started_at", "finished_at"))
     return frame.tail(last).reset_index(drop=True) if last else frame
 
@@ -527,14 +569,20 @@ def read_snapshot(
 ) -> pd.DataFrame:
     """The risk snapshot of one run: ``SNAPSHOT_COLUMNS`` in order, then the diff columns.
 
-    Give ``run_id``, or ``as_of`` (the latest run of that date); neither: the latest run.
+    Give ``run_id``, or ``as_of`` (the current version of that night); neither: the latest
+    night's current version (failed, void and superseded runs are never chosen: :func:`current_run`).
     Empty when there is no such run. ``tier`` is a category with :data:`risk.snapshot.TIERS`.
     """
     from risk.snapshot import TIERS
 
     runs = Run.__table__
     if run_id is None:
-        stmt = sa.select(runs.c.run_id).order_by(runs.c.as_of.desc(), runs.c.finished_at.desc()).limit(1)
+        stmt = (
+            sa.select(runs.c.run_id)
+            .where(current_run())
+            .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
+            .limit(1)
+        )
         if as_of is not None:
             stmt = stmt.where(runs.c.as_of == pd.Timestamp(as_of).date())
         found = _frame(engine, stmt)

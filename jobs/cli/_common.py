@@ -112,6 +112,7 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
     - a contract, config, estimation or argument error (``features.errors.BaoxueError``,
       ``ValueError``) or a missing file: ``error: <message>``, exit 2;
     - another writer holds the ledger's lock (``jobs.storage.LockTimeout``): ``busy``, exit 3;
+    - tonight's input is stale or incomplete (``jobs.freshness.StaleInputError``): exit 4;
     - a fault injected by ``BAOXUE_FAIL_AT`` (``jobs.stages.InjectedFault``): exit 1, the
       database unchanged.
 
@@ -138,11 +139,14 @@ def errors(fn: Callable[..., Any], *, busy: str = BUSY) -> Callable[..., Any]:
 def _exit_for(exc: Exception, busy: str) -> tuple[int, str] | None:
     """Exit code and message of an error baoxue raises on purpose; None for anything else."""
     from features.errors import BaoxueError
+    from jobs.freshness import StaleInputError
     from jobs.stages import InjectedFault
     from jobs.storage import LockTimeout
 
     if isinstance(exc, LockTimeout):
         return 3, busy.format(exc=exc)
+    if isinstance(exc, StaleInputError):
+        return 4, f"error: {exc}"
     if isinstance(exc, InjectedFault):
         return 1, f"stopped: {exc}; the database is unchanged"
     if isinstance(exc, BaoxueError | ValueError | FileNotFoundError):
