@@ -442,8 +442,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to ``revision`` (``baoxue db upgrade``)."""
     from alembic import command
 
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+        return
+    # SQLite rebuilds a table to change its constraints (batch mode, migration 0004 on `runs`):
+    # foreign keys are off meanwhile (the PRAGMA only acts outside a transaction), checked after
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                command.upgrade(_alembic_config(conn), revision)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke {len(broken)} foreign keys: {broken[:3]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

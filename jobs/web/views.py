@@ -39,6 +39,7 @@ from jobs.storage import (
     Run,
     Staff,
     User,
+    current_run,
     write_transaction,
 )
 from jobs.web.scope import AGGREGATE, Principal, scoped_session
@@ -295,7 +296,9 @@ def home():
 
 
 def _latest_run(s: Session) -> Run | None:
-    return s.scalars(sa.select(Run).order_by(Run.as_of.desc(), Run.finished_at.desc()).limit(1)).first()
+    # the latest night's current version: never a failed, void or superseded run
+    stmt = sa.select(Run).where(current_run()).order_by(Run.as_of.desc(), Run.finished_at.desc()).limit(1)
+    return s.scalars(stmt).first()
 
 
 def _names(ids) -> dict[str, str]:
