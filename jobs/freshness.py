@@ -65,7 +65,10 @@ class Finding:
     detail: str
 
     def message(self) -> str:
-        where = f" at {len(self.schools)} school(s): {', '.join(self.schools)}" if self.schools else ""
+        shown = ", ".join(self.schools[:20]) + (
+            f" and {len(self.schools) - 20} more" if len(self.schools) > 20 else ""
+        )
+        where = f" at {len(self.schools)} school(s): {shown}" if self.schools else ""
         return f"{self.table} is {self.problem}{where} ({self.detail})"
 
 
@@ -164,12 +167,23 @@ def _attendance_findings(tables, as_of: dt.date, max_staleness_days: int, share:
     dates = pd.to_datetime(att["date"])
     start = pd.Timestamp(as_of - dt.timedelta(days=WINDOW_DAYS))
     recent = (dates > start) & (dates <= pd.Timestamp(as_of))
-    att_school = att.loc[recent, "student_id"].astype("str").map(school_of)
     schools = pd.Index(sorted(set(school_of.unique())), dtype="str")
     if not len(schools):
         return []
     sd = school_days(getattr(tables, "calendar", None), schools, as_of, history_days=WINDOW_DAYS - 1)
-    code = sd.code_of(att_school.to_numpy(dtype=object))
+    sid = att.loc[recent, "student_id"]
+    if isinstance(sid.dtype, pd.CategoricalDtype):  # the loader's: map the categories once
+        per_cat = sd.code_of(
+            np.asarray(pd.Index(sid.cat.categories, dtype="str").map(school_of), dtype=object)
+        )
+        codes = sid.cat.codes.to_numpy()
+        code = (
+            np.where(codes >= 0, per_cat[np.maximum(codes, 0)], -1)
+            if len(per_cat)
+            else np.full(len(codes), -1)
+        )
+    else:
+        code = sd.code_of(sid.astype("str").map(school_of).to_numpy(dtype=object))
     day = day_numbers(dates[recent].to_numpy()) - sd.d0
     ok = (code >= 0) & (day >= 0) & (day < sd.n_days)
     counts = np.zeros((len(sd.schools), sd.n_days), dtype="int64")
