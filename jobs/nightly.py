@@ -182,23 +182,34 @@ def data_hash(source: str | Path) -> str:
     return h.hexdigest()[:12]
 
 
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # not a path at all (too long, bad characters)
+        return False
+
+
 def model_hash(model) -> str:
     """The content hash of the model a night scores with (16 hex digits): the SHA-256 of the
-    bundle file's bytes (whatever path names it), or of the registered version's label for an
-    MLflow model (``name vN``) or a bundle in memory."""
+    bundle file's bytes (whatever path names it), of the registered version's label for an
+    MLflow model (``name vN``), or of the pickled bundle for one in memory."""
+    import pickle
+
     from risk.score import ScoringModel
 
-    if isinstance(model, ScoringModel):
-        path = Path(model.source)
-        text = None if path.is_file() else model.version
-    elif model is None:
+    if model is None or model == "":
         raise ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config")
-    else:
-        path = Path(str(model))
-        text = None if path.is_file() else str(model)
-    if text is None:
-        return _file_sha256(path).hexdigest()[:16]
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    if isinstance(model, ScoringModel):
+        if _is_file(model.source):
+            return _file_sha256(Path(model.source)).hexdigest()[:16]
+        if model.source.startswith(("models:/", "runs:/")):
+            return hashlib.sha256(model.version.encode()).hexdigest()[:16]
+        model = model.bundle
+    if isinstance(model, str | Path):
+        if _is_file(str(model)):
+            return _file_sha256(Path(model)).hexdigest()[:16]
+        return hashlib.sha256(str(model).encode()).hexdigest()[:16]
+    return hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()[:16]
 
 
 def input_key(cfg: BaoxueConfig, as_of: dt.date, *, data: str, model: str) -> str:

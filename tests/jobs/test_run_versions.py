@@ -74,3 +74,29 @@ def test_migration_0004_keeps_the_runs_and_snapshots_of_an_older_ledger(db_url):
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:  # the snapshot's key still holds
         conn.execute(sa.text("INSERT INTO risk_snapshots (run_id, student_id) VALUES ('nope', 's1')"))
     engine.dispose()
+
+
+def test_a_nights_key_is_the_content_of_its_model_and_data_never_their_paths(tmp_path, monkeypatch):
+    import os
+    import shutil
+
+    from features.config import BaoxueConfig
+    from jobs.nightly import data_hash, input_key, model_hash
+
+    (tmp_path / "m").mkdir()
+    model = tmp_path / "m" / "model.joblib"
+    model.write_bytes(b"model one")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "attendance.csv").write_text("student_id,date\ns1,2025-03-10\n")
+    copy = tmp_path / "copy"
+    shutil.copytree(data, copy)
+    os.utime(copy / "attendance.csv", (0, 0))  # another path, another mtime, the same bytes
+    monkeypatch.chdir(tmp_path / "m")
+    assert model_hash("../m/model.joblib") == model_hash(str(model)) == model_hash(model)
+    assert data_hash(copy) == data_hash(data)
+    key = input_key(BaoxueConfig(), DAY, data=data_hash(data), model=model_hash(model))
+    model.write_bytes(b"model two")  # retrained, saved over the same file
+    assert input_key(BaoxueConfig(), DAY, data=data_hash(data), model=model_hash(model)) != key
+    (copy / "attendance.csv").write_text("student_id,date\ns1,2025-03-10\ns2,2025-03-10\n")
+    assert data_hash(copy) != data_hash(data)
