@@ -76,6 +76,11 @@ class DataConfig:
     winter_break_after_days: int = 14
     summer_break_start: str = "07-11"
     summer_break_end: str = "08-31"
+    # the nightly job's input checks (jobs.freshness): attendance must reach the night within
+    # this many calendar days, not counting the days without school (weekends, holidays)
+    max_staleness_days: int = 3
+    # a school's latest school days must hold at least this share of its usual attendance rows
+    min_rows_share: float = 0.5
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_reject_share <= 1:
@@ -113,6 +118,11 @@ class DataConfig:
                 raise ConfigError(f"[data] {name} must be a month-day like '07-11', got {v!r}")
         if self.summer_break_end < self.summer_break_start:
             raise ConfigError("[data] summer_break_end must not be before summer_break_start (same year)")
+
+        if self.max_staleness_days < 0:
+            raise ConfigError(f"[data] max_staleness_days must be >= 0, got {self.max_staleness_days}")
+        if not 0 <= self.min_rows_share <= 1:
+            raise ConfigError(f"[data] min_rows_share must be in [0, 1], got {self.min_rows_share}")
 
     def header_row_of(self, table: str) -> int:
         """The header row of ``table``'s file (1 = the first row)."""

@@ -29,8 +29,20 @@ Guarantees:
   before its first stage and every write is in that one transaction: an error, a kill or
   ``BAOXUE_FAIL_AT=<stage>`` (fault injection, :mod:`jobs.stages`: the run stops just before
   that stage) leaves the database exactly as it was.
-- **Idempotent.** A run is keyed by ``as_of`` and the hash of the configuration that
-  changes results (:func:`run_key`); when that run exists the job does nothing.
+- **Idempotent, by content.** A night is ``as_of`` and the hash of the configuration that
+  changes results (:func:`run_key`); a run of it is keyed by its inputs' content
+  (:func:`input_key`: the model file's bytes, the data files' bytes, the configuration and the
+  date; never a path string). When the night's current version has the same key the job does
+  nothing; when its inputs changed (a corrected export, a retrained model at the same path) it
+  refuses and says what changed, and ``replace=True`` (``nightly --replace``) appends a
+  version that supersedes it: reads see the latest version only
+  (:func:`jobs.storage.current_run`), the rules of the night and of the school days it
+  missed are fired again (lost alerts open), and no event is deleted.
+- **Fresh and complete input.** Before anything is computed, an export that is empty, stale
+  or thin (:mod:`jobs.freshness`) stops the night with
+  :class:`~jobs.freshness.StaleInputError` (exit 4) unless ``accept_stale`` (recorded in
+  ``runs.stale_override``); a night after the data's last day plus one is refused unless
+  ``force_date``.
 - **One writer.** A second run waits up to ``[job] lock_timeout_s`` for the lock, then
   stops with :class:`~jobs.storage.LockTimeout`; if the first one finished meanwhile,
   the second sees its run and does nothing.
@@ -57,6 +69,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from features.config import BaoxueConfig
+from jobs.freshness import StaleInputError, check_as_of, check_inputs, override_record
 from jobs.guard import guarded_night
 from jobs.stages import Stages, current_fault
 from jobs.storage import (
@@ -67,6 +80,7 @@ from jobs.storage import (
     Run,
     connect,
     current_revision,
+    current_run,
     head_revision,
     upgrade,
     write_transaction,
@@ -86,6 +100,8 @@ __all__ = [
     "night_run_id",
     "run_key",
     "data_hash",
+    "model_hash",
+    "input_key",
     "scoring_model",
     "open_database",
     "run_nightly",
@@ -106,14 +122,18 @@ class NightlyResult:
     counts: dict[str, int] = field(default_factory=dict)
     rejects_file: Path | None = None
     model_version: str = ""
+    supersedes_run_id: str | None = None  # the version a --replace superseded
+    stale_override: str | None = None  # what --accept-stale let through (JSON)
 
 
 def run_key(cfg: BaoxueConfig) -> str:
     """The hash of the configuration that changes a run's results (12 hex digits).
 
-    Where the data, the database and the output files live is left out, so the same
-    night run from another folder or with ``--db`` is the same run; so is ``[compute]`` (and ``[web]``)
-    (a county scores the same on any engine).
+    Where the data, the database, the model and the output files live is left out, so the same
+    night run from another folder, with ``--db`` or with another spelling of the model's path is
+    the same night (which model and data it read is :func:`input_key`'s part); so is
+    ``[compute]`` (and ``[web]``) (a county scores the same on any engine), and so are the input
+    checks (``[data] max_staleness_days``, ``min_rows_share``: they stop a night, never change it).
 
     >>> from features.config import JobConfig
     >>> run_key(BaoxueConfig()) == run_key(BaoxueConfig(job=JobConfig(db_url="sqlite:///x.db")))
@@ -122,9 +142,11 @@ def run_key(cfg: BaoxueConfig) -> str:
     neutral = replace(
         cfg,
         data=replace(cfg.data, source="", rejects_file="", id_salt=""),
-        job=replace(cfg.job, db_url="", out_dir="", lock_timeout_s=0.0),
+        job=replace(cfg.job, db_url="", out_dir="", lock_timeout_s=0.0, model_uri=""),
     )
     fields = asdict(neutral)
+    for name in ("max_staleness_days", "min_rows_share"):
+        fields["data"].pop(name, None)
     fields.pop("compute", None)
     fields.pop("web", None)  # the web app's settings change no result
     fields["train"].pop("promote_tolerance", None)  # who is champion, not how a night scores
@@ -132,19 +154,69 @@ def run_key(cfg: BaoxueConfig) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+def _file_sha256(path: Path, h=None):
+    h = h or hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h
+
+
 def data_hash(source: str | Path) -> str:
-    """The run record's ``data_hash`` of a data folder or URL (12 hex digits): the files' names,
-    sizes and modification times, or the URL itself; cheap, not a hash of the content."""
+    """The run record's ``data_hash`` of a data folder, file or URL (12 hex digits): the SHA-256
+    of the files' names and bytes (a folder's top-level files; dotfiles and the rejects files
+    the job writes are left out), so a copy, a touch or another path to the same export gives the
+    same hash and a corrected export another one. A database URL is hashed as its text: its
+    content is not read here."""
     p = Path(str(source))
     h = hashlib.sha256()
     if p.is_dir():
         for f in sorted(p.iterdir()):
-            if f.is_file():
-                st = f.stat()
-                h.update(f"{f.name}|{st.st_size}|{st.st_mtime_ns}".encode())
+            if f.is_file() and not f.name.startswith(".") and not f.name.startswith("rejects"):
+                h.update(f"{f.name}\0".encode())
+                _file_sha256(f, h)
+                h.update(b"\0")
+    elif p.is_file():
+        _file_sha256(p, h)
     else:
         h.update(str(source).encode())
     return h.hexdigest()[:12]
+
+
+def _is_file(text: str) -> bool:
+    try:
+        return Path(text).is_file()
+    except OSError:  # not a path at all (too long, bad characters)
+        return False
+
+
+def model_hash(model) -> str:
+    """The content hash of the model a night scores with (16 hex digits): the SHA-256 of the
+    bundle file's bytes (whatever path names it), of the registered version's label for an
+    MLflow model (``name vN``), or of the pickled bundle for one in memory."""
+    import pickle
+
+    from risk.score import ScoringModel
+
+    if model is None or model == "":
+        raise ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config")
+    if isinstance(model, ScoringModel):
+        if _is_file(model.source):
+            return _file_sha256(Path(model.source)).hexdigest()[:16]
+        if model.source.startswith(("models:/", "runs:/")):
+            return hashlib.sha256(model.version.encode()).hexdigest()[:16]
+        model = model.bundle
+    if isinstance(model, str | Path):
+        if _is_file(str(model)):
+            return _file_sha256(Path(model)).hexdigest()[:16]
+        return hashlib.sha256(str(model).encode()).hexdigest()[:16]
+    return hashlib.sha256(pickle.dumps(model, protocol=5)).hexdigest()[:16]
+
+
+def input_key(cfg: BaoxueConfig, as_of: dt.date, *, data: str, model: str) -> str:
+    """The content key of a run (``runs.input_key``, 64 hex digits): the model's and the data's
+    content hashes (:func:`model_hash`, :func:`data_hash`), :func:`run_key` and the date."""
+    return hashlib.sha256(f"{model}|{data}|{run_key(cfg)}|{as_of:%Y-%m-%d}".encode()).hexdigest()
 
 
 def open_database(url: str, *, lock_timeout_s: float = 60.0) -> Engine:
@@ -220,8 +292,7 @@ def _previous_probabilities(conn: Connection, as_of: dt.date, days: int) -> pd.S
     target = as_of - dt.timedelta(days=days)
     row = conn.execute(
         sa.select(runs.c.run_id)
-        .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days))
-        .where(runs.c.status == "ok")  # a failed night is no previous run
+        .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days), current_run())
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     ).first()
@@ -239,8 +310,7 @@ def _prior_tiers(conn: Connection, as_of: dt.date, days: int) -> pd.DataFrame | 
     target = as_of - dt.timedelta(days=days)
     row = conn.execute(
         sa.select(runs.c.run_id)
-        .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days))
-        .where(runs.c.status == "ok")  # a failed night is no previous run
+        .where(runs.c.as_of <= target, runs.c.as_of > target - dt.timedelta(days=days), current_run())
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     ).first()
@@ -264,6 +334,9 @@ class LedgerState:
     previous: pd.Series | None = None
     open_suspected: tuple[str, ...] = ()
     prior: pd.DataFrame | None = None  # tiers of about [job] prior_days earlier (stable lists)
+    run_id: str | None = None  # the id this night writes (free: a redo or a rerun after a void)
+    input_key: str | None = None  # :func:`input_key` of tonight's inputs
+    supersedes_run_id: str | None = None  # the version a redo replaces
 
 
 @dataclass
@@ -280,27 +353,75 @@ class ComputedNight:
     streaks: pd.Series  # present streaks of every student who may hold a suspected-dropout case
     model_version: str
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    stale: list = field(default_factory=list)  # jobs.freshness findings let through by accept_stale
 
 
-def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_id: str) -> LedgerState:
+def read_ledger_state(
+    conn: Connection,
+    cfg: BaoxueConfig,
+    as_of: dt.date,
+    run_id: str,
+    *,
+    key: str | None = None,
+    data: str | None = None,
+    replace: bool = False,
+) -> LedgerState:
     """The ledger as the night for ``as_of`` finds it (see :class:`LedgerState`).
 
-    Raises ``ValueError`` when a run for a later date exists (runs go forward in time).
+    Only current versions count (:func:`jobs.storage.current_run`): a failed, void or
+    superseded run is never "the previous run" nor "a later run". ``key`` is tonight's
+    :func:`input_key` (``data`` its :func:`data_hash`, to say what changed); without it a night
+    whose current version exists is done. With it:
+
+    - the night's current version has the same key: done (``run_exists``);
+    - its key differs: ``ValueError`` naming what changed, unless ``replace``: then tonight
+      supersedes it, and the previous run and the missed days are those of the night before;
+    - ``run_id`` (the id tonight writes) is ``run_id``, or ``run_id-v2``, ``-v3`` … when a
+      version, failed or void run holds it.
+
+    Raises ``ValueError`` when a later night exists (runs go forward in time).
     """
     runs = Run.__table__
-    if conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id == run_id)).first():
-        return LedgerState(run_exists=True)
+    night = runs.c.config_hash == run_key(cfg)
+    current = conn.execute(
+        sa.select(runs.c.run_id, runs.c.input_key, runs.c.data_hash, runs.c.model_version)
+        .where(runs.c.as_of == as_of, night, current_run())
+        .order_by(runs.c.finished_at.desc())
+        .limit(1)
+    ).first()
+    supersedes = None
+    if current is not None:
+        if key is None or current.input_key in (None, key):
+            return LedgerState(run_exists=True, run_id=current.run_id)
+        if not replace:
+            what = (
+                "the data changed" if data is not None and current.data_hash != data else "the model changed"
+            )
+            raise ValueError(
+                f"the night {as_of} ran already (run {current.run_id}) with other inputs: {what}. "
+                f"`baoxue nightly --replace --as-of {as_of}` supersedes it with tonight's inputs"
+            )
+        supersedes = current.run_id
     last = conn.execute(
         sa.select(runs.c.run_id, runs.c.as_of)
-        .where(runs.c.status == "ok")  # a failed night is no previous run
+        .where(current_run(), *([runs.c.as_of < as_of] if supersedes else []))
         .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
         .limit(1)
     ).first()
-    if last is not None and last.as_of > as_of:
+    later = conn.execute(
+        sa.select(runs.c.run_id, runs.c.as_of).where(current_run(), runs.c.as_of > as_of).limit(1)
+    ).first()
+    if later is not None:
         raise ValueError(
-            f"a run for a later date ({last.as_of}) exists; runs go forward in time "
-            f"(re-running {as_of} would rewrite the ledger's history)"
+            f"a run for a later date ({later.as_of}, run {later.run_id}) exists; runs go forward in time "
+            f"({'redoing' if supersedes else 're-running'} {as_of} would rewrite the ledger's history). "
+            f"A mistaken later night is made harmless by `baoxue runs void {later.run_id} --reason TEXT`"
         )
+    taken = set(conn.execute(sa.select(runs.c.run_id).where(runs.c.run_id.like(f"{run_id}%"))).scalars())
+    free, n = run_id, 1
+    while free in taken:
+        n += 1
+        free = f"{run_id}-v{n}"
     cases = Case.__table__
     open_sus = conn.execute(
         sa.select(cases.c.student_id)
@@ -314,6 +435,9 @@ def read_ledger_state(conn: Connection, cfg: BaoxueConfig, as_of: dt.date, run_i
         previous=_previous_probabilities(conn, as_of, cfg.job.previous_days),
         open_suspected=tuple(str(s) for s in open_sus),
         prior=_prior_tiers(conn, as_of, cfg.job.prior_days),
+        run_id=free,
+        input_key=key,
+        supersedes_run_id=supersedes,
     )
 
 
@@ -335,6 +459,8 @@ def compute_night(
     source: str | Path | None = None,
     model=None,
     on_stage: Callable[[str, float], None] | None = None,
+    accept_stale: bool = False,
+    force_date: bool = False,
 ) -> ComputedNight:
     """The compute part of a night: load and validate, features, assess; then the rules of the
     school days missed since ``state.last_as_of`` and the return streaks.
@@ -344,6 +470,11 @@ def compute_night(
     :class:`~risk.score.ScoringModel` or what :func:`~risk.score.load_model` loads (default
     ``[job] model_uri``); ``on_stage(stage, seconds)`` is called after each stage. An injected
     fault (:func:`jobs.stages.current_fault`) stops it before its stage.
+
+    After loading, the input is checked (:mod:`jobs.freshness`): a night after the data's last
+    day plus one raises ``ValueError`` unless ``force_date``; an empty, stale or thin export
+    raises :class:`~jobs.freshness.StaleInputError` unless ``accept_stale`` (the findings are
+    then kept in ``stale`` for the run record).
     """
     from features.build import build_features
     from features.load import load_tables
@@ -359,6 +490,15 @@ def compute_night(
     for line in loaded.report():
         log.info("load: %s", line)
     tables = loaded.tables
+    if not force_date:
+        check_as_of(tables, as_of)
+    stale = check_inputs(
+        tables, as_of, max_staleness_days=cfg.data.max_staleness_days, min_rows_share=cfg.data.min_rows_share
+    )
+    if stale and not accept_stale:
+        raise StaleInputError(stale, as_of)
+    for finding in stale:
+        log.warning("accepted stale input: %s", finding.message())
     stages.done("load")
 
     stages.start("features")
@@ -407,6 +547,7 @@ def compute_night(
         streaks=streaks,
         model_version=scoring.version,
         stage_seconds=stages.seconds,
+        stale=stale,
     )
 
 
@@ -432,6 +573,7 @@ def write_night(
     stages.add(night.stage_seconds)
     snapshot = night.snapshot
     runs = Run.__table__
+    run_id = state.run_id or run_id  # a redo, or a rerun after a void, writes a free id
 
     stages.restart()  # the rest of 'diff' (its fault was checked before the catch-up)
     prev_snap = None if state.last_run_id is None else _snapshot_rows(conn, state.last_run_id)
@@ -500,6 +642,10 @@ def write_night(
         "n_waiting": counts.waiting,
         "n_open_cases": counts.open_after,
         "salt_fingerprint": _salt_fingerprint(cfg),
+        "status": "ok",
+        "supersedes_run_id": state.supersedes_run_id,
+        "stale_override": override_record(night.stale),
+        "input_key": state.input_key,
     }
     stages.done("record")
     seconds_now = {**stages.seconds, "commit": 0.0}
@@ -517,6 +663,8 @@ def write_night(
         stage_seconds=seconds_now,
         counts={k: v for k, v in record.items() if k.startswith("n_") or k == "missed_days"},
         model_version=record["model_version"],
+        supersedes_run_id=state.supersedes_run_id,
+        stale_override=record["stale_override"],
     )
 
 
@@ -535,6 +683,9 @@ def run_nightly(
     source: str | Path | None = None,
     model=None,
     on_stage: Callable[[str, float], None] | None = None,
+    replace: bool = False,
+    accept_stale: bool = False,
+    force_date: bool = False,
 ) -> NightlyResult:
     """Run the nightly job for ``as_of`` (see the module docstring for what it guarantees).
 
@@ -556,14 +707,26 @@ def run_nightly(
         What :func:`risk.score.load_model` loads (default ``cfg.job.model_uri``).
     on_stage : callable, optional
         Called as ``on_stage(stage, seconds)`` after each stage (progress display).
+    replace : bool
+        Supersede the night's current version when tonight's inputs differ (``--replace``).
+    accept_stale : bool
+        Run on an empty, stale or thin export, recorded in ``runs.stale_override``.
+    force_date : bool
+        Run a night after the data's last day plus one.
 
     Returns
     -------
     NightlyResult
-        ``status`` is ``"skipped"`` when the run for this date and configuration exists.
+        ``status`` is ``"skipped"`` when the night's current version has the same inputs.
 
     Raises
     ------
+    ValueError
+        A later night exists; the night ran with other inputs and ``replace`` is false; the
+        date is after the data's last day plus one.
+    jobs.freshness.StaleInputError
+        The export is empty, stale or thin (:mod:`jobs.freshness`).
+
     LockTimeout
         Another run held the lock longer than ``[job] lock_timeout_s``.
     jobs.stages.InjectedFault
@@ -573,15 +736,29 @@ def run_nightly(
     engine = engine or open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     source = cfg.data.source if source is None else source
     run_id = night_run_id(cfg, as_of)
+    model = model if model is not None else cfg.job.model_uri
+    if isinstance(model, str) and model.startswith(("models:/", "runs:/")):
+        model = scoring_model(model, cfg)  # an alias may move: the version it names is the content
+    data = data_hash(source)
+    key = input_key(cfg, as_of, data=data, model=model_hash(model))
     started = dt.datetime.now()
     clock = time.perf_counter()
     with write_transaction(engine, timeout_s=cfg.job.lock_timeout_s) as conn:
         lock_s = round(time.perf_counter() - clock, 3)
-        state = read_ledger_state(conn, cfg, as_of, run_id)
+        state = read_ledger_state(conn, cfg, as_of, run_id, key=key, data=data, replace=replace)
         if state.run_exists:
-            log.info("run for this date and configuration exists: nothing to do")
-            return NightlyResult(run_id=run_id, as_of=as_of, status="skipped")
-        night = compute_night(cfg, as_of, state, source=source, model=model, on_stage=on_stage)
+            log.info("the night's current version has the same inputs: nothing to do")
+            return NightlyResult(run_id=state.run_id or run_id, as_of=as_of, status="skipped")
+        night = compute_night(
+            cfg,
+            as_of,
+            state,
+            source=source,
+            model=model,
+            on_stage=on_stage,
+            accept_stale=accept_stale,
+            force_date=force_date,
+        )
         rejects_file = write_rejects_file(cfg, as_of, night)
         result = write_night(
             conn,
@@ -590,7 +767,7 @@ def run_nightly(
             night,
             state,
             run_id=run_id,
-            data_hash=data_hash(source),
+            data_hash=data,
             started=started,
             seconds={"lock": lock_s},
             on_stage=on_stage,

@@ -63,6 +63,8 @@ from jobs.nightly import (
     NightlyResult,
     compute_night,
     data_hash,
+    input_key,
+    model_hash,
     night_run_id,
     open_database,
     read_ledger_state,
@@ -197,7 +199,8 @@ def _write_county(
         clock = time.perf_counter()
         with write_transaction(engine, timeout_s=cfg.job.lock_timeout_s) as conn:
             lock_s = round(time.perf_counter() - clock, 3)
-            now = read_ledger_state(conn, cfg, as_of, run_id)
+            data = data_hash(cfg.data.source)
+            now = read_ledger_state(conn, cfg, as_of, run_id, key=state.input_key, data=data)
             if now.run_exists:
                 return NightlyResult(run_id=run_id, as_of=as_of, status="skipped")
             if now.last_run_id != state.last_run_id:
@@ -212,7 +215,7 @@ def _write_county(
                     night,
                     state,
                     run_id=run_id,
-                    data_hash=data_hash(cfg.data.source),
+                    data_hash=data,
                     started=started,
                     seconds={"lock": lock_s},
                 )
@@ -355,8 +358,10 @@ def _run_dask(cfg, as_of, todo, configs, faults, scoring, run_id, started, clien
             try:
                 engine = open_database(configs[code].job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
                 try:
+                    data = data_hash(configs[code].data.source)  # the county's inputs' content
+                    key = input_key(configs[code], as_of, data=data, model=model_hash(scoring))
                     with engine.connect() as conn:
-                        state = read_ledger_state(conn, configs[code], as_of, run_id)
+                        state = read_ledger_state(conn, configs[code], as_of, run_id, key=key, data=data)
                 finally:
                     engine.dispose()
             except Exception as exc:

@@ -12,7 +12,11 @@ Invariants the schema enforces (not only the code):
   (a revised 一生一案 plan is a new row with the next ``version``).
 - one *open* case per student and kind: a partial unique index on
   ``cases (student_id, case_type) WHERE status IN ('open', 'returned')``.
-- one run per as-of date and configuration: ``runs (as_of, config_hash)`` is unique.
+- one line of versions per night (as-of date and configuration): among completed runs
+  (``status = 'ok'``), one first version per ``(as_of, config_hash)``
+  (``supersedes_run_id IS NULL``) and each run superseded at most once (``nightly --replace``);
+  failed and void runs are outside both partial unique indexes. The night's *current* version
+  (:func:`current_run`) is the completed run no completed run supersedes.
 - no names: tables hold ``student_id`` (an opaque hash) only; there is no name column anywhere.
 
 Reports read the ledger through :func:`read_cases`, :func:`read_case_events`,
@@ -65,6 +69,7 @@ __all__ = [
     "head_revision",
     "write_transaction",
     "dump",
+    "current_run",
     "read_runs",
     "read_snapshot",
     "read_cases",
@@ -95,11 +100,32 @@ class JobLock(Base):
 
 
 class Run(Base):
-    """One nightly run: ``status`` ``ok`` (completed), ``failed`` (rolled back, then recorded with
-    its ``failed_stage`` and ``error`` by :func:`jobs.guard.record_failed_night`; no snapshot)."""
+    """One nightly run: ``status`` ok (completed), failed (rolled back, then recorded with its
+    ``failed_stage`` and ``error`` by :func:`jobs.guard.record_failed_night`; no snapshot) or void
+    (``baoxue runs void``).
+
+    A redo (``nightly --replace``) is a new row whose ``supersedes_run_id`` names the version it
+    replaces; reads see only current versions (:func:`current_run`).
+    """
 
     __tablename__ = "runs"
-    __table_args__ = (sa.UniqueConstraint("as_of", "config_hash", name="uq_runs_as_of_config"),)
+    __table_args__ = (
+        sa.Index(
+            "uq_runs_first_version",
+            "as_of",
+            "config_hash",
+            unique=True,
+            sqlite_where=sa.text("status = 'ok' AND supersedes_run_id IS NULL"),
+            postgresql_where=sa.text("status = 'ok' AND supersedes_run_id IS NULL"),
+        ),
+        sa.Index(
+            "uq_runs_supersedes",
+            "supersedes_run_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'ok' AND supersedes_run_id IS NOT NULL"),
+            postgresql_where=sa.text("status = 'ok' AND supersedes_run_id IS NOT NULL"),
+        ),
+    )
 
     run_id: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(sa.Date, index=True)
@@ -420,8 +446,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """Apply the Alembic migrations up to ``revision`` (``baoxue db upgrade``)."""
     from alembic import command
 
-    with engine.begin() as conn:
-        command.upgrade(_alembic_config(conn), revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), revision)
+        return
+    # SQLite rebuilds a table to change its constraints (batch mode, migration 0004 on `runs`):
+    # foreign keys are off meanwhile (the PRAGMA only acts outside a transaction), checked after
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                command.upgrade(_alembic_config(conn), revision)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke {len(broken)} foreign keys: {broken[:3]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -497,6 +538,20 @@ def write_transaction(
 
 # --- reading -------------------------------------------------------------------------------------
 
+
+def current_run():
+    """The condition on ``runs`` (ORM or Core) of a night's current version: completed
+    (``status = 'ok'``; failed and void runs never count) and superseded by no completed run.
+
+    Every read of "the latest run", "the previous run" and "a later run exists" goes through it.
+    """
+    newer = sa.orm.aliased(Run)
+    return sa.and_(
+        Run.status == "ok",
+        ~sa.exists().where(newer.supersedes_run_id == Run.run_id, newer.status == "ok"),
+    )
+
+
 _CASE_COLUMNS = [c.name for c in spec("cases").columns]  # the data contract's order
 
 
@@ -515,16 +570,24 @@ def _frame(conn_or_engine: Engine | Connection, stmt, dates: tuple[str, ...] = (
 
 
 def read_runs(
-    engine: Engine | Connection, *, last: int | None = None, status: str | None = "ok"
+    engine: Engine | Connection,
+    *,
+    last: int | None = None,
+    every: bool = False,
+    status: str | None = "current",
 ) -> pd.DataFrame:
-    """Past runs, oldest first: ``run_id, as_of``, counts, timings, versions.
+    """Past runs, oldest first: ``run_id, as_of``, counts, timings, versions, status.
 
-    ``last`` keeps only the latest ``last`` runs; ``status`` keeps the runs of that status
-    (default ``ok``: completed nights; ``failed`` rows hold no snapshot), None keeps every row.
+    By default the current version of each night only (:func:`current_run`: no failed, void
+    or superseded run). ``status`` keeps every run of that status (``failed``, ``void``, ``ok``
+    with superseded versions); ``every=True`` or ``status=None`` lists every run. ``last``
+    keeps only the latest ``last`` runs.
     """
     t = Run.__table__
-    stmt = sa.select(t).order_by(t.c.as_of, t.c.started_at)
-    if status is not None:
+    stmt = sa.select(t).order_by(t.c.as_of, t.c.started_at, t.c.finished_at)
+    if status == "current" and not every:
+        stmt = stmt.where(current_run())
+    elif status not in (None, "current"):
         stmt = stmt.where(t.c.status == status)
     frame = _frame(engine, stmt, ("as_of", "started_at", "finished_at"))
     return frame.tail(last).reset_index(drop=True) if last else frame
@@ -535,7 +598,8 @@ def read_snapshot(
 ) -> pd.DataFrame:
     """The risk snapshot of one run: ``SNAPSHOT_COLUMNS`` in order, then the diff columns.
 
-    Give ``run_id``, or ``as_of`` (the latest run of that date); neither: the latest run.
+    Give ``run_id``, or ``as_of`` (the current version of that night); neither: the latest
+    night's current version (failed, void and superseded runs are never chosen: :func:`current_run`).
     Empty when there is no such run. ``tier`` is a category with :data:`risk.snapshot.TIERS`.
     """
     from risk.snapshot import TIERS
@@ -544,7 +608,7 @@ def read_snapshot(
     if run_id is None:
         stmt = (
             sa.select(runs.c.run_id)
-            .where(runs.c.status == "ok")  # a failed night holds no snapshot
+            .where(current_run())
             .order_by(runs.c.as_of.desc(), runs.c.finished_at.desc())
             .limit(1)
         )

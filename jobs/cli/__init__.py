@@ -2,7 +2,7 @@
 
 One module per command group: :mod:`~jobs.cli.data` (simulate, validate, features),
 :mod:`~jobs.cli.demo`, :mod:`~jobs.cli.model` (train, evaluate, promote, score), :mod:`~jobs.cli.table`
-(train-table), :mod:`~jobs.cli.nightly` (nightly, runs, db), :mod:`~jobs.cli.monitor`, :mod:`~jobs.cli.cases`,
+(train-table), :mod:`~jobs.cli.nightly` (nightly, db), :mod:`~jobs.cli.runs`, :mod:`~jobs.cli.monitor`, :mod:`~jobs.cli.cases`,
 :mod:`~jobs.cli.report`, :mod:`~jobs.cli.users`, :mod:`~jobs.cli.serve` and :mod:`~jobs.cli.evidence` (replay-policy,
 evaluate-interventions). :mod:`~jobs.cli._common` holds the shared options, the fixed
 choices and the one error path (:func:`~jobs.cli._common.errors`) every command goes through.
@@ -22,6 +22,7 @@ from jobs.cli._common import App
 from jobs.cli.cases import cases_app
 from jobs.cli.rehash import db_rehash
 from jobs.cli.report import report_app
+from jobs.cli.runs import runs_app
 from jobs.cli.users import users_app
 
 __all__ = ["app"]
@@ -63,7 +64,7 @@ app.command()(model.promote)
 app.command()(data.features)
 app.command()(model.score)
 app.command(busy=nightly.BUSY)(nightly.nightly)
-app.command()(nightly.runs)
+app.add_typer(runs_app, name="runs")
 app.command()(monitor.monitor)
 app.command("replay-policy")(evidence.replay_policy_cmd)
 app.command("evaluate-interventions")(evidence.evaluate_interventions_cmd)

@@ -1,4 +1,4 @@
-"""``baoxue nightly``, ``runs`` and ``db``: the nightly job and its ledger database."""
+"""``baoxue nightly`` and ``db``: the nightly job and its ledger database (``runs``: :mod:`jobs.cli.runs`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import typer
 
 from jobs.cli._common import App, ConfigOpt, DbOpt, config_with_db, console, open_ledger, parse_day
 
-__all__ = ["BUSY", "db_app", "nightly", "runs"]
+__all__ = ["BUSY", "db_app", "nightly"]
 
 db_app = App(help="The ledger database (runs, risk snapshots, cases).", no_args_is_help=True)
 
@@ -47,14 +47,37 @@ def nightly(
         bool,
         typer.Option("--log-json", help="log to stderr as JSON lines (ts, level, run_id, stage, message)"),
     ] = False,
+    replace_night: Annotated[
+        bool,
+        typer.Option(
+            "--replace",
+            help="redo the night with tonight's inputs (a corrected export, a retrained model): a new "
+            "version supersedes the night's current one and fires its rules again; no event is deleted",
+        ),
+    ] = False,
+    accept_stale: Annotated[
+        bool,
+        typer.Option(
+            "--accept-stale",
+            help="run on an empty, stale or thin export anyway (recorded in the run: runs.stale_override)",
+        ),
+    ] = False,
+    force_date: Annotated[
+        bool,
+        typer.Option("--force-date", help="run a night after today or after the data's last day plus one"),
+    ] = False,
 ) -> None:
     """The nightly run: load, features, score, rules, tiers, diff, snapshot, cases, run record.
 
-    One transaction: a failure leaves the database as it was. The same night twice does nothing
-    the second time. A second run started meanwhile waits for the lock, then stops (exit 3).
+    One transaction: a failure leaves the database as it was. The same night with the same inputs
+    (the model's and the data's content) does nothing the second time; with other inputs it stops
+    (exit 2) until --replace. An empty, stale or thin export stops the night (exit 4) until
+    --accept-stale; a date after today or after the data's last day plus one stops it (exit 2)
+    until --force-date. A second run started meanwhile waits for the lock, then stops (exit 3).
     A province folder (county=<code>/) runs every county (\\[compute] engine), one ledger and one
     transaction per county; exit 1 when a county failed (rerun those with --resume).
     """
+    import datetime as dt
     from dataclasses import replace
 
     from features.province import county_partitions
@@ -67,12 +90,19 @@ def nightly(
 
         configure(min(logging.getLogger().getEffectiveLevel(), logging.INFO), json=True)
     day = parse_day(as_of)
+    if day > dt.date.today() and not force_date:
+        raise ValueError(
+            f"--as-of {day} is after today ({dt.date.today()}): a night in the future would block "
+            "every night before it. Check the date, or pass --force-date"
+        )
     cfg = config_with_db(config, db)
     if model:
         cfg = replace(cfg, job=replace(cfg.job, model_uri=model))
     if not cfg.job.model_uri:
         raise ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config")
     if county_partitions(data or cfg.data.source):
+        if replace_night or accept_stale or force_date:
+            raise ValueError("--replace, --accept-stale and --force-date are for one county's folder")
         _nightly_province(cfg, day, data, resume)
         return
     if resume:
@@ -93,7 +123,16 @@ def nightly(
             console.print(f"stage {stage} done in {seconds:.1f} s", markup=False, highlight=False)
 
     try:
-        result = run_nightly(cfg, day, engine=engine, source=data, on_stage=on_stage)
+        result = run_nightly(
+            cfg,
+            day,
+            engine=engine,
+            source=data,
+            on_stage=on_stage,
+            replace=replace_night,
+            accept_stale=accept_stale,
+            force_date=force_date,
+        )
     finally:
         if status is not None:
             status.stop()
@@ -111,6 +150,10 @@ def nightly(
         markup=False,
         highlight=False,
     )
+    if result.supersedes_run_id:
+        console.print(f"it supersedes run {result.supersedes_run_id} (kept, no longer read)", markup=False)
+    if result.stale_override:
+        console.print("warning: run on a stale or incomplete export (--accept-stale, recorded)", markup=False)
     if c["n_unowned"]:
         console.print(f"warning: {c['n_unowned']} new cases have no owner: add staff to the staff table")
     console.print(f"rejects file: {result.rejects_file}", markup=False)
@@ -139,28 +182,3 @@ def _nightly_province(cfg, day, data: str | None, resume: bool) -> None:
             markup=False,
         )
         raise typer.Exit(1)
-
-
-def runs(
-    config: ConfigOpt = None,
-    db: DbOpt = None,
-    last: Annotated[int, typer.Option(help="show the latest N runs")] = 20,
-) -> None:
-    """Past nightly runs with their counts and timings."""
-    from rich.table import Table
-
-    from jobs.storage import read_runs
-
-    frame = read_runs(open_ledger(config_with_db(config, db)), last=last, status=None)
-    table = Table(title=f"nightly runs (latest {last})")
-    cols = {"run_id": "run", "as_of": "as of", "n_students": "students", "n_red": "red", "n_listed": "listed",
-            "n_new": "new", "n_cases_opened": "opened", "n_cases_closed": "closed", "n_escalations": "escal.",
-            "n_open_cases": "open", "missed_days": "missed", "seconds": "seconds", "status": "status"}  # fmt: skip
-    for label in cols.values():
-        table.add_column(label)
-    for _, r in frame.iterrows():
-        table.add_row(*(f"{r[c]:%Y-%m-%d}" if c == "as_of" else f"{r[c]:,.1f}" if c == "seconds" else str(r[c])
-                        for c in cols))  # fmt: skip
-    console.print(table)
-    for _, r in frame[frame["status"] == "failed"].iterrows():  # what went wrong, one line each
-        console.print(f"failed {r['run_id']} in stage {r['failed_stage']}: {r['error']}", markup=False)

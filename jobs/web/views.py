@@ -42,6 +42,7 @@ from jobs.storage import (
     Run,
     Staff,
     User,
+    current_run,
     write_transaction,
 )
 from jobs.web.scope import AGGREGATE, COUNTY_FIGURES, MONTHLY_FORM, Principal, scoped_session
@@ -309,8 +310,9 @@ def home():
 
 
 def _latest_run(s: Session) -> Run | None:
-    latest = sa.select(Run).where(Run.status == "ok")  # a failed night holds no list
-    return s.scalars(latest.order_by(Run.as_of.desc(), Run.finished_at.desc()).limit(1)).first()
+    # the latest night's current version: never a failed, void or superseded run
+    stmt = sa.select(Run).where(current_run()).order_by(Run.as_of.desc(), Run.finished_at.desc()).limit(1)
+    return s.scalars(stmt).first()
 
 
 def _names(ids) -> dict[str, str]:

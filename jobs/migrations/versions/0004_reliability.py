@@ -2,6 +2,12 @@
 redo supersedes, the content key of its inputs, an accepted stale-input override and the
 salt's fingerprint; case events keep what staff wrote in a ``note``.
 
+A night may now have several versions (a redo supersedes the one before; a void run no longer
+counts), so ``runs (as_of, config_hash)`` is no longer unique. In its place, two partial unique
+indexes over completed runs (``status = 'ok'``): one first version per night
+(``uq_runs_first_version``) and each run superseded at most once (``uq_runs_supersedes``): the
+versions of a night form one line.
+
 Revision ID: 0004
 Revises: 0003
 Create Date: 2026-12-04
@@ -32,16 +38,33 @@ _RUN_COLUMNS = (
 )
 
 
+_FIRST = "status = 'ok' AND supersedes_run_id IS NULL"
+_LATER = "status = 'ok' AND supersedes_run_id IS NOT NULL"
+
+
 def upgrade() -> None:
     # ADD COLUMN keeps each table (and case_events' append-only triggers) on both backends
     for col in _RUN_COLUMNS:
         op.add_column("runs", col)
     op.add_column("case_events", sa.Column("note", sa.Text(), nullable=True))
+    # SQLite cannot drop a table's constraint in place: batch mode rebuilds `runs` (no triggers)
+    with op.batch_alter_table("runs") as batch:
+        batch.drop_constraint("uq_runs_as_of_config", type_="unique")
+    for name, cols, where in (
+        ("uq_runs_first_version", ["as_of", "config_hash"], _FIRST),
+        ("uq_runs_supersedes", ["supersedes_run_id"], _LATER),
+    ):
+        op.create_index(
+            name, "runs", cols, unique=True, sqlite_where=sa.text(where), postgresql_where=sa.text(where)
+        )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_runs_supersedes", table_name="runs")
+    op.drop_index("uq_runs_first_version", table_name="runs")
     with op.batch_alter_table("runs") as batch:
         for col in reversed(_RUN_COLUMNS):
             batch.drop_column(col.name)
+        batch.create_unique_constraint("uq_runs_as_of_config", ["as_of", "config_hash"])
     with op.batch_alter_table("case_events") as batch:
         batch.drop_column("note")
