@@ -176,6 +176,36 @@ def part_b(tables, bundle, cfg: BaoxueConfig, nights: list[dt.date], crit: list)
     return nightly
 
 
+def churn(snapshots: list[pd.DataFrame]) -> pd.DataFrame:
+    """Week-to-week churn of consecutive snapshots (indexed by ``student_id``, column ``tier``):
+    per night and list (yellow, red+yellow) its size, the share of it new since the night before
+    and the share of the night before's list gone."""
+    rows = []
+    for i, s in enumerate(snapshots):
+        row = {"night": pd.Timestamp(s["as_of"].iloc[0]).date() if "as_of" in s else i}
+        for t, members in (("yellow", ["yellow"]), ("red+yellow", ["red", "yellow"])):
+            now = set(s.index[s["tier"].astype("str").isin(members)])
+            row[t] = len(now)
+            if i:
+                b = snapshots[i - 1]
+                was = set(b.index[b["tier"].astype("str").isin(members)])
+                row[f"{t}_entered"] = len(now - was) / len(now) if now else np.nan
+                row[f"{t}_left"] = len(was - now) / len(was) if was else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def ledger_churn(db_url: str) -> pd.DataFrame:
+    """:func:`churn` of the weekly nights in a ledger (e.g. the demo replay's ``ledger.db``)."""
+    from jobs.nightly import open_database
+    from jobs.storage import read_runs, read_snapshot
+
+    engine = open_database(db_url)
+    runs = read_runs(engine).sort_values("as_of")
+    snaps = [read_snapshot(engine, run_id=r).set_index("student_id") for r in runs["run_id"]]
+    return churn([s for s in snaps if len(s)])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--students", type=int, default=20000)
@@ -183,7 +213,15 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--preset", default="reap_2010")
     ap.add_argument("--weeks", type=int, default=8, help="consecutive weekly nights for the churn (0: none)")
+    ap.add_argument("--ledger", help="only the churn of the weekly nights in this ledger (a database URL)")
     args = ap.parse_args()
+    if args.ledger:
+        table = ledger_churn(args.ledger)
+        print(markdown_table(table, index=False))
+        for t in ("yellow", "red+yellow"):
+            print(f"{t} churn week to week: mean {table[f'{t}_entered'].mean():.3f} of the list new, "
+                  f"{table[f'{t}_left'].mean():.3f} of last week's gone")  # fmt: skip
+        return
     print(f"machine: {platform.node()}, {os.cpu_count()} cores; load average {_load()}")
     t0 = time.perf_counter()
     county = simulate_county(students=args.students, years=args.years, seed=args.seed, preset=args.preset)
