@@ -37,10 +37,11 @@ log = logging.getLogger(__name__)
 
 #: the demo county (``make demo``): large enough that its test year has the positives to show
 #: the model beating logistic regression and the county rule, small enough for 5 minutes on 2
-#: cores (benchmarks/RESULTS.md "Demo size"). The ``current`` preset's dropout rate (0.16% per
-#: 90 days) leaves a 20,000-student county a few hundred positives to fit, where logistic
-#: regression beat LightGBM; ``reap_2010`` (about 1%) over 4 years gives ten times as many.
-DEMO_STUDENTS = 10000
+#: cores (benchmarks/RESULTS.md "Demo size": 6,000 students take about 3 CPU-minutes, 10,000
+#: about 5). The ``current`` preset's dropout rate (0.16% per 90 days) left even a
+#: 20,000-student county 395 positives to fit, and logistic regression beat LightGBM there;
+#: ``reap_2010`` (about 1%) over 4 years gives 6,000 students 1,394.
+DEMO_STUDENTS = 6000
 DEMO_YEARS = 4
 DEMO_PRESET = "reap_2010"
 DEMO_SEED = 0

@@ -17,8 +17,8 @@ from jobs.demo import DEMO_PRESET, DEMO_SEED, DEMO_YEARS, run_demo
 
 pytestmark = pytest.mark.slow
 
-#: the test county: the demo's preset, years and seed at 4,000 students (the default 10,000 takes
-#: longer than a test may; its figures are in benchmarks/RESULTS.md "Demo size")
+#: the test county: the demo's preset, years and seed at 4,000 students (about 80 CPU-seconds;
+#: the default 6,000 takes twice as long; its figures are in benchmarks/RESULTS.md "Demo size")
 STUDENTS = 4000
 
 
