@@ -200,6 +200,9 @@ class TrainConfig:
     max_depth: int = 6
     min_child_samples: int = 50
     learning_rate: float = 0.05
+    # monotone constraints on the features with a known direction (training.monotone): more
+    # unexcused absence or a failed subject never lowers the risk; cost: benchmarks/RESULTS.md
+    monotone: bool = True
     n_jobs: int = 1  # LightGBM threads (deterministic either way)
     seed: int = 0
     # large panels (training.sample): above this many fit rows, LightGBM fits on every positive

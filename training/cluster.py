@@ -113,7 +113,9 @@ def fit_model_dask(
     parts = npartitions or _workers(client)
     frame = prepare_features(panel.loc[fit_rows, cols], cols).assign(__label=y[fit_rows].astype("int8"))
     ddf = dd.from_pandas(frame, npartitions=parts, sort=False)
-    params = {k: v for k, v in lightgbm_params(config).items() if k != "n_jobs"} | {"n_estimators": trees}
+    params = {k: v for k, v in lightgbm_params(config, cols).items() if k != "n_jobs"} | {
+        "n_estimators": trees
+    }
     model = DaskLGBMClassifier(client=client, **params)
     with _ONE_FIT, warnings.catch_warnings():
         # each worker's threads come from the cluster; lightgbm.dask says so for any n_jobs

@@ -20,6 +20,7 @@ import pandas as pd
 
 from features.config import TrainConfig
 from training.calibrate import calibrate
+from training.monotone import monotone_constraints
 from training.sample import SampleRecord, negative_sample_weights, sampling_applies
 from training.splits import TemporalDesign
 
@@ -79,9 +80,22 @@ def validation_halves(student_id: pd.Series, config: TrainConfig) -> np.ndarray:
     return (key % 10_000) < config.early_stopping_share * 10_000
 
 
-def lightgbm_params(config: TrainConfig) -> dict:
-    """LightGBM keyword arguments from the config (binary objective, deterministic)."""
-    return {
+def lightgbm_params(config: TrainConfig, columns: Sequence[str] | None = None) -> dict:
+    """LightGBM keyword arguments from the config (binary objective, deterministic); with
+    ``columns`` and ``[train] monotone``, the monotone constraints of those feature columns
+    (:func:`training.monotone.monotone_constraints`).
+
+    >>> lightgbm_params(TrainConfig(), ["att_unexcused_days_10d", "ctx_grade"])["monotone_constraints"]
+    [1, 0]
+    >>> "monotone_constraints" in lightgbm_params(TrainConfig(monotone=False), ["att_unexcused_days_10d"])
+    False
+    """
+    constraints = {}
+    if config.monotone and columns is not None:
+        directions = monotone_constraints(columns)
+        if any(directions):
+            constraints = {"monotone_constraints": directions}
+    return constraints | {
         "objective": "binary",
         "n_estimators": config.n_estimators,
         "num_leaves": config.num_leaves,
@@ -111,10 +125,11 @@ def fit_lightgbm(
     """Fit LightGBM on ``X_fit`` with early stopping on the later rows ``X_stop``.
 
     ``w_fit`` / ``w_stop`` are sample weights (negative sampling, :mod:`training.sample`);
-    the early-stopping log loss is weighted the same way. The fitted model keeps
-    ``best_iteration_`` trees for prediction.
+    the early-stopping log loss is weighted the same way. With ``[train] monotone`` the
+    features of known direction are constrained (:mod:`training.monotone`). The fitted model
+    keeps ``best_iteration_`` trees for prediction.
     """
-    model = lgb.LGBMClassifier(**lightgbm_params(config))
+    model = lgb.LGBMClassifier(**lightgbm_params(config, list(X_fit.columns)))
     model.fit(
         X_fit,
         np.asarray(y_fit),

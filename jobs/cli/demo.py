@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from jobs.cli._common import console, summary_table
+from jobs.cli._common import PresetName, choice, console, summary_table
 
 __all__ = ["demo"]
 
@@ -16,13 +16,31 @@ def demo(
     out: Annotated[Path, typer.Option("--out", "-o", help="folder for everything the demo writes")] = Path(
         "demo_out"
     ),
-    students: Annotated[int, typer.Option(help="students in the simulated county")] = 3000,
-    seed: Annotated[int, typer.Option(help="simulation seed")] = 0,
+    students: Annotated[
+        int | None,
+        typer.Option(help="students in the simulated county (default: jobs.demo.DEMO_STUDENTS)"),
+    ] = None,
+    years: Annotated[
+        int | None, typer.Option(help="school years simulated (default: jobs.demo.DEMO_YEARS)")
+    ] = None,
+    preset: Annotated[
+        PresetName | None,
+        typer.Option(
+            parser=choice(PresetName, "preset"), help="calibration preset (default: jobs.demo.DEMO_PRESET)"
+        ),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="simulation seed (default: jobs.demo.DEMO_SEED)")] = None,
 ) -> None:
     """The main job on the built-in simulated county (what `make demo` runs)."""
-    from jobs.demo import run_demo
+    from jobs import demo as d
 
-    result = run_demo(out, students=students, seed=seed)
+    result = d.run_demo(
+        out,
+        students=d.DEMO_STUDENTS if students is None else students,
+        years=d.DEMO_YEARS if years is None else years,
+        preset=d.DEMO_PRESET if preset is None else preset,
+        seed=d.DEMO_SEED if seed is None else seed,
+    )
     console.print(
         summary_table(
             result.summary, f"simulated county, loaded through the data contract ({result.data_dir})"
