@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -117,8 +118,7 @@ def build(root: Path, students: int, every: int) -> dict:
         order = np.argsort(-p, kind="stable")
         rank = np.empty(len(p), dtype="int64")
         rank[order] = np.arange(1, len(p) + 1)
-        top = rank <= max(1, int(rc.red_top_share * len(p)))
-        tier = np.where((p >= rc.red_risk) | top, "red", np.where(p >= rc.yellow_risk, "yellow",
+        tier = np.where(p >= rc.red_risk, "red", np.where(p >= rc.yellow_risk, "yellow",
                         np.where(p >= rc.blue_min_risk * 2, "blue", "none")))  # fmt: skip
         frame = pd.DataFrame({"student_id": sid, "school_id": c["school_id"].astype("str").to_numpy(),
                               "class_id": c["class_id"].astype("str").to_numpy(),
@@ -155,15 +155,30 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=50_000)
     ap.add_argument("--every", type=int, default=1, help="keep every Nth school day as a night (1 = all)")
     ap.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it")
+    ap.add_argument(
+        "--reuse", action="store_true", help="with --keep: time the monitor on the ledger built there"
+    )
+    ap.add_argument("--code", type=Path, default=None,
+                    help="time the monitor of this source tree (e.g. `git archive` of an earlier commit)")  # fmt: skip
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        info = build(root, args.students, args.every)
+        built = root / "build.json"
+        if args.reuse and built.exists():
+            info = json.loads(built.read_text())
+        elif (root / "ledger.db").exists():
+            sys.exit(f"{root / 'ledger.db'} exists: pass --reuse, or another folder (a build appends)")
+        else:
+            info = build(root, args.students, args.every)
+            built.write_text(json.dumps(info))
         print(json.dumps(info), file=sys.stderr)
+        env = None
+        if args.code is not None:
+            env = {**os.environ, "PYTHONPATH": str(args.code.resolve())}
         out = subprocess.run(
             [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html")],
-            capture_output=True, text=True, check=True,
+            capture_output=True, text=True, check=True, env=env, cwd=args.code,
         )  # fmt: skip
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(
