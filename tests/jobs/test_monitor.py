@@ -245,8 +245,10 @@ def test_the_fast_monitor_gives_the_straightforward_result(logged, tmp_path):
     _more_nights(url, logged["tables"])
 
     engine = connect(url)
-    fast = read_logged_snapshots(engine)
     slow = read_logged_snapshots(engine, method="read_sql")
+    fast = read_logged_snapshots(engine)
+    pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="cursor"), slow)
+    pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="adbc"), slow)
     some = read_logged_snapshots(engine, nights=[dt.date(2023, 12, 4)])
     engine.dispose()
     pd.testing.assert_frame_equal(fast, slow)
