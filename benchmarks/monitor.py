@@ -33,25 +33,33 @@ import time
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 t0 = time.perf_counter()
 from jobs.monitor import read_logged_snapshots, run_monitor
 from jobs.reports.monitor import write_monitor_report
 from jobs.storage import connect
-db, data, model, out = sys.argv[1:5]
-t = time.perf_counter()
+db, data, model, out, methods = sys.argv[1:6]
+reads = {}
 engine = connect(db)
-snaps = read_logged_snapshots(engine)
+for m in methods.split(","):  # the ledger read alone, each way side by side
+    t, c = time.perf_counter(), cpu()
+    snaps = read_logged_snapshots(engine, **({} if m == "default" else {"method": m}))
+    reads[m] = {"wall_s": time.perf_counter() - t, "cpu_s": cpu() - c, "rows": len(snaps)}
+    del snaps
 engine.dispose()
-read_s = time.perf_counter() - t
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
+load = os.getloadavg()[0]
 r = run_monitor(db, data, model=model)
-monitor_s = time.perf_counter() - t
+monitor_s, monitor_cpu_s = time.perf_counter() - t, cpu() - c
+load = [load, os.getloadavg()[0]]
 t = time.perf_counter()
 write_monitor_report(r, out)
 report_s = time.perf_counter() - t
-print(json.dumps({"wall_s": time.perf_counter() - t0, "ledger_read_s": read_s,
-                  "run_monitor_s": monitor_s, "report_s": report_s, "snapshot_rows": len(snaps),
+print(json.dumps({"wall_s": time.perf_counter() - t0, "ledger_read": reads,
+                  "run_monitor_s": monitor_s, "run_monitor_cpu_s": monitor_cpu_s, "loadavg_1min": load, "report_s": report_s,
                   "nights": len(r.nights), "judged": len(r.judged), "status": r.status, "reasons": r.reasons,
                   "drift_share": r.drift.share if r.drift else None,
                   "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
@@ -163,6 +171,8 @@ def main() -> None:
     ap.add_argument(
         "--reuse", action="store_true", help="with --keep: time the monitor on the ledger built there"
     )
+    ap.add_argument("--reads", default="default",
+                    help="comma-separated read_logged_snapshots methods to time alone (fast, adbc, cursor, read_sql)")  # fmt: skip
     ap.add_argument("--code", type=Path, default=None,
                     help="time the monitor of this source tree (e.g. `git archive` of an earlier commit)")  # fmt: skip
     args = ap.parse_args()
@@ -182,7 +192,7 @@ def main() -> None:
         if args.code is not None:
             env = {**os.environ, "PYTHONPATH": str(args.code.resolve())}
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html")],
+            [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html"), args.reads],
             capture_output=True, text=True, check=True, env=env, cwd=args.code,
         )  # fmt: skip
         result = json.loads(out.stdout.strip().splitlines()[-1])

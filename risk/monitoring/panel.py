@@ -30,50 +30,77 @@ WATCHED = ("left_behind", "migrant", "hardship")
 _LEFT_BEHIND = {0: "not_left_behind", 1: "one_parent_away", 2: "both_parents_away"}
 
 
+def _student_codes(frame: pd.DataFrame, cats: pd.Index) -> np.ndarray | None:
+    """``frame.student_id`` as codes of ``cats`` (None when its categories are others)."""
+    col = frame["student_id"]
+    if isinstance(col.dtype, pd.CategoricalDtype) and col.cat.categories.equals(cats):
+        return col.cat.codes.to_numpy().astype("int64")
+    return None
+
+
 class _Watched:
-    """The watched tables, sorted once: each night reads its rows from them."""
+    """The watched tables, sorted once: each night reads its rows from them by student code
+    (the ``student_id`` categories every table shares)."""
 
     def __init__(self, tables: Tables):
+        self.n = len(tables.student_ids)
         self.lb = None
         lb = tables.left_behind
         if lb is not None and len(lb):
             col = known_date("left_behind")
-            # features.time.latest_known sorts the known rows by date (stable) and keeps
-            # the last per student: sorting all rows first keeps the same order among them
+            # features.time.latest_known sorts the known rows by date (stable) and keeps the
+            # last per student: sorting all rows once first leaves the known ones in that order
             order = np.argsort(lb[col].to_numpy(), kind="stable")
             self.lb = lb.iloc[order]
             self.lb_col = col
+            codes = _student_codes(self.lb, tables.student_ids)
+            if codes is None:  # not the shared categories: by student id string
+                codes = tables.student_ids.get_indexer(self.lb["student_id"].astype("str"))
+            self.lb_codes = codes
+            # the name of each row's status ("unknown" where training.fairness maps none)
+            names = self.lb["status"].map(_LEFT_BEHIND).astype("object").fillna("unknown")
+            self.lb_names = names.to_numpy(dtype=object)
         self.hardship = tables.hardship
+        self.cats = tables.student_ids
 
-    def on(self, c: pd.DataFrame, day: pd.Timestamp, wanted: Sequence[str]) -> pd.DataFrame:
-        """The watched groups of the cohort ``c`` on ``day`` (``training.fairness._groups_on``)."""
-        out = pd.DataFrame(index=c.index)
+    def on(self, c: pd.DataFrame, day: pd.Timestamp, wanted: Sequence[str]) -> dict[str, np.ndarray]:
+        """The watched groups of the cohort ``c`` on ``day`` (``training.fairness._groups_on``),
+        one array per group in the cohort's order."""
         d = day.date()
+        codes = c["code"].to_numpy()
+        out: dict[str, np.ndarray] = {}
         if "left_behind" in wanted:
+            per = np.full(self.n, "unknown", dtype=object)
             if self.lb is not None:
-                known = self.lb.loc[known_mask(self.lb, d, date_col=self.lb_col)]
-                last = known.drop_duplicates("student_id", keep="last")
-                status = last.set_index("student_id")["status"]
-                status.index = pd.Index(status.index.astype("str"), name="student_id")
-                out["left_behind"] = (
-                    status.reindex(out.index).map(_LEFT_BEHIND).astype("object").fillna("unknown")
-                )
-            else:
-                out["left_behind"] = "unknown"
+                known = known_mask(self.lb, d, date_col=self.lb_col)
+                k_codes, k_names = self.lb_codes[known], self.lb_names[known]
+                # the last known row per student (rows in date order): reversed, first wins
+                rev = np.arange(len(k_codes))[::-1]
+                _, first = np.unique(k_codes[rev], return_index=True)
+                last = rev[first]
+                ok = k_codes[last] >= 0
+                per[k_codes[last][ok]] = k_names[last][ok]
+            out["left_behind"] = per[codes]
         if "migrant" in wanted:
             out["migrant"] = (
                 c["is_migrant_child"]
                 .map({True: "migrant", False: "local"})
                 .astype("object")
                 .fillna("unknown")
+                .to_numpy(dtype=object)
             )
         if "hardship" in wanted:
             if self.hardship is not None:
-                hard = valid_at(self.hardship, d)["student_id"].astype("str").unique()
-                out["hardship"] = np.where(out.index.isin(hard), "hardship", "no_hardship")
+                rows = valid_at(self.hardship, d)
+                hard = np.zeros(self.n, dtype=bool)
+                h = _student_codes(rows, self.cats)
+                if h is None:
+                    h = self.cats.get_indexer(rows["student_id"].astype("str").unique())
+                hard[h[h >= 0]] = True
+                out["hardship"] = np.where(hard[codes], "hardship", "no_hardship").astype(object)
             else:
-                out["hardship"] = "unknown"
-        return out[[w for w in WATCHED if w in wanted]]
+                out["hardship"] = np.full(len(codes), "unknown", dtype=object)
+        return {w: out[w] for w in WATCHED if w in wanted}
 
 
 def judged_panel(
@@ -117,8 +144,13 @@ def judged_panel(
         )
         labs.append(frame)
         if w is not None:
-            g = w.on(c, day, watched).reset_index()
-            g.insert(1, "as_of", day)
+            g = pd.DataFrame(
+                {
+                    "student_id": pd.Categorical.from_codes(c["code"].to_numpy(), categories=cats),
+                    "as_of": np.datetime64(day.date(), "s"),
+                    **w.on(c, day, watched),
+                }
+            )
             grps.append(g)
     if labs:
         labels = pd.concat(labs, ignore_index=True)
@@ -135,6 +167,5 @@ def judged_panel(
     groups = None
     if grps:
         groups = pd.concat(grps, ignore_index=True)
-        groups["student_id"] = pd.Categorical(groups["student_id"], categories=cats)
         groups["as_of"] = groups["as_of"].astype("datetime64[s]")
     return labels, groups
