@@ -139,7 +139,10 @@ def _read_adbc(engine, runs: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataF
 
     path = _adbc_file(engine)
     if path is None:
-        raise ValueError(f"read_logged_snapshots: the ADBC reader needs a SQLite file, not {engine.url!r}")
+        raise ValueError(
+            "read_logged_snapshots: method 'adbc' needs a SQLite ledger file and adbc-driver-sqlite "
+            f"installed ({engine.url.render_as_string(hide_password=True)}); method 'fast' falls back to 'cursor'"
+        )
     t = RiskSnapshot.__table__
     read = [c for c in columns if c != "as_of"]
     for c in read:

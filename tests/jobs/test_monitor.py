@@ -234,6 +234,7 @@ def test_the_fast_monitor_gives_the_straightforward_result(logged, tmp_path):
     each night's cohort once (``method="fast"``, the default); the straightforward path reads
     every night with ``pd.read_sql`` and labels and groups each night with ``label_panel``
     and ``audit_groups``. Every table of the result is the same."""
+    import importlib.util
     import shutil
 
     from jobs.monitor import read_logged_snapshots, run_monitor
@@ -248,7 +249,8 @@ def test_the_fast_monitor_gives_the_straightforward_result(logged, tmp_path):
     slow = read_logged_snapshots(engine, method="read_sql")
     fast = read_logged_snapshots(engine)
     pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="cursor"), slow)
-    pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="adbc"), slow)
+    if importlib.util.find_spec("adbc_driver_sqlite") is not None:  # a dependency; "fast" works without
+        pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="adbc"), slow)
     some = read_logged_snapshots(engine, nights=[dt.date(2023, 12, 4)])
     engine.dispose()
     pd.testing.assert_frame_equal(fast, slow)
