@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,25 +33,33 @@ import time
 from pathlib import Path
 
 CHILD = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
+def cpu():
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
 t0 = time.perf_counter()
 from jobs.monitor import read_logged_snapshots, run_monitor
 from jobs.reports.monitor import write_monitor_report
 from jobs.storage import connect
-db, data, model, out = sys.argv[1:5]
-t = time.perf_counter()
+db, data, model, out, methods = sys.argv[1:6]
+reads = {}
 engine = connect(db)
-snaps = read_logged_snapshots(engine)
+for m in methods.split(","):  # the ledger read alone, each way side by side
+    t, c = time.perf_counter(), cpu()
+    snaps = read_logged_snapshots(engine, **({} if m == "default" else {"method": m}))
+    reads[m] = {"wall_s": time.perf_counter() - t, "cpu_s": cpu() - c, "rows": len(snaps)}
+    del snaps
 engine.dispose()
-read_s = time.perf_counter() - t
-t = time.perf_counter()
+t, c = time.perf_counter(), cpu()
+load = os.getloadavg()[0]
 r = run_monitor(db, data, model=model)
-monitor_s = time.perf_counter() - t
+monitor_s, monitor_cpu_s = time.perf_counter() - t, cpu() - c
+load = [load, os.getloadavg()[0]]
 t = time.perf_counter()
 write_monitor_report(r, out)
 report_s = time.perf_counter() - t
-print(json.dumps({"wall_s": time.perf_counter() - t0, "ledger_read_s": read_s,
-                  "run_monitor_s": monitor_s, "report_s": report_s, "snapshot_rows": len(snaps),
+print(json.dumps({"wall_s": time.perf_counter() - t0, "ledger_read": reads,
+                  "run_monitor_s": monitor_s, "run_monitor_cpu_s": monitor_cpu_s, "loadavg_1min": load, "report_s": report_s,
                   "nights": len(r.nights), "judged": len(r.judged), "status": r.status, "reasons": r.reasons,
                   "drift_share": r.drift.share if r.drift else None,
                   "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
@@ -117,8 +126,7 @@ def build(root: Path, students: int, every: int) -> dict:
         order = np.argsort(-p, kind="stable")
         rank = np.empty(len(p), dtype="int64")
         rank[order] = np.arange(1, len(p) + 1)
-        top = rank <= max(1, int(rc.red_top_share * len(p)))
-        tier = np.where((p >= rc.red_risk) | top, "red", np.where(p >= rc.yellow_risk, "yellow",
+        tier = np.where(p >= rc.red_risk, "red", np.where(p >= rc.yellow_risk, "yellow",
                         np.where(p >= rc.blue_min_risk * 2, "blue", "none")))  # fmt: skip
         frame = pd.DataFrame({"student_id": sid, "school_id": c["school_id"].astype("str").to_numpy(),
                               "class_id": c["class_id"].astype("str").to_numpy(),
@@ -140,7 +148,12 @@ def build(root: Path, students: int, every: int) -> dict:
                "n_selected": int(frame["selected"].sum()), **counts}  # fmt: skip
         with engine.begin() as conn:
             pd.DataFrame([run]).to_sql("runs", conn, if_exists="append", index=False)
-            frame.to_sql("risk_snapshots", conn, if_exists="append", index=False, chunksize=20_000)
+            # the DBAPI's executemany (to_sql's row processing made the 50k build take half an hour)
+            marks = ", ".join("?" * frame.shape[1])
+            conn.connection.dbapi_connection.executemany(
+                f"INSERT INTO risk_snapshots ({', '.join(frame.columns)}) VALUES ({marks})",
+                frame.astype(object).itertuples(index=False, name=None),
+            )
         rows += len(frame)
         if n % 20 == 0:
             print(f"  night {n + 1}/{len(nights)} {night}: {len(frame):,} students", file=sys.stderr)
@@ -155,15 +168,32 @@ def main() -> None:
     ap.add_argument("--students", type=int, default=50_000)
     ap.add_argument("--every", type=int, default=1, help="keep every Nth school day as a night (1 = all)")
     ap.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it")
+    ap.add_argument(
+        "--reuse", action="store_true", help="with --keep: time the monitor on the ledger built there"
+    )
+    ap.add_argument("--reads", default="default",
+                    help="comma-separated read_logged_snapshots methods to time alone (fast, adbc, cursor, read_sql)")  # fmt: skip
+    ap.add_argument("--code", type=Path, default=None,
+                    help="time the monitor of this source tree (e.g. `git archive` of an earlier commit)")  # fmt: skip
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        info = build(root, args.students, args.every)
+        built = root / "build.json"
+        if args.reuse and built.exists():
+            info = json.loads(built.read_text())
+        elif (root / "ledger.db").exists():
+            sys.exit(f"{root / 'ledger.db'} exists: pass --reuse, or another folder (a build appends)")
+        else:
+            info = build(root, args.students, args.every)
+            built.write_text(json.dumps(info))
         print(json.dumps(info), file=sys.stderr)
+        env = None
+        if args.code is not None:
+            env = {**os.environ, "PYTHONPATH": str(args.code.resolve())}
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html")],
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html"), args.reads],
+            capture_output=True, text=True, check=True, env=env, cwd=args.code,
         )  # fmt: skip
         result = json.loads(out.stdout.strip().splitlines()[-1])
         print(

@@ -135,6 +135,8 @@ def monitor(
     reference_source: str = "bundle",
     intervention_effect: float | None = None,
     current_as_of: dt.date | None = None,
+    labels: pd.DataFrame | None = None,
+    nights: list | None = None,
 ) -> MonitorResult:
     """Judge the logged lists, calibration, drift and coverage on ``as_of``.
 
@@ -164,6 +166,13 @@ def monitor(
     intervention_effect : float, optional
         What the evidence estimators attribute to the supports (a dropout-rate difference),
         quoted in the note beside the expected figures.
+    labels : DataFrame, optional
+        The judged nights' labels when the caller has them
+        (``training.labels.label_panel(tables, judged, train_config, until=until)``, e.g.
+        from :func:`risk.monitoring.panel.judged_panel`); default computed here.
+    nights : list of Timestamp, optional
+        The logged nights, when ``snapshots`` holds only some of them (the judged ones:
+        nothing else is read from the rows); default the nights in ``snapshots``.
     """
     cfg = train_config or TrainConfig()
     t = thresholds or Thresholds(max_ece=0.05)
@@ -171,7 +180,12 @@ def monitor(
     until = min(as_of, _day(observed_until(tables)))
     snaps = snapshots.assign(as_of=pd.to_datetime(snapshots["as_of"]).dt.normalize())
     snaps = snaps.loc[snaps["as_of"] <= pd.Timestamp(as_of)]
-    nights = sorted(pd.Timestamp(d) for d in snaps["as_of"].unique())
+    if nights is None:
+        nights = sorted(pd.Timestamp(d) for d in snaps["as_of"].unique())
+    else:
+        nights = sorted(
+            {pd.Timestamp(d).normalize() for d in nights if pd.Timestamp(d) <= pd.Timestamp(as_of)}
+        )
     judged = observable_as_of_dates(nights, cfg, until=until)
     notes = [INTERVENTION_NOTE]
     if intervention_effect is not None and not math.isnan(intervention_effect):
@@ -181,7 +195,8 @@ def monitor(
         )
     quality = calibration = None
     if judged:
-        labels = label_panel(tables, judged, cfg, until=until)
+        if labels is None:
+            labels = label_panel(tables, judged, cfg, until=until)
         judged_snaps = snaps.loc[snaps["as_of"].isin(judged)]
         quality = list_quality(judged_snaps, labels, groups=groups, min_cell=t.min_cell)
         if len(quality.missed):

@@ -63,7 +63,7 @@ def expected_interval(probabilities, z: float = Z95, *, groups=None) -> tuple[fl
     mean = float(p.sum() / n)
     sds = np.sqrt(p * (1 - p))
     if groups is not None:
-        g = pd.Series(sds).groupby(np.asarray(groups, dtype=object)[keep]).sum()
+        g = pd.Series(sds).groupby(np.asarray(groups)[keep]).sum()
         sd = math.sqrt(float((g.to_numpy() ** 2).sum())) / n
     else:
         sd = math.sqrt(float((sds**2).sum())) / n

@@ -124,9 +124,8 @@ def _figures(listed: pd.DataFrame, positives: int, cohort: int) -> dict[str, flo
     tp = int(listed["label"].sum())
     precision = tp / n if n else math.nan
     lo, hi = wilson(tp, n)
-    exp, elo, ehi = expected_interval(
-        listed["probability"].to_numpy(), groups=listed["student_id"].to_numpy()
-    )
+    key = "_child" if "_child" in listed.columns else "student_id"
+    exp, elo, ehi = expected_interval(listed["probability"].to_numpy(), groups=listed[key].to_numpy())
     rlo, rhi = wilson(tp, positives)
     base = positives / cohort if cohort else math.nan
     return {
@@ -153,7 +152,8 @@ def _members(frame: pd.DataFrame, tier: str) -> pd.Series:
         return frame["listed"].astype(bool)
     if tier == "capacity":
         return frame["selected"].astype(bool) if "selected" in frame else frame["listed"].astype(bool)
-    return frame["tier"].astype("str").eq(tier)
+    # a category compared with a string (no per-row string): NaN and other tiers are False
+    return (frame["tier"] == tier).fillna(False).astype(bool)
 
 
 def _judged(snapshots: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
@@ -172,6 +172,9 @@ def _judged(snapshots: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
     )
     data = snap.merge(lab, on=["student_id", "as_of"], how="inner", validate="one_to_one")
     data["grade_band"] = grade_band(data["grade"])
+    # the child as an integer in the students' sorted order: the expected intervals group a
+    # child's rows by it (the same groups, in the same order, as by the id string)
+    data["_child"] = pd.factorize(data["student_id"], sort=True)[0]
     return data.sort_values(["as_of", "student_id"], kind="stable").reset_index(drop=True)
 
 

@@ -184,3 +184,94 @@ def test_a_school_that_stops_recording_late_is_flagged(logged):
     assert not late_drift(shifted)["drifted"]
     everywhere = late_drift(_without_late(tables, list(schools.index), "2023-09-01", day))
     assert everywhere["drifted"] and everywhere["distance"] > 0.1
+
+
+def _more_nights(url: str, tables) -> None:
+    """Log more nights in the ledger at ``url``: a later run of 2023-11-13 whose scores differ
+    (the latest run of a date is the one judged), a night whose outcome window has not closed,
+    a run with no rows, and a night scored from another night's rows (an unlisted red child,
+    ties in probability)."""
+    import numpy as np
+    import sqlalchemy as sa
+
+    from features.cohort import cohort
+
+    eng = sa.create_engine(url)
+    with eng.begin() as conn:
+        runs = pd.read_sql("SELECT * FROM runs ORDER BY as_of", conn)
+        first = runs.iloc[0]
+        rows = pd.read_sql(
+            sa.text("SELECT * FROM risk_snapshots WHERE run_id = :r"), conn, params={"r": first["run_id"]}
+        )
+        rng = np.random.default_rng(5)
+        plan = [("redo-1113", "2023-11-13", "2099-01-01 05:00:00"), ("late-0610", "2024-06-10", None),
+                ("empty-0520", "2024-05-20", None), ("copy-1204", "2023-12-04", None)]  # fmt: skip
+        for run_id, day, finished in plan:
+            run = first.copy()
+            run["run_id"], run["as_of"] = run_id, day
+            run["finished_at"] = finished or f"{day} 03:00:00"
+            run["previous_run_id"], run["config_hash"] = None, run_id
+            pd.DataFrame([run]).to_sql("runs", conn, if_exists="append", index=False)
+            if run_id.startswith("empty"):
+                continue
+            snap = rows.copy()
+            if run_id.startswith("late"):
+                members = cohort(tables, dt.date(2024, 6, 10)).index.astype("str")
+                snap = snap.loc[snap["student_id"].isin(members)]
+            snap["run_id"], snap["as_of"] = run_id, day
+            p = np.round(rng.permutation(snap["probability"].to_numpy()), 2)  # ties
+            snap["probability"] = p
+            snap["rank_county"] = pd.Series(-p).rank(method="first").astype("int64").to_numpy()
+            snap["tier"] = np.where(p >= 0.1, "red", np.where(p >= 0.03, "yellow", "none"))
+            snap["listed"] = (snap["tier"] != "none") & (rng.random(len(snap)) > 0.1)
+            snap["selected"] = snap["listed"] & (rng.random(len(snap)) > 0.5)
+            snap.to_sql("risk_snapshots", conn, if_exists="append", index=False)
+    eng.dispose()
+
+
+def test_the_fast_monitor_gives_the_straightforward_result(logged, tmp_path):
+    """``run_monitor`` reads only the judged nights through the driver's cursor and builds
+    each night's cohort once (``method="fast"``, the default); the straightforward path reads
+    every night with ``pd.read_sql`` and labels and groups each night with ``label_panel``
+    and ``audit_groups``. Every table of the result is the same."""
+    import importlib.util
+    import shutil
+
+    from jobs.monitor import read_logged_snapshots, run_monitor
+    from jobs.storage import connect
+
+    db = tmp_path / "ledger.db"
+    shutil.copy(logged["url"].removeprefix("sqlite:///"), db)
+    url = f"sqlite:///{db}"
+    _more_nights(url, logged["tables"])
+
+    engine = connect(url)
+    slow = read_logged_snapshots(engine, method="read_sql")
+    fast = read_logged_snapshots(engine)
+    pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="cursor"), slow)
+    if importlib.util.find_spec("adbc_driver_sqlite") is not None:  # a dependency; "fast" works without
+        pd.testing.assert_frame_equal(read_logged_snapshots(engine, method="adbc"), slow)
+    some = read_logged_snapshots(engine, nights=[dt.date(2023, 12, 4)])
+    engine.dispose()
+    pd.testing.assert_frame_equal(fast, slow)
+    assert len(fast) > 1000 and fast["as_of"].nunique() == 4  # the empty run names no night
+    pd.testing.assert_frame_equal(some, slow.loc[slow["as_of"] == "2023-12-04"].reset_index(drop=True))
+
+    kw = {"config": logged["cfg"], "model": logged["bundle"]}
+    a = run_monitor(url, logged["root"] / "county", **kw)
+    b = run_monitor(url, logged["root"] / "county", method="read_sql", **kw)
+    assert [d.date() for d in a.judged] == [dt.date(2023, 11, 13), dt.date(2023, 12, 4), dt.date(2024, 1, 8)]
+    assert a.nights == b.nights and len(a.nights) == 4 and a.judged == b.judged
+    assert a.quality.by_group["dimension"].isin(["left_behind", "migrant", "hardship"]).any()
+    for name in ("lists", "summary", "by_group", "missed", "lead"):
+        pd.testing.assert_frame_equal(getattr(a.quality, name), getattr(b.quality, name), obj=name)
+    assert a.quality.lead_summary == b.quality.lead_summary
+    for name in ("by_month", "reliability"):
+        pd.testing.assert_frame_equal(getattr(a.calibration, name), getattr(b.calibration, name), obj=name)
+    pd.testing.assert_frame_equal(a.drift.table, b.drift.table)
+    for name in ("classes", "schools", "tables", "statuses"):
+        pd.testing.assert_frame_equal(getattr(a.coverage, name), getattr(b.coverage, name), obj=name)
+    assert a.to_json() == b.to_json()
+    # as of a date before the last nights: those are neither read nor named
+    early = run_monitor(url, logged["root"] / "county", as_of=dt.date(2024, 5, 1), **kw)
+    assert len(early.nights) == 3

@@ -1,0 +1,46 @@
+"""``risk.monitoring.panel.judged_panel``: one cohort a night gives the same labels as
+``training.labels.label_panel`` and the same watched groups as ``training.fairness.audit_groups``."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from features.config import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def tables():
+    from features.load import tables_from_frames
+    from features.sim import simulate_county
+
+    county = simulate_county(students=400, years=2, seed=3, preset="reap_2010", start_year=2022)
+    return tables_from_frames(county.frames).tables
+
+
+def test_one_cohort_a_night_gives_the_labels_and_groups_of_the_two_functions(tables):
+    from risk.monitoring.panel import WATCHED, judged_panel
+    from training.fairness import audit_groups
+    from training.labels import label_panel
+
+    cfg = TrainConfig()
+    nights = list(pd.date_range("2023-09-04", "2024-03-08", freq="13D"))
+    until = dt.date(2024, 7, 10)
+    labels, groups = judged_panel(tables, nights, cfg, until=until)
+    want = label_panel(tables, nights, cfg, until=until)
+    pd.testing.assert_frame_equal(labels, want)
+    assert labels["label"].sum() > 0  # the county has dropouts to label
+    g = audit_groups(tables, nights)[["student_id", "as_of", *WATCHED]]
+    pd.testing.assert_frame_equal(groups, g, check_dtype=False)
+    for w in WATCHED:  # every group has more than one value on these nights
+        assert groups[w].nunique() > 1, w
+    # without the optional tables every child is "unknown", as audit_groups says
+    bare = tables.replace(left_behind=None, hardship=None)
+    _, gb = judged_panel(bare, nights[:2], cfg, until=until)
+    want = audit_groups(bare, nights[:2])[["student_id", "as_of", *WATCHED]]
+    pd.testing.assert_frame_equal(gb, want, check_dtype=False)
+    assert judged_panel(tables, nights[:1], cfg, until=until, watched=None)[1] is None
+    with pytest.raises(ValueError, match="sex"):
+        judged_panel(tables, nights[:1], cfg, until=until, watched=("sex",))
