@@ -47,7 +47,7 @@ _VOLATILE = {
     "code_version",
     "data_hash",
     "config_hash",
-    "input_key",  # hashes the model file, whose bytes carry the training run's MLflow ids
+    "input_key",  # hashes the model file: two trainings of one county pickle to different bytes
     "event_id",
     "heartbeat",
     "pid",
