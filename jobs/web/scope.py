@@ -176,16 +176,19 @@ def _criteria(p: Principal, aggregate: bool, monthly_form: bool = False) -> list
     return [with_loader_criteria(entity, crit, include_aliases=True) for entity, crit in rows.items()]
 
 
-def _check_aggregate(state: ORMExecuteState) -> None:
-    for col in state.statement.selected_columns:
+def _check_selected(stmt, allowed: frozenset[str], what: str) -> None:
+    """Every selected column is an aggregate function or a column named in ``allowed``."""
+    for col in stmt.selected_columns:
         inner = col.element if isinstance(col, sa.sql.elements.Label) else col
         if isinstance(inner, functions.FunctionElement) and inner.name.lower() in _AGG_FUNCTIONS:
             continue
-        if getattr(inner, "name", None) in GROUP_COLUMNS and isinstance(inner, sa.sql.ColumnElement):
+        if getattr(inner, "name", None) in allowed and isinstance(inner, sa.sql.ColumnElement):
             continue
-        raise ScopeError(
-            f"an aggregate statement may select counts and {sorted(GROUP_COLUMNS)} only, not {col}"
-        )
+        raise ScopeError(f"{what} may select aggregates and {sorted(allowed)} only, not {col}")
+
+
+def _check_aggregate(state: ORMExecuteState) -> None:
+    _check_selected(state.statement, GROUP_COLUMNS, "an aggregate statement")
 
 
 def _check_figures(state: ORMExecuteState) -> None:
@@ -195,15 +198,7 @@ def _check_figures(state: ORMExecuteState) -> None:
     froms = stmt.get_final_froms()
     if [getattr(f, "name", None) for f in froms] != [RiskSnapshot.__table__.name]:
         raise ScopeError("a county figure reads risk_snapshots only")
-    for col in stmt.selected_columns:
-        inner = col.element if isinstance(col, sa.sql.elements.Label) else col
-        if isinstance(inner, functions.FunctionElement) and inner.name.lower() in _AGG_FUNCTIONS:
-            continue
-        if getattr(inner, "name", None) in _FIGURE_COLUMNS and isinstance(inner, sa.sql.ColumnElement):
-            continue
-        raise ScopeError(
-            f"a county figure may select aggregates and {sorted(_FIGURE_COLUMNS)} only, not {col}"
-        )
+    _check_selected(stmt, _FIGURE_COLUMNS, "a county figure")
     clauses = [c for c in (stmt.whereclause, *stmt._group_by_clauses) if c is not None]
     for clause in clauses:
         for el in sa.sql.visitors.iterate(clause):
