@@ -36,6 +36,7 @@ __all__ = [
     "JobConfig",
     "ComputeConfig",
     "WebConfig",
+    "ReportsConfig",
     "WATCHED_GROUPS",
     "BaoxueConfig",
     "feature_settings",
@@ -387,6 +388,26 @@ class WebConfig:
                 raise ConfigError(f"[web] {name} must be >= 1, got {getattr(self, name)}")
 
 
+@dataclass(frozen=True)
+class ReportsConfig:
+    """The reports' periods. Not part of a run's key: it changes no list."""
+
+    # the days of the month the township's 《新增疑似辍学学生情况统计表》 is due: each table covers
+    # the days since the one before (the 30th stands for the month's last day in February)
+    statistics_days: tuple[int, ...] = (10, 20, 30)
+
+    def __post_init__(self) -> None:
+        days = tuple(self.statistics_days)
+        if (
+            not days
+            or any(not isinstance(d, int) or not 1 <= d <= 31 for d in days)
+            or list(days) != sorted(set(days))
+        ):
+            raise ConfigError(
+                f"[reports] statistics_days must be increasing days of the month (1-31), got {list(days)}"
+            )
+
+
 @dataclass(frozen=True, kw_only=True)
 class BaoxueConfig:
     """The whole configuration."""
@@ -399,6 +420,7 @@ class BaoxueConfig:
     job: JobConfig = field(default_factory=JobConfig)
     compute: ComputeConfig = field(default_factory=ComputeConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    reports: ReportsConfig = field(default_factory=ReportsConfig)
 
     def digest(self) -> str:
         """A short hash of the configuration, recorded with every run."""
@@ -442,6 +464,7 @@ _CLASSES = {
     "job": JobConfig,
     "compute": ComputeConfig,
     "web": WebConfig,
+    "reports": ReportsConfig,
 }
 
 

@@ -229,7 +229,10 @@ def replay_nightly(
     }
     from jobs.reports.bundle import inputs_from_db, write_all
 
-    reports = write_all(inputs_from_db(engine, tables, rules=cfg.rules), out / "reports", students="red")
+    reports = write_all(
+        inputs_from_db(engine, tables, rules=cfg.rules), out / "reports", students="red",
+        statistics_days=cfg.reports.statistics_days,
+    )  # fmt: skip
     artefacts[f"reports of the last night ({len(reports.files)} files) — open this first"] = reports.index
     logins = write_demo_logins(engine, out / "logins.txt")
     artefacts[f"staff web app logins (then: baoxue serve --db {cfg.job.db_url})"] = logins

@@ -149,6 +149,7 @@ def run_key(cfg: BaoxueConfig) -> str:
         fields["data"].pop(name, None)
     fields.pop("compute", None)
     fields.pop("web", None)  # the web app's settings change no result
+    fields.pop("reports", None)  # nor do the reports' periods
     fields["train"].pop("promote_tolerance", None)  # who is champion, not how a night scores
     blob = json.dumps(fields, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:12]

@@ -91,7 +91,8 @@ def report_main(
     from jobs.reports.bundle import write_all
 
     inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
-    res = write_all(inputs, out, month=month, language=lang, students=students)
+    days = config_with_db(config, db).reports.statistics_days
+    res = write_all(inputs, out, month=month, language=lang, students=students, statistics_days=days)
     secs = ", ".join(f"{k} {v:.1f} s" for k, v in res.seconds.items())
     console.print(f"{len(res.files)} files in {res.folder} ({secs}); open first: {res.index}", markup=False)
 
@@ -155,6 +156,31 @@ def report_school(
 
     inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
     written(write_school(inputs, school_id, out, lang, month))
+
+
+@report_app.command("statistics")
+def report_statistics(
+    day: Annotated[
+        str | None,
+        typer.Option("--day", help="a day of the period (YYYY-MM-DD; default: the data date)"),
+    ] = None,
+    out: OutOpt = Path("reports"),
+    lang: LangOpt = "zh",
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    data: DataOpt = None,
+    as_of: AsOfOpt = None,
+    snapshot: SnapOpt = None,
+    cases: CasesOpt = None,
+) -> None:
+    """The township's 新增疑似辍学学生情况统计表 of one statistics period ([reports]
+    statistics_days, default the 10th, 20th and 30th), with zero-report rows (HTML + XLSX)."""
+    from jobs.reports.bundle import write_statistics
+
+    inputs = _report_inputs(config, db, data, as_of, snapshot, cases)
+    days = config_with_db(config, db).reports.statistics_days
+    when = parse_day(day).isoformat() if day else None
+    written(write_statistics(inputs, when, out, lang, days=days))
 
 
 @report_app.command("monthly")

@@ -228,6 +228,28 @@ def write_monthly(
     return [_write(out / f"{stem}.html", html.monthly_html(m)), xlsx.monthly_xlsx(m, out / f"{stem}.xlsx")]
 
 
+def write_statistics(
+    inputs: ReportInputs,
+    day: str | None,
+    out: Path,
+    language: Language = "zh",
+    *,
+    days: tuple[int, ...] = (10, 20, 30),
+) -> list[Path]:
+    """The township's 《新增疑似辍学学生情况统计表》 of the statistics period ending on the latest
+    of ``days`` (``[reports] statistics_days``) on or before ``day`` (default: the data date):
+    ``out/statistics-YYYY-MM-DD.html`` and ``.xlsx``, the county form with zero-report rows."""
+    from risk.reporting.monthly import statistics_window
+
+    start, end = statistics_window(day if day is not None else inputs.as_of, days)
+    m = monthly_report(
+        end.strftime("%Y-%m"), cases=inputs.cases, case_events=inputs.case_events, tables=inputs.tables,
+        snapshot=inputs.snapshot, as_of=inputs.as_of, language=language, window=(start, end),
+    )  # fmt: skip
+    stem = f"statistics-{end:%Y-%m-%d}"
+    return [_write(out / f"{stem}.html", html.monthly_html(m)), xlsx.monthly_xlsx(m, out / f"{stem}.xlsx")]
+
+
 def write_student(
     inputs: ReportInputs,
     student_id: str,
@@ -259,6 +281,7 @@ def write_all(
     month: str | None = None,
     language: Language = "zh",
     students: Literal["red", "listed", "none"] = "red",
+    statistics_days: tuple[int, ...] = (10, 20, 30),
 ) -> ReportSet:
     """Every class list and school summary of the run, the monthly report and the 一生一案 sheets.
 
@@ -272,6 +295,9 @@ def write_all(
     language : {"zh", "en"}
     students : {"red", "listed", "none"}
         Whose 一生一案 sheet to write.
+    statistics_days : tuple of int
+        ``[reports] statistics_days``: the statistics table of the period ending on or before
+        the data date is written beside the monthly report.
     """
     zh = language == "zh"
     folder = Path(out) / f"reports-{inputs.as_of:%Y-%m-%d}"
@@ -285,6 +311,11 @@ def write_all(
     files += m
     seconds["monthly"] = time.perf_counter() - start
     links.append(("县月报" if zh else "County monthly report", [(p.name, p.name) for p in m]))
+    st = write_statistics(inputs, None, folder, language, days=statistics_days)
+    files += st
+    links.append(("新增疑似辍学学生情况统计表（每月10、20、30日）" if zh and statistics_days == (10, 20, 30)
+                  else "新增疑似辍学学生情况统计表" if zh else "New suspected dropouts (statistics period)",
+                  [(p.name, p.name) for p in st]))  # fmt: skip
 
     start = time.perf_counter()
     by_school: dict[str, dict] = {}

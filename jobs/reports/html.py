@@ -296,11 +296,15 @@ def monthly_html(m: MonthlyReport) -> str:
          "still_out": "Still out at month end (by four-step stage)", "reasons": "Reasons of the new suspected dropouts",
          "placements": "Placements of returned students", "none": "none"}
     )  # fmt: skip
-    title = f"控辍保学月报 · {m.month}" if zh else f"Monthly dropout report · {m.month}"
+    if m.window is not None:
+        title = (f"新增疑似辍学学生情况统计表 · {m.period_text}" if zh
+                 else f"New suspected dropouts · {m.period_text}")  # fmt: skip
+    else:
+        title = f"控辍保学月报 · {m.month}" if zh else f"Monthly dropout report · {m.month}"
     subtitle = (
-        f"统计月份 {m.month.start_time:%Y年%m月} · {len(m.units)}所学校，其中{int(m.units['zero_report'].sum())}所零报告"
+        f"{'统计期' if m.window is not None else '统计月份'} {m.period_text} · {len(m.units)}所学校，其中{int(m.units['zero_report'].sum())}所零报告"
         if zh
-        else f"month {m.month} · {len(m.units)} schools, {int(m.units['zero_report'].sum())} with a zero report"
+        else f"{'period' if m.window is not None else 'month'} {m.period_text} · {len(m.units)} schools, {int(m.units['zero_report'].sum())} with a zero report"
     )
     rnum = [c for c in m.reasons.columns if c != "township"]
     pnum = [c for c in m.placements.columns if c != "township"]

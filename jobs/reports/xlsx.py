@@ -234,7 +234,10 @@ def monthly_xlsx(m: MonthlyReport, path: str | Path, *, county: str = "") -> Pat
     keys = [c for c, _, _ in FORM_COLUMNS]
     rows = [[r[k] for k in keys] for r in m.form.to_dict("records")]
     zero_units = m.units.loc[m.units["new_suspected"] == 0]
-    zero_note = "本月无新增疑似辍学学生" if zh else "no new suspected dropout this month"
+    if m.window is None:
+        zero_note = "本月无新增疑似辍学学生" if zh else "no new suspected dropout this month"
+    else:
+        zero_note = "本期无新增疑似辍学学生" if zh else "no new suspected dropout in this period"
     for u in zero_units.to_dict("records"):
         row: list[object] = [""] * len(keys)
         row[keys.index("township")] = u["township"]
@@ -245,8 +248,13 @@ def monthly_xlsx(m: MonthlyReport, path: str | Path, *, county: str = "") -> Pat
     title = (f"{county}义务教育阶段新增疑似辍学学生情况统计表" if zh
              else f"{county} new suspected dropouts in compulsory education".strip())  # fmt: skip
     widths = [6, 10, 12, 6, 20, 10, 6, 10, 12, 16, 12, 20, 18, 10, 14, 12, 24]
-    unit_line = (f"填报单位：__________    统计月份：{m.month.start_time:%Y年%m月}    填报日期：__________" if zh
-                 else f"filed by: __________    month: {m.month}    date: __________")  # fmt: skip
+    what = (
+        ("统计期" if m.window is not None else "统计月份")
+        if zh
+        else ("period" if m.window is not None else "month")
+    )
+    unit_line = (f"填报单位：__________    {what}：{m.period_text}    填报日期：__________" if zh
+                 else f"filed by: __________    {what}: {m.period_text}    date: __________")  # fmt: skip
     first = _sheet(ws, title, headers, rows, widths, lang, extra_lines=(unit_line,))
     for i in range(len(m.form), len(rows)):
         for j in range(1, len(headers) + 1):

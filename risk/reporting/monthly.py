@@ -49,7 +49,7 @@ from risk.reporting.labels import (
     label,
 )
 
-__all__ = ["MonthlyReport", "monthly_report", "UNIT_COLUMNS", "FORM_COLUMNS", "stage_at"]
+__all__ = ["MonthlyReport", "monthly_report", "statistics_window", "UNIT_COLUMNS", "FORM_COLUMNS", "stage_at"]
 
 #: count columns of :attr:`MonthlyReport.units` and ``.townships`` (after township, school_id)
 UNIT_COLUMNS: tuple[str, ...] = (
@@ -115,11 +115,50 @@ class MonthlyReport:
     reasons: pd.DataFrame
     placements: pd.DataFrame
     language: Language = "zh"
+    #: the statistics period (:func:`statistics_window`) when the report covers one, not the month
+    window: tuple[pd.Timestamp, pd.Timestamp] | None = None
+
+    @property
+    def period_text(self) -> str:
+        """What the report covers, in its language: "2025年03月", or "2025-03-11 至 2025-03-20"."""
+        zh = self.language == "zh"
+        if self.window is None:
+            return f"{self.month.start_time:%Y年%m月}" if zh else str(self.month)
+        a, b = self.window
+        return f"{a:%Y-%m-%d} 至 {b:%Y-%m-%d}" if zh else f"{a:%Y-%m-%d} to {b:%Y-%m-%d}"
 
     @property
     def zero_report_units(self) -> pd.DataFrame:
         """Schools with nothing to report this month."""
         return self.units.loc[self.units["zero_report"]]
+
+
+def statistics_window(day, days: tuple[int, ...] = (10, 20, 30)) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The statistics period that ends on the latest statistics day on or before ``day``: from
+    the day after the one before (``[reports] statistics_days``; a day past the month's end is
+    its last day, so the 30th is 28 February).
+
+    >>> [str(d.date()) for d in statistics_window("2025-03-20")]
+    ['2025-03-11', '2025-03-20']
+    >>> [str(d.date()) for d in statistics_window("2025-03-31")]
+    ['2025-03-21', '2025-03-30']
+    >>> [str(d.date()) for d in statistics_window("2025-03-05")]
+    ['2025-02-21', '2025-02-28']
+    >>> [str(d.date()) for d in statistics_window("2025-03-10")]
+    ['2025-03-01', '2025-03-10']
+    """
+    day = pd.Timestamp(day).normalize()
+
+    def stops(p: pd.Period) -> list[pd.Timestamp]:
+        last = p.days_in_month
+        return [pd.Timestamp(p.year, p.month, d) for d in sorted({min(int(x), last) for x in days})]
+
+    month = day.to_period("M")
+    cands = stops(month - 2) + stops(month - 1) + stops(month)
+    past = [s for s in cands if s <= day]
+    end = past[-1]
+    start = past[-2] + pd.Timedelta(days=1)
+    return start, end
 
 
 def _units(tables: Tables | None, extra: pd.DataFrame, snapshot: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -156,6 +195,7 @@ def monthly_report(
     as_of: str | dt.date | pd.Timestamp | None = None,
     language: Language = "zh",
     masked: Collection[str] = (),
+    window: tuple | None = None,
 ) -> MonthlyReport:
     """The monthly report of ``month`` for every township and school.
 
@@ -176,6 +216,10 @@ def monthly_report(
         and nothing recorded after it counts (:func:`risk.reporting._common.ledger_on`): a
         report as of ``as_of`` shows nothing known later. Default: the month's last day.
     language : {"zh", "en"}
+    window : (date, date), optional
+        The statistics period (:func:`statistics_window`) instead of the whole month: new
+        cases, returns and closings within it, still out at its end (《新增疑似辍学学生情况统计表》
+        on the 10th, 20th and 30th).
     masked : collection of str
         Case ids whose child the reader may not see (the county before a case reaches the
         四步法): their rows keep school, grade, dates, reason and status, and show no name,
@@ -199,6 +243,10 @@ def monthly_report(
 
     period = month_period(month)
     start, end = period.start_time.normalize(), period.end_time.normalize()
+    if window is not None:
+        start, end = (pd.Timestamp(d).normalize() for d in window)
+        if end < start:
+            raise ValueError(f"statistics window ends ({end.date()}) before it starts ({start.date()})")
     if as_of is not None:
         end = min(end, pd.Timestamp(as_of).normalize())
     c, ev = ledger_on(cases, case_events, end)
@@ -266,6 +314,7 @@ def monthly_report(
         reasons=_by_township(c.loc[new], "reason_primary", REASON_LABELS, township_names, language),
         placements=_by_township(c.loc[returned], "placement", PLACEMENT_LABELS, township_names, language),
         language=language,
+        window=None if window is None else (start, end),
     )
 
 

@@ -38,11 +38,15 @@ def test_report_commands_write_html_and_xlsx(tmp_path):
     res = runner.invoke(app, ["report", "monthly", "--month", "2023-03", *common])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "r" / "monthly-2023-03.xlsx").is_file()
+    res = runner.invoke(app, ["report", "statistics", "--day", "2023-03-13", *common])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "r" / "statistics-2023-03-10.xlsx").is_file()  # the period 03-01..03-10
     res = runner.invoke(app, ["report", "weekly", "--class", "nope", *common])
     assert res.exit_code == 2 and "class_id 'nope' is not in the snapshot" in res.output
     res = runner.invoke(app, ["report", "--all", "--students", "none", *common])
     assert res.exit_code == 0, res.output
     assert "open first:" in res.output and (tmp_path / "r" / "reports-2023-03-13" / "index.html").is_file()
+    assert (tmp_path / "r" / "reports-2023-03-13" / "statistics-2023-03-10.html").is_file()
 
 
 def test_report_options_given_before_the_subcommand_count(tmp_path, monkeypatch):
