@@ -56,7 +56,7 @@ def _show(config, db, last: int, *, every: bool) -> None:
     failed = read_runs(engine, last=last, status="failed")
     for _, r in failed.iterrows():  # what went wrong, one line each (the rows hold no snapshot)
         console.print(
-            f"failed {r['run_id']} ({r['as_of']:%Y-%m-%d}) in stage {r['failed_stage']}: {r['error']}",
+            f"failed {r['run_id']} in stage {r['failed_stage']}: {r['error']}",
             markup=False,
             highlight=False,
         )

@@ -22,8 +22,10 @@ SMALL = {"n_estimators": 30, "num_leaves": 7, "max_depth": 4, "min_child_samples
 
 
 def test_a_reap_2010_model_monitored_on_the_current_preset_ends_in_retrain(tmp_path):
-    """Trained where 3% of pupils drop out a year, serving where 0.3% do: calibration in the
-    large and the precision at capacity both say retrain (ECE alone would not: it is 0.01)."""
+    """Trained where 3% of pupils drop out a year, serving where 0.3% do: the precision at
+    capacity says retrain (ECE alone would not: it is 0.01). Before the monotone constraints
+    (issue 15) calibration in the large said so too; with them the transferred model's O/E
+    interval is no longer wholly outside [0.5, 2], so that reason is not required."""
     from features.load import load_tables
     from jobs.monitor import run_monitor
     from jobs.nightly import run_nightly
@@ -54,7 +56,6 @@ def test_a_reap_2010_model_monitored_on_the_current_preset_ends_in_retrain(tmp_p
     r = run_monitor(url, tmp_path / "current", config=cfg, model=bundle)
     assert len(r.judged) == 5
     assert r.status == "retrain", r.reasons
-    assert any("calibration in the large" in x for x in r.reasons)
     assert any("precision at capacity below the evaluation" in x for x in r.reasons)
     assert not any("new school year" in x for x in r.reasons)  # the model is not old, it is wrong
     assert r.calibration.overall_ece < r.thresholds.max_ece

@@ -79,6 +79,11 @@ def _sqlite(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'ledger.db'}"
 
 
+def _completed(runs: pd.DataFrame) -> pd.DataFrame:
+    """The runs that are nights (a refused or failed night is recorded as a failed row)."""
+    return runs.loc[runs["status"] != "failed"].reset_index(drop=True)
+
+
 def test_an_empty_export_stops_the_night_and_writes_nothing(county, tmp_path):
     db = _sqlite(tmp_path)
     assert _nightly(county, db, FIRST).exit_code == 0
@@ -86,8 +91,16 @@ def test_an_empty_export_stops_the_night_and_writes_nothing(county, tmp_path):
     res = _nightly(county, db, LOST, data=_export(county, tmp_path, "empty", empty=True))
     assert res.exit_code == 4, res.output
     assert "attendance is empty" in res.output and "--accept-stale" in res.output
-    for name, frame in before.items():
-        pd.testing.assert_frame_equal(frame, dump(connect(db))[name], obj=name)
+    after = dump(connect(db))
+    failed = after["runs"].loc[after["runs"]["status"] == "failed"]
+    assert len(failed) == 1 and "attendance is empty" in failed["error"].iloc[0]  # the stop is recorded
+    after["runs"] = after["runs"].loc[after["runs"]["status"] != "failed"].reset_index(drop=True)
+
+    def same(f: pd.DataFrame) -> pd.DataFrame:  # None and NaN alike, whatever the column's dtype
+        return f.astype("object").where(f.notna(), None)
+
+    for name, frame in before.items():  # and nothing else is written
+        pd.testing.assert_frame_equal(same(frame), same(after[name]), obj=name)
 
 
 def test_an_export_that_ends_a_week_early_stops_the_night_naming_the_schools(county, tmp_path):
@@ -140,7 +153,7 @@ def test_replace_redoes_a_stale_night_opens_the_lost_alerts_and_keeps_every_even
     assert redo["supersedes_run_id"] == first_version and redo["missed_days"] == 4
     assert redo["previous_run_id"] == runs["run_id"].iloc[0]
     assert read_snapshot(engine, as_of=LOST)["run_id"].unique().tolist() == [redo["run_id"]]
-    assert len(read_runs(engine, every=True)) == 3
+    assert len(_completed(read_runs(engine, every=True))) == 3  # the refusal above is a failed row
     sus = set(read_cases(engine).query("case_type == 'suspected_dropout'")["student_id"])
     assert fired <= sus  # the lost alerts are open now
     events = read_case_events(engine)
@@ -178,7 +191,9 @@ def test_voiding_a_future_night_lets_the_next_night_run(county, tmp_path, db_url
     assert f"its {kept} event(s) are kept" in res_void.output
     listed = runner.invoke(app, ["runs", "list", "--all", "--db", db_url], env={"COLUMNS": "250"})
     assert listed.exit_code == 0 and future in listed.output and "void" in listed.output
-    assert future not in runner.invoke(app, ["runs", "--db", db_url], env={"COLUMNS": "250"}).output
+    shown = runner.invoke(app, ["runs", "--db", db_url], env={"COLUMNS": "250"}).output
+    table = shown.split("\nfailed ")[0]  # the table; the failed nights' lines follow it
+    assert future not in table  # (the refused night's failed line names it as the later run)
     again = runner.invoke(app, ["runs", "void", future, "--reason", "x", "--db", db_url])
     assert again.exit_code == 2 and "is void" in again.output
 
@@ -222,6 +237,6 @@ def test_a_retrained_model_at_the_same_path_is_not_skipped(county, tmp_path):
     assert res.exit_code == 2 and "the model changed" in res.output and "--replace" in res.output, res.output
     res = _nightly(county, db, FIRST, "--model", str(path), "--replace")
     assert res.exit_code == 0 and "supersedes run" in res.output, res.output
-    runs = read_runs(connect(db), every=True)
+    runs = _completed(read_runs(connect(db), every=True))
     assert len(runs) == 2 and runs["model_version"].nunique() == 2
     assert read_snapshot(connect(db))["run_id"].iloc[0] == runs["run_id"].iloc[-1]
