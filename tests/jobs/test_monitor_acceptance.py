@@ -62,11 +62,9 @@ def test_a_reap_2010_model_monitored_on_the_current_preset_ends_in_retrain(tmp_p
 
 
 @pytest.mark.xfail(
-    reason="after issue 15's tiers the blue tier's realised precision lands just above its expected interval (0.0617 vs 0.0611 upper bound). "
-    "Blue holds 81 rows of 77 children (pooling nights is not the cause) with 2.05 dropouts expected and 5 seen: the interval's normal "
-    "approximation is too short above for so few expected events; by Monte Carlo from the model's own probabilities P(5 or more) is "
-    "5.6% (nights independent) to 6.6% (a child's nights as one), inside a two-sided 95% interval. Fix: exact (Poisson-binomial) "
-    "quantiles for small lists (follow-up issue)",
+    reason="the blue tier (watched children not on the list) is under-rated: with the monotone model (issue 15) "
+    "it holds 31 rows with 4 dropouts, above the exact 95% interval's upper end of 3 (the normal approximation's "
+    "short upper end, the cause before, is gone: intervals are exact for short lists); follow-up issue",
     strict=False,
 )
 def test_with_no_intervention_effects_realised_precision_is_inside_the_expected_interval():
@@ -104,7 +102,7 @@ def test_with_no_intervention_effects_realised_precision_is_inside_the_expected_
     s = r.quality.summary.set_index("tier")
     for tier in ("list", "red", "yellow", "blue", "capacity"):
         row = s.loc[tier]
-        assert row["n"] > 50 and row["dropouts"] > 0, tier
+        assert row["n"] >= 20 and row["dropouts"] > 0, tier  # the exact interval holds for short lists
         assert row["expected_low"] <= row["precision"] <= row["expected_high"], (tier, row.to_dict())
     oe = r.calibration.by_month.set_index("month").loc["all"]
     assert oe["oe_low"] <= 1 <= oe["oe_high"]

@@ -72,10 +72,15 @@ def test_wilson_and_expected_interval_by_hand():
     half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     assert wilson(2, 3) == pytest.approx((centre - half, centre + half))
     assert wilson(2, 3) == pytest.approx((0.2077, 0.9385), abs=1e-4)
-    # expected of [.5, .3, .1]: mean .3, sd sqrt(.25 + .21 + .09) / 3
+    # expected of [.5, .3, .1], exact: P(0) = .5 * .7 * .9 = .315 >= 2.5%, so the low end is 0;
+    # P(<= 1) = .315 + (.315 + .135 + .035) = .8 < 97.5% <= P(<= 2) = 1 - .5 * .3 * .1 = .985,
+    # so the high end is 2 of 3
     e, lo, hi = expected_interval([0.5, 0.3, 0.1])
-    sd = math.sqrt(0.55) / 3
-    assert (e, lo, hi) == pytest.approx((0.3, max(0, 0.3 - z * sd), 0.3 + z * sd))
+    assert (e, lo, hi) == pytest.approx((0.3, 0.0, 2 / 3))
+    # a long list: the normal approximation, sd sqrt(1000 * (.25 + .21 + .09)) / 3000
+    e, lo, hi = expected_interval([0.5, 0.3, 0.1] * 1000)
+    sd = math.sqrt(1000 * 0.55) / 3000
+    assert (e, lo, hi) == pytest.approx((0.3, 0.3 - z * sd, 0.3 + z * sd))
 
 
 def test_missed_list_and_lead_time():
@@ -164,3 +169,30 @@ def test_a_challenger_that_ranks_worse_is_not_promoted():
     badly_calibrated = {"precision_at_cap10": 0.40, "ece": 0.2}
     d = promotion_decision(badly_calibrated, champ, max_ece=0.05)
     assert not d.promote and "ECE" in d.reason
+
+
+def test_the_exact_expected_interval_matches_brute_force_and_covers_a_few_expected_events():
+    """The list's expected interval is exact for short lists: its quantiles are those of every
+    outcome enumerated (10 children, one pooled over two nights), and a list expecting 2 dropouts
+    that sees 5 (the monitor's blue tier) is not called wrong by a normal approximation's
+    too-short upper end."""
+    import itertools
+
+    import numpy as np
+
+    from risk.monitoring.intervals import _exact_quantiles, expected_interval
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.02, 0.4, 10)
+    weights = [2] + [1] * 9  # the first child counts on two nights
+    dist = {}
+    for outcome in itertools.product((0, 1), repeat=10):
+        pr = float(np.prod([q if o else 1 - q for q, o in zip(p, outcome, strict=True)]))
+        x = sum(w * o for w, o in zip(weights, outcome, strict=True))
+        dist[x] = dist.get(x, 0.0) + pr
+    cdf = np.cumsum([dist.get(x, 0.0) for x in range(12)])
+    want = (int(np.argmax(cdf >= 0.025 - 1e-12)), int(np.argmax(cdf >= 0.975 - 1e-12)))
+    assert _exact_quantiles(list(zip(p, weights, strict=True)), 11, 0.025) == want
+    # 81 rows expecting 2.05 dropouts: 5 seen (0.0617) is inside the exact interval
+    _, lo, hi = expected_interval([2.05 / 81] * 81)
+    assert lo == 0.0 and hi >= 5 / 81
