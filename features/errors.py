@@ -12,7 +12,6 @@ __all__ = [
     "DataContractError",
     "PointInTimeError",
     "ModelUnreadable",
-    "ModelUnreadableError",
 ]
 
 
@@ -37,9 +36,6 @@ class ModelUnreadable(BaoxueError):
     registry at the tracking URI, no such registered model or alias (``baoxue`` exits 6,
     :mod:`jobs.exits`). ``ModelUnreadable(model, reason)``, or one message."""
 
-    #: the command line's exit code for it
-    exit_code = 6
-
     def __init__(self, model: object, reason: str | None = None) -> None:
         self.model = str(model)
         self.reason = reason
@@ -50,7 +46,3 @@ class ModelUnreadable(BaoxueError):
             f"the model {self.model} cannot be read ({reason}); train it again with `baoxue train` "
             "or point --model at a good bundle"
         )
-
-
-#: the name :mod:`risk.score` raises it under
-ModelUnreadableError = ModelUnreadable

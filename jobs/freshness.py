@@ -220,29 +220,16 @@ def _attendance_findings(tables, as_of: dt.date, max_staleness_days: int, share:
             thin.append(str(school))
             shown = ", ".join(f"{_day(sd.d0 + int(d))}: {int(counts[i, d])}" for d in low)
             thin_detail.append(f"{school}: {shown} rows, usually {usual:g} a school day")
+
+    def finding(problem: str, schools: list[str], setting: str, details: list[str]) -> Finding:
+        shown = "; ".join(details[:5]) + ("; …" if len(details) > 5 else "")
+        return Finding("attendance", problem, tuple(schools), f"[data] {setting}; {shown}")
+
     out = []
     if stale:
-        out.append(
-            Finding(
-                "attendance",
-                "stale",
-                tuple(stale),
-                f"[data] max_staleness_days = {max_staleness_days}; "
-                + "; ".join(stale_detail[:5])
-                + ("; …" if len(stale_detail) > 5 else ""),
-            )
-        )
+        out.append(finding("stale", stale, f"max_staleness_days = {max_staleness_days}", stale_detail))
     if thin:
-        out.append(
-            Finding(
-                "attendance",
-                "incomplete",
-                tuple(thin),
-                f"[data] min_rows_share = {share:g}; "
-                + "; ".join(thin_detail[:5])
-                + ("; …" if len(thin_detail) > 5 else ""),
-            )
-        )
+        out.append(finding("incomplete", thin, f"min_rows_share = {share:g}", thin_detail))
     return out
 
 

@@ -570,25 +570,21 @@ def _frame(conn_or_engine: Engine | Connection, stmt, dates: tuple[str, ...] = (
 
 
 def read_runs(
-    engine: Engine | Connection,
-    *,
-    last: int | None = None,
-    every: bool = False,
-    status: str | None = "current",
+    engine: Engine | Connection, *, last: int | None = None, every: bool = False, status: str | None = None
 ) -> pd.DataFrame:
     """Past runs, oldest first: ``run_id, as_of``, counts, timings, versions, status.
 
     By default the current version of each night only (:func:`current_run`: no failed, void
-    or superseded run). ``status`` keeps every run of that status (``failed``, ``void``, ``ok``
-    with superseded versions); ``every=True`` or ``status=None`` lists every run. ``last``
-    keeps only the latest ``last`` runs.
+    or superseded run); ``every=True`` lists every run. ``status`` keeps the runs of that status
+    among all versions (``failed``, ``void``, ``ok`` with superseded ones). ``last`` keeps only
+    the latest ``last`` runs.
     """
     t = Run.__table__
     stmt = sa.select(t).order_by(t.c.as_of, t.c.started_at, t.c.finished_at)
-    if status == "current" and not every:
-        stmt = stmt.where(current_run())
-    elif status not in (None, "current"):
+    if status is not None:
         stmt = stmt.where(t.c.status == status)
+    elif not every:
+        stmt = stmt.where(current_run())
     frame = _frame(engine, stmt, ("as_of", "started_at", "finished_at"))
     return frame.tail(last).reset_index(drop=True) if last else frame
 

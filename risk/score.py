@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 from scipy.special import expit
 
-from features.errors import ModelUnreadableError
+from features.errors import ModelUnreadable
 from training.bundle import ModelBundle, load_bundle
 
 __all__ = ["ScoringModel", "load_model", "score", "raw_margin", "design_matrix", "chunks", "DEFAULT_CHUNK"]
@@ -115,7 +115,7 @@ def _load_mlflow(uri: str, tracking_uri: str | None) -> ScoringModel:
     for store in sorted(s for s in stores if s):
         missing = _missing_store(store)
         if missing is not None:
-            raise ModelUnreadableError(
+            raise ModelUnreadable(
                 f"model {uri}: no MLflow store at {store} ({missing} does not exist); pass a bundle file "
                 "with --model, or set [train] tracking_uri to the store `baoxue train` logged to"
             )
@@ -135,11 +135,11 @@ def _load_mlflow(uri: str, tracking_uri: str | None) -> ScoringModel:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=tmp))
             found = sorted(local.rglob("*.joblib"))
             if not found:
-                raise ModelUnreadableError(f"MLflow model {uri} holds no baoxue bundle (*.joblib artifact)")
+                raise ModelUnreadable(f"MLflow model {uri} holds no baoxue bundle (*.joblib artifact)")
             bundle = load_bundle(found[0])
     except (MlflowException, OSError) as exc:
         first = str(getattr(exc, "message", exc)).strip().splitlines()
-        raise ModelUnreadableError(
+        raise ModelUnreadable(
             f"model {uri} (MLflow store {mlflow.get_tracking_uri()}): {first[0] if first else type(exc).__name__}"
         ) from exc
     return ScoringModel(bundle, uri, f"{label} ({bundle.code_version})")

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import jobs.cli.model as model_cli
 from features.config import load_config
-from features.errors import ModelUnreadableError
+from features.errors import ModelUnreadable
 from jobs.cli import app
 from risk.score import load_model
 
@@ -70,6 +70,6 @@ def test_a_store_without_the_model_is_one_line_exit_6(tmp_path, monkeypatch, no_
 
 
 def test_load_model_raises_the_model_error(tmp_path):
-    with pytest.raises(ModelUnreadableError, match="does not exist"):
+    with pytest.raises(ModelUnreadable, match="does not exist"):
         load_model("models:/baoxue/3", tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")
     assert list(tmp_path.iterdir()) == []

@@ -112,7 +112,7 @@ def test_a_changed_salt_stops_the_night_and_rehash_is_the_way_forward(county, fi
     assert res.exit_code == 2, res.output
     assert "id salt differs" in res.output and "baoxue db rehash" in res.output
     assert SALT_A not in res.output and SALT_B not in res.output  # fingerprints only
-    runs = read_runs(connect(url), status=None)
+    runs = read_runs(connect(url), every=True)
     assert runs["status"].tolist() == ["ok", "failed"] and runs["failed_stage"].iloc[-1] == "preflight"
     open_before = read_cases(connect(url))
 
@@ -213,7 +213,7 @@ def test_a_truncated_model_is_exit_6_in_one_line_naming_the_file(county, first_n
     assert res.exit_code == 6, res.output
     assert str(bad) in res.output and res.output.strip().count("\n") == 0
     assert "stage" not in res.output
-    runs = read_runs(connect(f"sqlite:///{db}"), status=None)
+    runs = read_runs(connect(f"sqlite:///{db}"), every=True)
     assert runs["failed_stage"].iloc[-1] == "preflight" and "ModelUnreadable" in runs["error"].iloc[-1]
     # every command that loads a bundle says the same (click turned the EOFError into "Aborted!")
     from features.errors import ModelUnreadable
@@ -230,7 +230,7 @@ def test_a_failed_night_is_recorded_with_its_stage_and_is_no_previous_run(county
     url = f"sqlite:///{_copy(first_night, tmp_path)}"
     res = _nightly(county, url, NIGHTS[1], BAOXUE_FAIL_AT="cases")
     assert res.exit_code == 1, res.output
-    runs = read_runs(connect(url), status=None)
+    runs = read_runs(connect(url), every=True)
     failed = runs[runs["status"] == "failed"]
     assert len(failed) == 1 and failed["failed_stage"].iloc[0] == "cases"
     assert "\n" not in failed["error"].iloc[0] and "before stage 'cases'" in failed["error"].iloc[0]
@@ -348,7 +348,7 @@ def test_a_postgres_role_without_write_is_exit_5_before_computing(county, tmp_pa
         res = _nightly(county, ro_url, NIGHTS[0])
         assert res.exit_code == 5, res.output
         assert f"role {role} cannot write" in res.output and res.output.strip().count("\n") == 0
-        assert read_runs(connect(url), status=None).empty  # nothing computed, nothing written
+        assert read_runs(connect(url), every=True).empty  # nothing computed, nothing written
     finally:
         drop_pg_schema(schema)
         with sa.create_engine(os.environ[PG_ENV]).begin() as conn:
