@@ -258,11 +258,19 @@ class RiskConfig:
     red_risk: float = 0.10  # calibrated 90-day risk at or above this -> red (act today)
     yellow_risk: float = 0.03  # a school's prevention list takes only students at or above this
     red_min_lift: float = 10.0  # training picks the lowest red threshold whose list reaches this lift
-    yellow_min_lift: float = 3.0  # ... and the lowest yellow threshold whose band below red reaches this
+    yellow_min_lift: float = 3.0  # ... and the lowest yellow threshold at which the yellow tier reaches this
+    # how that yellow threshold is read: "tier" = the yellow tier as a whole (the band below red,
+    # within each school's places) reaches yellow_min_lift, and no student below yellow_floor_lift x
+    # the base rate is listed by risk; "student" = every yellow student's own risk >= yellow_min_lift x
+    # the base rate (a marginal floor: shorter, more precise lists, lower recall)
+    yellow_choice: Literal["tier", "student"] = "tier"
+    yellow_floor_lift: float = 2.0  # "tier": per-student floor (a trigger needs min_trigger_lift)
     min_trigger_lift: float = 2.0  # a trigger is a yellow / blue condition only at this measured lift
     exit_margin: float = (
         1.25  # a listed student leaves once the school rank > capacity x this, 2 weeks running
     )
+    # ... or once the risk < this, 2 weeks running (0: the yellow threshold / exit_margin)
+    yellow_exit_risk: float = 0.0
     yellow_unexcused_days: int = 2  # trigger: >= this many unexcused days in the last 10 school days
     yellow_grade_drop: float = 25.0  # trigger: composite grade percentile down this much since the last exam
     blue_risk_ratio: float = 2.0  # risk at least this many times the risk ~4 weeks ago -> blue
@@ -292,7 +300,7 @@ class RiskConfig:
     language: Literal["zh", "en"] = "zh"
 
     def __post_init__(self) -> None:
-        for name in ("red_risk", "yellow_risk", "blue_min_risk", "blue_max_share"):
+        for name in ("red_risk", "yellow_risk", "yellow_exit_risk", "blue_min_risk", "blue_max_share"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ConfigError(f"[risk] {name} must be in [0, 1], got {getattr(self, name)}")
         for name in ("capacity_per_school", "borderline_band", "yellow_unexcused_days", "top_reasons"):
@@ -303,11 +311,19 @@ class RiskConfig:
             raise ConfigError(
                 f"[risk] watched_groups: unknown group {sorted(unknown)[0]!r}; known: {', '.join(WATCHED_GROUPS)}"
             )
-        for name in ("red_min_lift", "yellow_min_lift", "min_trigger_lift", "capacity_per_100"):
+        for name in (
+            "red_min_lift",
+            "yellow_min_lift",
+            "yellow_floor_lift",
+            "min_trigger_lift",
+            "capacity_per_100",
+        ):
             if getattr(self, name) < 0:
                 raise ConfigError(f"[risk] {name} must be >= 0, got {getattr(self, name)}")
         if self.exit_margin < 1:
             raise ConfigError(f"[risk] exit_margin must be >= 1, got {self.exit_margin}")
+        if self.yellow_choice not in ("tier", "student"):
+            raise ConfigError(f"[risk] yellow_choice must be 'tier' or 'student', got {self.yellow_choice!r}")
         if self.threshold_source not in ("model", "config"):
             raise ConfigError(
                 f"[risk] threshold_source must be 'model' or 'config', got {self.threshold_source!r}"

@@ -11,9 +11,11 @@ red         a rule fired, or calibrated risk >= the red threshold (act today; ne
 yellow      this week's prevention list, per school: the highest-risk students up to the school's
             capacity (minus its red students), each at or above the yellow threshold, or carrying
             a trigger whose measured lift reaches ``[risk] min_trigger_lift``. A student already on
-            the list stays while the school rank is within capacity x ``[risk] exit_margin`` (and
-            the risk within the yellow threshold / exit_margin), and leaves only after two weekly
-            looks beyond the rank margin (``held:beyond_margin`` marks the first)
+            the list (red or yellow a week earlier) stays while inside both margins: the school
+            rank within capacity x ``[risk] exit_margin`` and the risk at or above the exit risk
+            (``[risk] yellow_exit_risk``, default the yellow threshold / exit_margin). Outside
+            either, the student stays one more week (``held:beyond_margin``) and leaves only after
+            two weekly looks outside. Students held take places first: capacity stays a ceiling
 blue        watch (关注): not listed, and risk doubled in 4 weeks above ``blue_min_risk``, or a
             trigger with measured lift; at most ``blue_max_share`` of the cohort (highest risk first)
 none        the rest; a watched group (留守, 随迁, 困难, 残疾, ...) is a tag, never a colour
@@ -48,6 +50,7 @@ __all__ = [
     "watched_group_masks",
     "trigger_masks",
     "rule_flag_mask",
+    "exit_risk",
     "list_tiers",
 ]
 
@@ -170,6 +173,20 @@ def rule_flag_mask(features: pd.DataFrame) -> np.ndarray:
     return mask
 
 
+def exit_risk(thresholds: Thresholds, config: RiskConfig | None = None) -> float:
+    """The risk under which a listed student is outside the list's margin: ``[risk]
+    yellow_exit_risk`` when set (never above the yellow threshold), else the yellow threshold /
+    ``exit_margin``.
+
+    >>> exit_risk(Thresholds(0.2, 0.05), RiskConfig()), exit_risk(Thresholds(0.2, 0.05), RiskConfig(yellow_exit_risk=0.03))
+    (0.04, 0.03)
+    """
+    rc = config or RiskConfig()
+    if rc.yellow_exit_risk > 0:
+        return min(rc.yellow_exit_risk, thresholds.yellow_risk)
+    return thresholds.yellow_risk / rc.exit_margin
+
+
 def _rank_in(groups: np.ndarray, order: np.ndarray, member: np.ndarray) -> np.ndarray:
     """1-based position of each ``member`` row within its group along ``order`` (0 elsewhere)."""
     out = np.zeros(len(groups), dtype="int64")
@@ -277,10 +294,12 @@ def list_tiers(
         )
         was_listed = np.isin(before_tier, ["red", "yellow"]) & ~red
         was_beyond = before_cond == "held:beyond_margin"
-        # the margin applies to the yellow threshold too: a student far under it leaves
-        near = (p >= thresholds.yellow_risk / rc.exit_margin) | has_trig
-        stays = was_listed & near & ((rank_nr <= margin) | ~was_beyond)
+        # inside both margins: the school rank within capacity x exit_margin, and the risk at or
+        # above the exit risk (or a lifted trigger); outside either, one more week, then off
+        inside = ((p >= exit_risk(thresholds, rc)) | has_trig) & (rank_nr <= margin)
+        stays = was_listed & (inside | ~was_beyond)
     else:
+        inside = np.ones(n, dtype=bool)
         stays = np.zeros(n, dtype=bool)
 
     # fill each school's places: students staying first (highest rank first), then the eligible
@@ -293,7 +312,7 @@ def list_tiers(
 
     yellow = taken
     tier[yellow] = "yellow"
-    beyond = yellow & stays & (rank_nr > margin)
+    beyond = yellow & stays & ~inside
     held = yellow & stays & ~eligible & ~beyond | (yellow & stays & (rank_nr > places) & ~beyond)
     cond[yellow] = np.where(
         by_risk[yellow], f"risk>={thresholds.yellow_risk:g}", "trigger:" + trig_name[yellow]

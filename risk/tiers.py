@@ -97,13 +97,13 @@ def _words(code: str, th: Thresholds, rc: RiskConfig, config: BaoxueConfig | Non
         return z + "（经验证的预警信号）", e + " (a trigger with measured lift)"
     if code == "held:within_margin":
         return (
-            "上周在名单上，排名仍在容量余量内，继续跟进",
-            "on last week's list and still within the capacity margin",
+            "上周在名单上，排名和风险仍在余量内，继续跟进",
+            "on last week's list and still within the rank and risk margins",
         )
     if code == "held:beyond_margin":
         return (
-            "上周在名单上，本周排名超出容量余量（下周仍超出则移出名单）",
-            "on last week's list, now ranked beyond the capacity margin (leaves if still beyond next week)",
+            "上周在名单上，本周排名或风险超出余量（下周仍超出则移出名单）",
+            "on last week's list, now beyond the rank or risk margin (leaves if still beyond next week)",
         )
     if code.startswith("risk_x"):
         r = rc.blue_risk_ratio

@@ -28,7 +28,7 @@ from training.fit import explain_speed, fit_model, panel_feature_columns, prepar
 from training.labels import label_panel, observable_as_of_dates, observed_until
 from training.metrics import per_month_metrics, reliability_table, score_metrics
 from training.splits import TemporalDesign, last_year_design, monthly_as_of_dates
-from training.thresholds import choose_thresholds, tier_labels, tier_table
+from training.thresholds import cells, choose_thresholds, row_capacity, tier_labels, tier_table
 
 __all__ = [
     "RULE_COLUMNS",
@@ -382,6 +382,8 @@ def evaluate(
         trigger_masks(test_rows, county),
         county.risk,
         red_rule=rule_flag_mask(test_rows),
+        groups=cells(test_rows),
+        capacity=row_capacity(test_rows, county.risk, capacity),
     )
     tiers = tier_table(
         test_rows, tier_labels(test_rows, scores["lightgbm"], thresholds, county, capacity=capacity)

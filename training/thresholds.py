@@ -2,8 +2,17 @@
 
 :func:`choose_thresholds` picks, on the test rows of the evaluation (a later year than the
 fit), the lowest red threshold whose list reaches ``[risk] red_min_lift`` times the base rate,
-the lowest yellow threshold whose band below red reaches ``[risk] yellow_min_lift``, and
-measures each deterministic trigger's lift (:data:`features.tiering.TRIGGERS`). The deployed
+the lowest yellow threshold at which the yellow tier reaches ``[risk] yellow_min_lift``, and
+measures each deterministic trigger's lift (:data:`features.tiering.TRIGGERS`).
+
+Which lift the yellow threshold promises is ``[risk] yellow_choice``:
+
+- ``"tier"`` (default): the yellow tier *as a whole* (the rows below red at or above the
+  threshold that fit in their school's places on their as-of date, when the places are given)
+  reaches ``yellow_min_lift``; no student is listed by risk below ``yellow_floor_lift`` times
+  the base rate. This is what the acceptance criterion "yellow >= 3x" measures.
+- ``"student"``: every yellow student's *own* risk is at least ``yellow_min_lift`` times the
+  base rate (a marginal floor): the tier's lift is then far above it, and the list short. The deployed
 bundle carries them (``ModelBundle.thresholds``, logged to MLflow); scoring applies them
 (:func:`risk.assess.model_thresholds`). Calibrated probabilities are on one scale from model
 to model, so a threshold chosen on the evaluation model's scores transfers to the deployed one.
@@ -21,7 +30,15 @@ import pandas as pd
 from features.config import BaoxueConfig, RiskConfig
 from features.tiering import TRIGGERS, Thresholds, list_tiers, rule_flag_mask, trigger_masks
 
-__all__ = ["choose_thresholds", "tier_labels", "tier_table", "tier_summary"]
+__all__ = [
+    "choose_thresholds",
+    "within_places",
+    "row_capacity",
+    "cells",
+    "tier_labels",
+    "tier_table",
+    "tier_summary",
+]
 
 
 def _lowest_with_lift(
@@ -55,6 +72,8 @@ def choose_thresholds(
     config: RiskConfig | None = None,
     *,
     red_rule=None,
+    groups=None,
+    capacity=None,
     min_positives: int = 5,
     min_trigger_rows: int = 30,
 ) -> Thresholds:
@@ -66,10 +85,16 @@ def choose_thresholds(
     value at which its list reaches that lift on these rows (calibration may be off).
     ``red_rule`` marks rows a red rule lists anyway: the red threshold is the lowest whose
     list *with* those rows reaches ``red_min_lift``. The yellow band and the trigger lifts are
-    measured on the rows that are not red, the students a yellow condition would add. A
-    threshold that no list reaches falls back to the ``[risk]`` default (yellow: no higher than
-    red); a trigger held by fewer than ``min_trigger_rows`` of those rows has no measured lift
-    (NaN: it stays a fact).
+    measured on the rows that are not red, the students a yellow condition would add. With
+    ``yellow_choice = "tier"`` the yellow threshold is the lowest t >= ``yellow_floor_lift`` x
+    the base rate at which the non-red rows with risk in [t, red) reach ``yellow_min_lift``
+    together; given ``groups`` (one key per (as-of date, school) cell) and ``capacity`` (each
+    row's school capacity), only the rows that fit in their cell's places (capacity minus the
+    cell's red rows, highest risk first) count, as in the list itself, so the promise holds for
+    the capacity-bounded tier. With ``"student"`` the floor is ``yellow_min_lift`` x the base
+    rate. A threshold that no list reaches falls back to the ``[risk]`` default (yellow: no
+    higher than red); a trigger held by fewer than ``min_trigger_rows`` of those rows has no
+    measured lift (NaN: it stays a fact).
 
     >>> rng = np.random.default_rng(0)
     >>> p = rng.uniform(0, 0.2, 20_000)
@@ -97,15 +122,49 @@ def choose_thresholds(
     )
     red = rc.red_risk if red is None else red
     rest = ~rule & (p < red)
-    yellow = _lowest_with_lift(
-        y[rest], p[rest], rc.yellow_min_lift * base, min_positives, floor=rc.yellow_min_lift * base
-    )
+    if rc.yellow_choice == "student":
+        yellow = _lowest_with_lift(
+            y[rest], p[rest], rc.yellow_min_lift * base, min_positives, floor=rc.yellow_min_lift * base
+        )
+    else:
+        fits = rest if groups is None else rest & within_places(p, ~rest, groups, capacity)
+        yellow = _lowest_with_lift(
+            y[fits], p[fits], rc.yellow_min_lift * base, min_positives, floor=rc.yellow_floor_lift * base
+        )
     yellow = min(rc.yellow_risk, red) if yellow is None else yellow
     lifts = {}
     for name in TRIGGERS:
         m = np.asarray(triggers.get(name, np.zeros(len(y), bool)), dtype=bool) & rest
         lifts[name] = float(y[m].mean() / base) if m.sum() >= min_trigger_rows else float("nan")
     return Thresholds(red_risk=red, yellow_risk=yellow, trigger_lift=lifts, base_rate=base, source="model")
+
+
+def within_places(p, red, groups, capacity) -> np.ndarray:
+    """True for the non-red rows whose rank by risk within their group (an (as-of date, school)
+    cell) is within the group's places: ``capacity`` minus the group's red rows. Whatever the
+    yellow threshold t, the capacity-bounded yellow tier by risk is exactly these rows with p >= t
+    (the places go down the same ranking), so a threshold's tier lift is read off them.
+
+    >>> within_places([.5, .3, .2, .1, .4, .3], [True, False, False, False, False, False],
+    ...               ["a", "a", "a", "a", "b", "b"], [2, 2, 2, 2, 1, 1]).tolist()
+    [False, True, False, False, True, False]
+    """
+    p = np.asarray(p, dtype="float64")
+    red = np.asarray(red, dtype=bool)
+    codes = pd.factorize(pd.Series(np.asarray(groups)), sort=False)[0]
+    cap = np.asarray(capacity, dtype="float64")
+    n_red = np.bincount(codes, weights=red.astype("float64"), minlength=codes.max() + 1 if len(codes) else 0)
+    places = cap - n_red[codes]
+    order = np.lexsort((-p, codes))
+    order = order[~red[order]]
+    out = np.zeros(len(p), dtype=bool)
+    if len(order):
+        c = codes[order]
+        start = np.r_[True, c[1:] != c[:-1]]
+        first = np.maximum.accumulate(np.where(start, np.arange(len(order)), 0))
+        rank = np.arange(len(order)) - first + 1
+        out[order] = rank <= places[order]
+    return out
 
 
 def _previous_by_student(rows: pd.DataFrame, p: np.ndarray) -> np.ndarray:
@@ -116,6 +175,27 @@ def _previous_by_student(rows: pd.DataFrame, p: np.ndarray) -> np.ndarray:
     f = f.sort_values(["s", "d"], kind="stable")
     prev = f.groupby("s", sort=False)["p"].shift(1)
     return prev.reindex(range(len(rows))).to_numpy(dtype="float64")
+
+
+def row_capacity(
+    rows: pd.DataFrame, config: RiskConfig | None = None, capacity: int | None = None
+) -> np.ndarray:
+    """Each (student, as-of date) row's school capacity: ``capacity`` (default ``[risk]
+    capacity_per_school``), at most ``capacity_per_100`` per 100 students of the school on that
+    date (at least 1) when that is set."""
+    rc = config or RiskConfig()
+    cap_school = rc.capacity_per_school if capacity is None else capacity
+    cap = np.full(len(rows), cap_school, dtype="float64")
+    if rc.capacity_per_100 > 0 and len(rows):
+        keys = [pd.to_datetime(rows["as_of"]).to_numpy(), rows["school_id"].astype("str").to_numpy()]
+        size = pd.Series(1, index=rows.index).groupby(keys).transform("sum").to_numpy()
+        cap = np.minimum(cap, np.maximum(np.ceil(rc.capacity_per_100 * size / 100.0), 1))
+    return cap
+
+
+def cells(rows: pd.DataFrame) -> np.ndarray:
+    """One key per (as-of date, school) of each row: the cells a list is made in."""
+    return (rows["as_of"].astype("str") + "|" + rows["school_id"].astype("str")).to_numpy()
 
 
 def tier_labels(
@@ -134,13 +214,9 @@ def tier_labels(
     rc = cfg.risk
     p = np.asarray(probability, dtype="float64")
     rows = rows.reset_index(drop=True)
-    cap_school = rc.capacity_per_school if capacity is None else capacity
     school = rows["school_id"].astype("str").to_numpy()
     as_of = pd.to_datetime(rows["as_of"]).to_numpy()
-    size = pd.Series(1, index=rows.index).groupby([as_of, school]).transform("sum").to_numpy()
-    cap = np.full(len(rows), cap_school, dtype="float64")
-    if rc.capacity_per_100 > 0:
-        cap = np.minimum(cap, np.maximum(np.ceil(rc.capacity_per_100 * size / 100.0), 1))
+    cap = row_capacity(rows, rc, capacity)
     previous = _previous_by_student(rows, p)
     red_rule = rule_flag_mask(rows)
     triggers = trigger_masks(rows, cfg)

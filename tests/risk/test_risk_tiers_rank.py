@@ -122,6 +122,74 @@ def test_stable_list_exits_only_after_two_weeks_beyond_the_margin():
         assert (t["tier"] == "yellow").sum() <= 4  # never beyond capacity
 
 
+# hysteresis on the threshold: yellow 0.10, exit risk 0.10 / 1.25 = 0.08, capacity 4 (margin rank 5)
+HYST = Thresholds(red_risk=0.5, yellow_risk=0.10)
+
+
+def test_a_student_enters_at_the_threshold_and_stays_above_the_exit_risk():
+    first = _tiers([0.30, 0.12, 0.09, 0.05], capacity=4, thresholds=HYST)
+    assert first["tier"].tolist() == ["yellow", "yellow", "none", "none"]
+    assert first.loc["s1", "tier_condition"] == "risk>=0.1"
+    # s1 drops to 0.09 (under the threshold, above the exit risk 0.08): stays, held within the
+    # margins; s2 at the same 0.09 was not listed and does not enter
+    second = _tiers([0.30, 0.09, 0.09, 0.05], capacity=4, thresholds=HYST, prior=first)
+    assert second["tier"].tolist() == ["yellow", "yellow", "none", "none"]
+    assert second.loc["s1", "tier_condition"] == "held:within_margin"
+    assert "余量内" in second.loc["s1", "tier_reason_zh"]
+    # exactly at the exit risk is still inside
+    third = _tiers([0.30, 0.08, 0.09, 0.05], capacity=4, thresholds=HYST, prior=second)
+    assert third.loc["s1", "tier_condition"] == "held:within_margin"
+
+
+def test_under_the_exit_risk_a_student_leaves_only_after_two_weeks():
+    first = _tiers([0.30, 0.12, 0.01], capacity=4, thresholds=HYST)
+    # week 1 under the exit risk (0.05 < 0.08): one more week on the list, flagged
+    second = _tiers([0.30, 0.05, 0.01], capacity=4, thresholds=HYST, prior=first)
+    assert second.loc["s1", "tier"] == "yellow" and second.loc["s1", "tier_condition"] == "held:beyond_margin"
+    assert "下周仍超出则移出名单" in second.loc["s1", "tier_reason_zh"]
+    # week 2 still under: off the list
+    third = _tiers([0.30, 0.05, 0.01], capacity=4, thresholds=HYST, prior=second)
+    assert third.loc["s1", "tier"] == "none" and third.loc["s1", "tier_condition"] == ""
+    # back inside after one week out: stays, and the count of weeks out starts again
+    back = _tiers([0.30, 0.085, 0.01], capacity=4, thresholds=HYST, prior=second)
+    assert back.loc["s1", "tier_condition"] == "held:within_margin"
+    again = _tiers([0.30, 0.05, 0.01], capacity=4, thresholds=HYST, prior=back)
+    assert again.loc["s1", "tier_condition"] == "held:beyond_margin"  # a first week out again
+
+
+def test_the_exit_risk_can_be_set_on_its_own():
+    cfg = RiskConfig(blue_max_share=1.0, yellow_exit_risk=0.04)
+    first = _tiers([0.30, 0.12, 0.01], capacity=4, thresholds=HYST, config=cfg)
+    second = _tiers([0.30, 0.05, 0.01], capacity=4, thresholds=HYST, config=cfg, prior=first)
+    assert second.loc["s1", "tier_condition"] == "held:within_margin"  # 0.05 >= 0.04
+    third = _tiers([0.30, 0.03, 0.01], capacity=4, thresholds=HYST, config=cfg, prior=second)
+    assert third.loc["s1", "tier_condition"] == "held:beyond_margin"
+    with pytest.raises(Exception, match="yellow_exit_risk"):
+        RiskConfig(yellow_exit_risk=1.5)
+
+
+def test_held_students_count_against_capacity_and_red_is_always_in():
+    # capacity 2: two students listed; next week both are under the threshold but inside the
+    # margins, and a newcomer at 0.20 waits: the held students keep their places
+    first = _tiers([0.15, 0.12, 0.05, 0.01], capacity=2, thresholds=HYST)
+    assert first["tier"].tolist() == ["yellow", "yellow", "none", "none"]
+    second = _tiers([0.09, 0.09, 0.20, 0.01], capacity=2, thresholds=HYST, prior=first)
+    assert second["tier"].tolist() == ["yellow", "yellow", "none", "none"]
+    assert (second["tier"] == "yellow").sum() <= 2
+    # a rule fires for a held student: red at once, beyond capacity if need be; s2 takes the place
+    third = _tiers([0.09, 0.09, 0.20, 0.01], rules=["rule_48h", "", "", ""], capacity=2, thresholds=HYST,
+                   prior=second)  # fmt: skip
+    assert third["tier"].tolist() == ["red", "yellow", "none", "none"]
+    fourth = _tiers([0.09, 0.09, 0.20, 0.01], rules=["rule_48h", "rule_3day", "", ""], capacity=2,
+                    thresholds=HYST, prior=third)  # fmt: skip
+    assert fourth["tier"].tolist() == ["red", "red", "none", "none"]  # 2 red fill the 2 places
+    fifth = _tiers([0.09, 0.09, 0.20, 0.01], rules=["rule_48h", "", "", ""], capacity=2, thresholds=HYST,
+                   prior=fourth)  # fmt: skip
+    # s1 was red, is held (0.09 inside the margins) and keeps the one place left before s2
+    assert fifth["tier"].tolist() == ["red", "yellow", "none", "none"]
+    assert fifth.loc["s1", "tier_condition"] == "held:within_margin"
+
+
 def _ranking_frame(n=12, tiers=None, schools=None):
     idx = pd.Index([f"s{i:02d}" for i in range(n)], name="student_id")
     return pd.DataFrame(
