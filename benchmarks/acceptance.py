@@ -41,6 +41,7 @@ import datetime as dt
 import os
 import platform
 import subprocess
+import sys
 import time
 import types
 from dataclasses import replace
@@ -71,6 +72,7 @@ def before_policy():
     src = subprocess.run(["git", "-C", str(root), "show", f"{BEFORE}:features/tiering.py"],
                          check=True, capture_output=True, text=True).stdout  # fmt: skip
     mod = types.ModuleType("tiering_before")
+    sys.modules[mod.__name__] = mod  # dataclasses look their module up
     exec(compile(src, f"{BEFORE}:features/tiering.py", "exec"), mod.__dict__)
     return mod.list_tiers
 
@@ -157,6 +159,20 @@ def part_a(data: pd.DataFrame, cfg: BaoxueConfig, truth: pd.DataFrame | None):
     th_before = choose_thresholds(y, p, trigger_masks(test, cfg), old_cfg.risk, red_rule=rule_flag_mask(test))
     tier_b = tier_labels(test, p, th_before, old_cfg, capacity=cap)
     before, table_b = _criteria_a(test, tier_b, cap, cfg, current)
+    # what the per-student floor costs and buys (the tier-lift choice at each floor)
+    sens = []
+    for floor in (1.0, 1.5, 2.0, 2.5, 3.0):
+        rc = replace(cfg.risk, yellow_floor_lift=floor)
+        th = choose_thresholds(y, p, trigger_masks(test, cfg), rc, red_rule=rule_flag_mask(test),
+                               groups=cells(test), capacity=row_capacity(test, rc, cap))  # fmt: skip
+        tt = tier_table(test, tier_labels(test, p, th, replace(cfg, risk=rc), capacity=cap))
+        a = tt.loc[tt["month"] == "all"].set_index("tier")
+        sens.append({"yellow_floor_lift": floor, "yellow_risk": th.yellow_risk,
+                     "yellow x base": th.yellow_risk / th.base_rate, "yellow share": a.loc["yellow", "share"],
+                     "yellow lift": a.loc["yellow", "lift"], "red+yellow share": a.loc["red+yellow", "share"],
+                     "red+yellow recall": a.loc["red+yellow", "recall"]})  # fmt: skip
+    print("\nthe per-student floor of the tier-lift choice (yellow_min_lift 3, capacity as the ceiling):\n")
+    print(markdown_table(pd.DataFrame(sens), index=False))
     return report, {"before": table_b, "after": table}, {"before": before, "after": after}, th_before, current
 
 
