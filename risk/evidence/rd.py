@@ -57,6 +57,10 @@ ASSUMPTIONS: tuple[str, ...] = (
 )
 
 _KERNELS = {"triangular": "tri", "epanechnikov": "epa", "uniform": "uni"}
+#: a fuzzy RD below this jump in the share treated at the cut-off is refused, not reported: the
+#: estimate is the outcome's jump divided by this one, so it would blow the outcome's noise up
+#: more than tenfold (issue 15: lists held by hysteresis leave a demo cut-off that decides nothing)
+MIN_FIRST_STAGE = 0.1
 
 
 @contextlib.contextmanager
@@ -246,7 +250,13 @@ def rd_effect(
     if design == "fuzzy":
         first = float(np.asarray(fit.tau_T).ravel()[0]) if fit.tau_T is not None else float("nan")
         diagnostics["first_stage_jump"] = first
-        if not np.isfinite(first) or first < 0.3:
+        if not np.isfinite(first) or first < MIN_FIRST_STAGE:
+            raise EstimationError(
+                f"the share with a case jumps by {first:.2g} at the cut-off (under {MIN_FIRST_STAGE:g}):"
+                " the cut-off does not decide who gets a case here, so a fuzzy RD would divide noise"
+                " by next to nothing; no estimate"
+            )
+        if first < 0.3:
             warnings.append(
                 f"weak first stage: the share treated jumps by {first:.2f} at the cut-off; the fuzzy"
                 " estimate is imprecise and sensitive to small violations"

@@ -40,6 +40,13 @@ def test_imperfect_compliance_switches_to_fuzzy_and_reports_the_first_stage():
         rd_effect(d, outcome="outcome_attendance", design="sharp")
 
 
+def test_a_cut_off_that_decides_nothing_gives_no_fuzzy_estimate():
+    # support with the same chance on both sides: the first stage is ~0, the ratio is noise
+    d = synth.decisions(1, n_schools=120, compliance=0.4, leak=0.4)
+    with pytest.raises(EstimationError, match=r"jumps by .* at the cut-off \(under 0\.1\).*no estimate"):
+        rd_effect(d, outcome="outcome_attendance")
+
+
 def test_band_and_rule_rows_are_left_out_by_default():
     d = synth.decisions(2, band=3)
     d.loc[d.index[:5], "rule"] = True
