@@ -32,7 +32,8 @@ from risk.reporting import (
     student_plan,
     weekly_class_list,
 )
-from risk.reporting.labels import Language, class_label
+from risk.reporting._common import class_text
+from risk.reporting.labels import Language
 
 __all__ = [
     "ReportInputs",
@@ -343,7 +344,8 @@ def write_all(
         school = str(first.loc[class_id, "school_id"])
         by_school[school]["classes"].append({
             "class_id": class_id,
-            "label": class_label(class_id, first.loc[class_id, "grade"], language),
+            "label": class_text(pd.Series([class_id]), inputs.tables, language,
+                                pd.Series([first.loc[class_id, "grade"]])).iloc[0],
             **{t: int(row.get(t, 0)) for t in ("red", "yellow", "blue")},
             "n": int(row.sum()),
             "links": [(p.suffix.lstrip(".").upper(), f"classes/{p.name}") for p in written],
@@ -359,7 +361,7 @@ def write_all(
         ):
             written = write_student(inputs, sid, folder / "students", language)
             files += written
-            where = class_label(class_id, grade, language)
+            where = class_text(pd.Series([class_id]), inputs.tables, language, pd.Series([grade])).iloc[0]
             by_school[school]["students"] += [(f"{where} · {sid}", f"students/{p.name}") for p in written]
     seconds["students"] = time.perf_counter() - start
 
