@@ -170,6 +170,22 @@ def _lang() -> str:
     return session.get("lang", "zh")
 
 
+def _display(kind: str, code) -> str:
+    """A class, school or staff member as people name them, from the county tables when loaded
+    (the contract's optional names; "六年级1班" and "role id" without them): the code otherwise."""
+    from risk.reporting._common import class_text, owner_text, school_text
+
+    if code is None or (isinstance(code, float) and pd.isna(code)) or code == "":
+        return ""
+    tables = _state().tables
+    one = pd.Series([str(code)], dtype="object")
+    if kind == "class":
+        return str(class_text(one, tables, _lang()).iloc[0]) or str(code)
+    if kind == "school":
+        return str(school_text(one, tables).iloc[0]) or str(code)
+    return str(owner_text(one, tables, _lang()).iloc[0]) or str(code)
+
+
 @bp.app_context_processor
 def _template_globals() -> dict:
     zh = _lang() == "zh"
@@ -186,6 +202,9 @@ def _template_globals() -> dict:
     return {
         "t": t,
         "lab": lab,
+        "class_name": lambda class_id: _display("class", class_id),
+        "school_name": lambda school_id: _display("school", school_id),
+        "staff_name": lambda staff_id: _display("staff", staff_id),
         "lang": _lang(),
         "confidential": CONFIDENTIAL[0 if zh else 1],
         "TIERS": TIER_LABELS,
