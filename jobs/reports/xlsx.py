@@ -115,15 +115,16 @@ def _sheet(
     return first
 
 
-def _page_setup(ws: Worksheet, head_row: int, width: float) -> None:
+def _page_setup(ws: Worksheet, head_row: int | None, width: float) -> None:
     """Print on A4, landscape when the columns are wide, fitted to the page width (any number
-    of pages down), the header row repeated on every page."""
+    of pages down), the header row (when the sheet is a table) repeated on every page."""
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if width > 90 else ws.ORIENTATION_PORTRAIT
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{head_row}:{head_row}"
+    if head_row is not None:
+        ws.print_title_rows = f"{head_row}:{head_row}"
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.print_options.horizontalCentered = True
 
@@ -214,6 +215,7 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
     for k, t in enumerate(("red", "yellow", "blue"), start=3):
         about.cell(k, 1).fill = _fill(TIER_COLOURS[t][1])
     about.column_dimensions["A"].width = 90
+    _page_setup(about, None, 90)
     return _save(wb, path)
 
 
