@@ -63,6 +63,7 @@ from risk.reporting.labels import (
     EVENT_LABELS,
     LIST_GROUP_LABELS,
     OUTCOME_LABELS,
+    ROLE_LABELS,
     STAGE_LABELS,
     TIER_LABELS,
     risk_words,
@@ -213,6 +214,7 @@ def _template_globals() -> dict:
         "STAGES": STAGE_LABELS,
         "STATUSES": CASE_STATUS_LABELS,
         "CASE_TYPES": CASE_TYPE_LABELS,
+        "ROLES": {**ROLE_LABELS, "county": ("县教育局", "county"), "researcher": ("研究人员", "researcher")},
         "me": current_user.principal if current_user.is_authenticated else None,
     }
 

@@ -105,6 +105,7 @@ def test_the_main_pages_fit_a_phone_and_an_a4_page_and_name_classes_schools_and_
     page = _as(browser, server, "h1")
     page.wait_for_url("**/class/c1")
     assert "东坪村小学 七年级(1)班" in page.locator("h1").inner_text()
+    assert page.locator("#me").inner_text() == "班主任 王丽"  # who is logged in, by name
     assert_no_overflow(page, "class page")
     page.goto(f"{server}/student/a")
     text = page.locator("body").inner_text()
@@ -120,6 +121,7 @@ def test_the_main_pages_fit_a_phone_and_an_a4_page_and_name_classes_schools_and_
     assert_no_overflow(page, "school page")
     page = _as(browser, server, "x1")
     page.wait_for_url("**/county")
+    assert page.locator("#me").inner_text() == "x1 · 县教育局"  # no staff row: id and role in words
     assert "南岗中学" in page.locator("#schools").inner_text()
     assert_no_overflow(page, "county page")
 
