@@ -480,3 +480,104 @@ def closed_as_returned(cases: pd.DataFrame) -> pd.Series:
     return cases["status"].isin(RETURN_STATUSES) | (
         cases["status"].eq("closed") & cases["closure_reason"].isin(RETURN_STATUSES)
     )
+
+
+def recent_family_events(
+    tables: Tables | None,
+    student_ids: pd.Series,
+    as_of: pd.Timestamp,
+    *,
+    days: int = 90,
+    language: Language = "zh",
+    show_restricted: bool = False,
+) -> pd.Series:
+    """What happened and when, for each student: the family events of the last ``days`` calendar
+    days up to ``as_of`` (the window of the ``hard_family_event_90d`` feature and the
+    ``family_event`` trigger, ``[features] recent_change_days``), latest first, as
+    "2025-03-02 搬家、2025-01-20 父母离异"; '' when none. Restricted events (incarceration) only
+    with ``show_restricted``. Indexed like ``student_ids``."""
+    from risk.reporting.labels import FAMILY_EVENT_LABELS
+
+    ids = student_ids.astype("str")
+    empty = pd.Series("", index=student_ids.index, dtype="object")
+    fe = getattr(tables, "family_events", None) if tables is not None else None
+    if fe is None or not len(fe) or not len(ids):
+        return empty
+    day = pd.Timestamp(as_of).normalize()
+    when = pd.to_datetime(fe["event_date"])
+    keep = (
+        fe["student_id"].astype("str").isin(set(ids)) & (when <= day) & (when > day - pd.Timedelta(days=days))
+    )
+    if not show_restricted:
+        keep &= fe["event_type"].astype("str") != "incarceration"
+    rows = fe.loc[keep].assign(_when=when[keep]).sort_values("_when", ascending=False)
+    if rows.empty:
+        return empty
+    sep = "、" if language == "zh" else ", "
+    text = (
+        rows.assign(
+            _t=[
+                f"{d:%Y-%m-%d} {label(FAMILY_EVENT_LABELS, str(t), language)}"
+                for d, t in zip(rows["_when"], rows["event_type"], strict=True)
+            ]
+        )  # fmt: skip
+        .groupby(rows["student_id"].astype("str"), sort=False)["_t"]
+        .agg(sep.join)
+    )
+    return ids.map(text).fillna("").astype("object")
+
+
+def with_family_events(
+    rows: pd.DataFrame,
+    tables: Tables | None,
+    *,
+    config=None,
+    show_restricted: bool = False,
+) -> pd.DataFrame:
+    """Snapshot rows whose reasons and tier reason say *what* happened and *when* (issue 19: "近90天
+    家庭发生变故" said neither): the family-event reason (``family_feature`` in ``reason_codes``,
+    its sentence at the same position of ``reasons_zh``/``_en``) and the ``trigger:family_event``
+    tier reason get "（2025-03-02 搬家）" after the fact, from :func:`recent_family_events`. The
+    feature's name and window follow ``config`` (a :class:`features.config.BaoxueConfig`). Rows
+    without such an event are unchanged; a copy is returned."""
+    from features.config import BaoxueConfig
+    from features.names import feature_names
+    from risk.tiers import trigger_words
+
+    cfg = config if isinstance(config, BaoxueConfig) else None
+    names_ = feature_names(cfg)
+    family_feature, days, trigger = (
+        names_.family_event,
+        names_.recent_days,
+        trigger_words("family_event", cfg),
+    )
+    if tables is None or getattr(tables, "family_events", None) is None or rows.empty:
+        return rows
+    out = rows.copy()
+    as_of = pd.to_datetime(out["as_of"])
+    for language, sep, (lb, rb) in (("zh", "；", ("（", "）")), ("en", ";", (" (", ")"))):
+        what = pd.Series("", index=out.index, dtype="object")
+        for day in as_of.dropna().unique():
+            at = as_of == day
+            what[at] = recent_family_events(tables, out.loc[at, "student_id"], pd.Timestamp(day), days=days,
+                                            language=language, show_restricted=show_restricted)  # fmt: skip
+        col = f"reasons_{language}"
+        if col in out and "reason_codes" in out:
+            fixed = []
+            for text, codes, w in zip(out[col], out["reason_codes"], what, strict=True):
+                parts = split_text(text, sep if language == "zh" else ";")
+                names = split_text(codes, ";")
+                if w and family_feature in names and names.index(family_feature) < len(parts):
+                    k = names.index(family_feature)
+                    parts[k] = f"{parts[k]}{lb}{w}{rb}"
+                    text = (sep if language == "zh" else "; ").join(parts)
+                fixed.append(text)
+            out[col] = fixed
+        tcol = f"tier_reason_{language}"
+        if tcol in out and "tier_condition" in out:
+            words = trigger[0 if language == "zh" else 1]
+            trig = out["tier_condition"].astype("str").str.contains("trigger:family_event", regex=False)
+            for i in out.index[trig & (what != "")]:
+                t, w = str(out.at[i, tcol]), f"{lb}{what[i]}{rb}"
+                out.at[i, tcol] = t.replace(words, words + w, 1) if words in t else t + w
+    return out

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import phrase
-from features.config import FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig
 from features.contract import Tables
 from risk.reporting._common import (
     ReportConfig,
@@ -26,6 +26,7 @@ from risk.reporting._common import (
     school_text,
     split_text,
     stage_text,
+    with_family_events,
 )
 from risk.reporting._common import county_mean as _county_mean
 from risk.reporting.labels import (
@@ -511,6 +512,8 @@ def student_plan(
     mine = snap.loc[snap["student_id"] == str(student_id)]
     if mine.empty:
         raise ValueError(f"student_id {student_id!r} is not in the snapshot")
+    fcfg = BaoxueConfig(features=features_config) if features_config is not None else None
+    mine = with_family_events(mine, tables, config=fcfg, show_restricted=show_restricted)
     row = mine.iloc[0]
     as_of = pd.Timestamp(row["as_of"])
 

@@ -32,6 +32,7 @@ from risk.reporting._common import (
     stage_text,
     tags_text,
     watched_tags,
+    with_family_events,
 )
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
@@ -315,6 +316,7 @@ def weekly_class_list(
             dtype=object,
         )
 
+    rows = with_family_events(rows, tables)  # what happened and when, not just "家庭发生变故"
     case = open_case.reindex(rows["student_id"])
     out = pd.DataFrame(
         {

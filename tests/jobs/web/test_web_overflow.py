@@ -67,17 +67,44 @@ def _tables():
     staff = pd.DataFrame({"staff_id": ["h1", "h2", "k1", "k2", "p1"], "school_id": ["s1", "s1", "s1", "s2", "s1"],
                           "role": ["head_teacher", "head_teacher", "counsellor", "counsellor", "principal"],
                           "class_id": ["c1", "c2", None, None, None], "name": ["王丽", "李芳", "张敏", "赵军", "陈平"]})  # fmt: skip
-    fields = ("calendar", "guardians", "left_behind", "hardship", "aid", "family_events", "leave_requests",
+    family = pd.DataFrame(
+        {"student_id": ["a"], "event_date": pd.to_datetime(["2025-02-20"]), "event_type": ["house_move"]}
+    )
+    fields = ("calendar", "guardians", "left_behind", "hardship", "aid", "leave_requests",
               "cases", "case_events", "interventions")  # fmt: skip
     required = {t: pd.DataFrame({c.name: pd.Series(dtype=c.dtype) for c in spec(t).columns})
                 for t in ("attendance", "exams", "exam_results", "registry_events")}  # fmt: skip
     return SimpleNamespace(student_names=NAMES, students=STUDENTS, schools=schools, classes=classes, staff=staff,
-                           **dict.fromkeys(fields), **required)  # fmt: skip
+                           family_events=family, **dict.fromkeys(fields), **required)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": ["--no-sandbox"]}
+
+
+@pytest.fixture
+def ledger(ledger, monkeypatch):
+    """The web tests' ledger and a second night on which a's reasons cite a family event (in the
+    words the scorer stores)."""
+    import datetime as dt
+
+    import tests.jobs.web.conftest as base
+
+    first = base.night_snapshot
+
+    def night(as_of=base.DAY):
+        snap = first(as_of)
+        a = snap["student_id"] == "a"
+        snap.loc[a, ["reasons_zh", "reason_codes"]] = [
+            "近90天家庭发生1次变故；缺勤增加",
+            "hard_family_event_90d;att_x",
+        ]
+        return snap
+
+    monkeypatch.setattr(base, "night_snapshot", night)
+    base.write_night(ledger, run_id="r2", as_of=base.DAY + dt.timedelta(days=1))
+    return ledger
 
 
 @pytest.fixture
@@ -106,10 +133,12 @@ def test_the_main_pages_fit_a_phone_and_an_a4_page_and_name_classes_schools_and_
     page.wait_for_url("**/class/c1")
     assert "东坪村小学 七年级(1)班" in page.locator("h1").inner_text()
     assert page.locator("#me").inner_text() == "班主任 王丽"  # who is logged in, by name
+    assert "近90天家庭发生1次变故（2025-02-20 搬家）" in page.locator("#class-list").inner_text()
     assert_no_overflow(page, "class page")
     page.goto(f"{server}/student/a")
     text = page.locator("body").inner_text()
     assert "东坪村小学 · 七年级(1)班" in text, text[:300]
+    assert "近90天家庭发生1次变故（2025-02-20 搬家）" in text  # what happened and when (issue 19)
     assert_no_overflow(page, "student page")
     page = _as(browser, server, "p1")
     page.wait_for_url("**/school/s1")
