@@ -54,3 +54,40 @@ def test_ten_weeks_and_more_label_every_second_monday():
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == [f"{d:%m-%d}" for d in pd.date_range("2024-01-01", periods=12, freq="W-MON")[::2]]
     plt.close(fig)
+
+
+def test_a_cjk_font_installed_after_matplotlib_cached_its_list_is_still_found(monkeypatch):
+    """Issue 19: chart legends were English unless a CJK font happened to be in matplotlib's
+    cached font list. cjk_font registers the system's CJK font files itself."""
+    import pytest
+    from matplotlib import font_manager
+
+    from jobs.reports import charts
+
+    files = [p for p in font_manager.findSystemFonts() if charts._FILE_HINT.search(p)]
+    if not files:
+        pytest.skip("no CJK font on this machine (apt-get install fonts-noto-cjk)")
+    stale = [f for f in font_manager.fontManager.ttflist if f.name not in charts.CJK_FAMILIES]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)  # a cache from before the install
+    charts.cjk_font.cache_clear()
+    try:
+        assert charts.cjk_font() in charts.CJK_FAMILIES
+        assert charts.chart_language("zh") == "zh"
+    finally:
+        charts.cjk_font.cache_clear()
+
+
+def test_without_any_cjk_font_charts_fall_back_to_english_and_say_so(monkeypatch, caplog):
+    from matplotlib import font_manager
+
+    from jobs.reports import charts
+
+    stale = [f for f in font_manager.fontManager.ttflist if f.name not in charts.CJK_FAMILIES]
+    monkeypatch.setattr(font_manager.fontManager, "ttflist", stale)
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *a, **k: [])
+    charts.cjk_font.cache_clear()
+    try:
+        assert charts.cjk_font() is None and charts.chart_language("zh") == "en"
+        assert "fonts-noto-cjk" in caplog.text
+    finally:
+        charts.cjk_font.cache_clear()
