@@ -25,14 +25,14 @@ def browser_type_launch_args(browser_type_launch_args):
 
 def test_the_main_reports_fit_a_phone_and_an_a4_page(report_set, busiest_class, inputs, page):
     school = str(inputs.snapshot.loc[inputs.snapshot["class_id"] == busiest_class, "school_id"].iloc[0])
-    student = next(p for p in report_set.files if p.parent.name == "students" and p.suffix == ".html")
+    sheets = [p for p in report_set.files if p.parent.name == "students" and p.suffix == ".html"]
     pages = {
         "index": report_set.index,
         "class list": path_of(report_set, f"{busiest_class}.html"),
         "school summary": path_of(report_set, f"{school}.html"),
         "monthly report": path_of(report_set, "monthly-2024-03.html"),
-        "一生一案": student,
     }
+    pages.update({f"一生一案 {p.stem}": p for p in sheets[:6]})
     for where, path in pages.items():
         page.goto(path.resolve().as_uri())
         assert_no_overflow(page, where)
