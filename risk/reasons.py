@@ -205,6 +205,8 @@ def _concept(name: str) -> str:
             return "att_unexcused_recent"
     if name.startswith("att_absence_rate_") and not name.endswith("_term"):
         return "att_absence_recent"
+    if name in ("att_unexcused_streak_current", "att_days_since_present"):
+        return "att_out_now"  # "当前连续1天" and "已1个上课日未到校" are one fact
     if name.startswith("acad_") and (name.endswith("_pct_class_last") or name.endswith("_pct_grade_last")):
         return name.rsplit("_pct_", 1)[0]
     if name in (

@@ -138,6 +138,13 @@ def test_one_fact_is_never_both_a_risk_and_a_protective_factor():
     assert r["reasons_zh"] == "近20个上课日无故缺勤率25%（当前连续2天）"  # the streak said with it
     assert "缺勤" not in r["protective_zh"] and "absen" not in r["protective_en"]
     assert r["protective_zh"] != ""  # an unrelated protective fact is still said
+    # the demo's 邓阳: "（当前连续1天）" with the risk, "已1个上课日未到校" as protective
+    f, c = _frames(
+        {"att_unexcused_days_10d": 2.0, "att_unexcused_streak_current": 1.0, "att_days_since_present": 1.0},
+        {"att_unexcused_days_10d": 0.9, "att_unexcused_streak_current": 0.1, "att_days_since_present": -0.2},
+    )  # fmt: skip
+    r = explain_reasons(f, c).loc["s1"]
+    assert r["reasons_zh"] == "近10个上课日无故缺勤2天（当前连续1天）" and r["protective_zh"] == ""
 
 
 def test_context_and_zero_rates_are_never_reasons():
