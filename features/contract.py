@@ -186,6 +186,7 @@ TABLES: dict[str, TableSpec] = {
                 ),
                 _opt("urban_rural", "category", "城乡类型", values=("urban", "town", "rural")),
                 _opt("has_boarding", "bool", "是否有寄宿"),
+                _opt("name", "str", "学校名称", doc="shown in reports and the web app; never a feature"),
             ),
         ),
         TableSpec(
@@ -212,6 +213,7 @@ TABLES: dict[str, TableSpec] = {
                 _c("academic_year", "int", "学年 (起始年)", ge=1990, le=2100),
                 _c("grade", "int", "年级", ge=1, le=9),
                 _opt("head_teacher_id", "id", "班主任"),
+                _opt("name", "str", "班级名称", doc="e.g. 六年级(1)班; reports say 六年级1班 without it"),
             ),
         ),
         TableSpec(
@@ -506,6 +508,12 @@ TABLES: dict[str, TableSpec] = {
                 ),
                 _opt("class_id", "id", "班级"),
                 _opt("max_open_cases", "int", "最多包保案例数", ge=0, le=500),
+                _opt(
+                    "name",
+                    "str",
+                    "姓名",
+                    doc="staff personal data: shown to staff in reports, never a feature",
+                ),
             ),
         ),
         TableSpec(

@@ -14,7 +14,8 @@ keyed by registry numbers and *every* ``student_id`` value of every table is has
 truncated, mistyped or temporary number is personal data too, and the same raw value gets the
 same hash in each table, so joins hold). Only tables whose ids are all opaque (``s-0042``, a
 school's own number: nothing identifier-shaped anywhere) keep them as they are, and need no
-salt. A ``name`` column of ``students`` moves to ``student_names``.
+salt. A ``name`` column of ``students`` moves to ``student_names``; ``schools``, ``classes`` and
+``staff`` keep theirs (the contract's optional names of schools, classes and staff).
 
 The salt must be at least :data:`MIN_SALT_CHARS` characters (a short salt is guessed, and
 with it every child's registry number from its hash). The ledger records
@@ -84,6 +85,10 @@ _SEPARATORS = str.maketrans("", "", " \t-_.")
 _ID_SHAPE = r"^[A-Za-z]?\d{14,17}[\dXx]$"
 _REGISTRY = r"^G(\d{17}[\dX])$"
 _IDENTITY_COLUMNS = ("registry_no", "national_id")
+#: tables whose ``name`` column is their own: the students' names table, and the optional
+#: names of schools, classes and staff (staff are adults; their names are shown to staff, never
+#: features). A ``name`` anywhere else is a child's and is dropped.
+_NAMED_TABLES = ("student_names", "schools", "classes", "staff")
 
 
 def looks_like_identifier(values: pd.Series) -> np.ndarray:
@@ -240,8 +245,8 @@ def pseudonymize(
     -------
     dict of table name -> DataFrame
         New frames (inputs are not changed): identity columns dropped, ``name`` moved from
-        ``students`` to ``student_names`` (kept there when that table is given) and dropped
-        from every other table. Row index labels are kept (they carry the file row).
+        ``students`` to ``student_names`` (kept there when that table is given), kept in
+        ``schools``, ``classes`` and ``staff`` and dropped from every other table. Row index labels are kept (they carry the file row).
     """
     need = [name for name, f in frames.items() if _needs_hash(f)]
     if need and not salt:
@@ -267,7 +272,7 @@ def pseudonymize(
             f["student_id"] = hash_ids(
                 f["student_id"], salt, where=f"{name}.student_id", salt_env=salt_env, every=bool(need)
             )
-        if "name" in f.columns and name != "student_names":
+        if "name" in f.columns and name not in _NAMED_TABLES:
             if name == "students" and "student_names" not in frames and "student_id" in f.columns:
                 names = f.loc[f["name"].notna(), ["student_id", "name"]].copy()
                 names["student_id"] = names["student_id"].astype("str")

@@ -205,6 +205,8 @@ def _concept(name: str) -> str:
             return "att_unexcused_recent"
     if name.startswith("att_absence_rate_") and not name.endswith("_term"):
         return "att_absence_recent"
+    if name in ("att_unexcused_streak_current", "att_days_since_present"):
+        return "att_out_now"  # "当前连续1天" and "已1个上课日未到校" are one fact
     if name.startswith("acad_") and (name.endswith("_pct_class_last") or name.endswith("_pct_grade_last")):
         return name.rsplit("_pct_", 1)[0]
     if name in (
@@ -308,13 +310,19 @@ def _row_sentences(
     n: int,
     risk_side: bool,
     companions: dict[str, tuple[_Companion, ...]],
+    stated: set[str] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
-    """Up to ``n`` (zh, en) sentences for one row, visiting features in ``order``."""
+    """Up to ``n`` (zh, en) sentences for one row, visiting features in ``order``.
+
+    ``stated``: features already said (the risk side's, companions included), updated in
+    place; a feature of the same concept is not said again, so one fact is never both a risk
+    and a protective factor (issue 19: 近20个上课日无故缺勤率25% as a risk, 近20个上课日无故缺勤5天
+    as protective)."""
     zh: list[str] = []
     en: list[str] = []
     used_names: list[str] = []
-    consumed: set[str] = set()
-    concepts: set[str] = set()
+    consumed: set[str] = stated if stated is not None else set()
+    concepts: set[str] = {_concept(c) for c in consumed}
     for j in order:
         name = names[j]
         if name in consumed or _concept(name) in concepts:
@@ -418,8 +426,9 @@ def explain_reasons(
         row = C[i]
         up = order_up[i][row[order_up[i]] > min_contribution]
         down = order_down[i][row[order_down[i]] < -min_contribution]
-        zh, en, used = _row_sentences(up, names, values, top, True, companions)
-        pzh, pen, _ = _row_sentences(down, names, values, protective, False, companions)
+        stated: set[str] = set()
+        zh, en, used = _row_sentences(up, names, values, top, True, companions, stated)
+        pzh, pen, _ = _row_sentences(down, names, values, protective, False, companions, stated)
         families: list[str] = []
         for n in used:
             fam = _info(n).family

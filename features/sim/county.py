@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from features.sim.attendance import attendance_frames, to_arrow, write_attendance
 from features.sim.geography import COUNTY_CODE
 from features.sim.messy import make_messy
+from features.sim.names import staff_name
 from features.sim.presets import Preset, get_preset
 from features.sim.state import SimState
 from features.sim.truth import county_meta, truth_tables
@@ -168,7 +169,9 @@ def _staff(sim: SimState, classes: pd.DataFrame) -> pd.DataFrame:
         for k, (role, cap) in enumerate(roles):
             rows.append(pd.DataFrame({"staff_id": [f"{sid}-{role[:2].upper()}{k}"], "school_id": [sid], "role": [role],
                                       "class_id": [None], "max_open_cases": [cap]}))  # fmt: skip
-    return pd.concat(rows, ignore_index=True)
+    staff = pd.concat(rows, ignore_index=True)
+    staff["name"] = staff["staff_id"].map(staff_name)  # made up from fixed lists (features.sim.names)
+    return staff
 
 
 def write_county(county: SimulatedCounty, out: str | Path) -> dict[str, int]:

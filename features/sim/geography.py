@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from features.sim.names import school_name, township_name
 from features.sim.presets import Preset
 
 __all__ = ["COUNTY_CODE", "Geo", "geography"]
@@ -44,15 +45,16 @@ def geography(n_students: int, p: Preset, county_code: str = COUNTY_CODE, id_pre
     tp_of = np.full((n_town, villages), -1, dtype=np.int32)
     junior_of = np.zeros(n_town, dtype=np.int32)
 
-    def add(town: int, kind: str, urban: str, boarding: bool) -> int:
+    def add(town: int, kind: str, urban: str, boarding: bool, village: int = 0) -> int:
         rows.append(
             {
                 "school_id": f"{id_prefix}SCH{len(rows) + 1:05d}",
                 "county_code": county_code,
-                "township": f"T{town + 1:02d}",
+                "township": township_name(town),
                 "school_type": kind,
                 "urban_rural": urban,
                 "has_boarding": boarding,
+                "name": school_name(town, village, kind),
             }
         )
         return len(rows) - 1
@@ -65,9 +67,9 @@ def geography(n_students: int, p: Preset, county_code: str = COUNTY_CODE, id_pre
                 primary_of[t, v] = add(t, "nine_year", urban, True)
                 junior_of[t] = primary_of[t, v]
             else:
-                primary_of[t, v] = add(t, "primary", urban if v == 0 else "rural", v == 0)
+                primary_of[t, v] = add(t, "primary", urban if v == 0 else "rural", v == 0, v)
             if v % 2 == 1:
-                tp_of[t, v] = add(t, "teaching_point", "rural", False)
+                tp_of[t, v] = add(t, "teaching_point", "rural", False, v)
         if not nine_year:
             junior_of[t] = add(t, "junior", urban, True)
     return Geo(pd.DataFrame(rows), primary_of, tp_of, junior_of, villages)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.sim.calendar import SchoolYear
 from features.sim.household import caregiver, household_rows
+from features.sim.names import class_name
 from features.sim.state import SimState
 
 __all__ = [
@@ -169,6 +170,7 @@ def classes_rows(sim: SimState, idx: np.ndarray, year: int) -> None:
                 "academic_year": year,
                 "grade": g,
                 "head_teacher_id": ht,
+                "name": [class_name(gg, kk + 1) for gg, kk in zip(g, k, strict=True)],
             }
         )
     )

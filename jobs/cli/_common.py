@@ -311,19 +311,42 @@ def load_county(data_dir: str, config: Path | None):
     return cfg, load_tables(cfg.data, data_dir)
 
 
-def open_ledger(cfg):
+def open_ledger(cfg, *, create: bool = False):
     """The ledger database of ``[job] db_url``, migrated (a database behind the code: exit 2).
 
     A SQLite file in a folder that does not exist is refused (exit 5), so a mistyped ``--db``
     never starts a new, empty ledger: ``baoxue db upgrade --db URL`` creates one on purpose.
+    A command that only reads or amends the ledger (``runs``, ``cases``, ``report``, ``users``)
+    refuses a SQLite file that does not exist too (exit 5; issue 19: ``baoxue runs`` without
+    ``--db`` silently created ``./baoxue.db``); ``create=True`` (the nightly run) may start one.
     """
     from jobs.nightly import open_database
 
     missing_folder(cfg.job.db_url)
+    if not create:
+        missing_file(cfg.job.db_url)
     try:
         return open_database(cfg.job.db_url, lock_timeout_s=cfg.job.lock_timeout_s)
     except RuntimeError as exc:  # a stale migration: a usage error, said as one
         raise ValueError(str(exc)) from exc
+
+
+def missing_file(url: str) -> None:
+    """Raise ``DatabaseUnavailable`` when ``url`` is a SQLite file that does not exist (opening it
+    would create an empty ledger)."""
+    import sqlalchemy as sa
+
+    from jobs.exits import DatabaseUnavailable
+
+    u = sa.make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return
+    path = Path(u.database.removeprefix("file:").split("?")[0])
+    if not path.exists():
+        raise DatabaseUnavailable(
+            f"no ledger at {path} (--db {url}, default [job] db_url): give the --db of your ledger, or "
+            f"create one on purpose with `baoxue db upgrade --db {url}` (the first `baoxue nightly` also does)"
+        )
 
 
 def missing_folder(url: str) -> None:

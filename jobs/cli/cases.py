@@ -22,6 +22,39 @@ from jobs.cli._common import (
 
 __all__ = ["cases_app"]
 
+#: ``--data`` of ``cases list`` and ``cases show``: names come from the county's tables
+NamesData = Annotated[
+    str | None,
+    typer.Option(
+        "--data",
+        help="the county's data folder or URL: show classes and staff by name (the contract's "
+        "optional classes.name and staff.name; 六年级1班 without them)",
+    ),
+]
+
+
+def _county_tables(data: str | None, config):
+    """The county's tables when ``--data`` is given (for names), else ``None``."""
+    if data is None:
+        return None
+    from jobs.cli._common import load_county
+
+    return load_county(data, config)[1].tables
+
+
+def _with_names(frame, tables, language: str = "zh"):
+    """``class`` and ``owner`` columns in words (:func:`risk.reporting._common.class_text`,
+    :func:`~risk.reporting._common.owner_text`) beside the ids."""
+    from risk.reporting._common import class_text, owner_text
+
+    return frame.assign(
+        **{
+            "class": class_text(frame["class_id"], tables, language),
+            "owner": owner_text(frame["owner_staff_id"], tables, language),
+        }
+    )
+
+
 cases_app = App(
     help="The case ledger (台账): list, show, import staff updates, write the update sheet template.",
     no_args_is_help=True,
@@ -35,8 +68,10 @@ def cases_list(
     school: Annotated[str | None, typer.Option(help="school_id")] = None,
     class_id: Annotated[str | None, typer.Option("--class", help="class_id")] = None,
     all_: Annotated[bool, typer.Option("--all", help="closed cases too")] = False,
+    data: NamesData = None,
 ) -> None:
-    """The ledger of a school or class: open cases (with --all, every case)."""
+    """The ledger of a school or class: open cases (with --all, every case); with --data, the
+    class and the owner by name."""
     from rich.table import Table
 
     from jobs.storage import read_cases
@@ -48,6 +83,10 @@ def cases_list(
     table = Table(title=f"cases: {school or ''} {class_id or ''} ({len(frame)})")
     cols = ["case_id", "student_id", "case_type", "trigger", "opened_at", "owner_staff_id", "four_step_stage",
             "status", "tier_last", "last_seen"]  # fmt: skip
+    tables = _county_tables(data, config)
+    if tables is not None:
+        frame = _with_names(frame, tables)
+        cols = [*cols[:2], "class", *cols[2:5], "owner", *cols[5:]]
     for c in cols:  # ids are never cut: they are copied into `baoxue cases show`
         ids = c in ("case_id", "student_id", "owner_staff_id")
         table.add_column(
@@ -64,8 +103,9 @@ def cases_show(
     case_id: Annotated[str, typer.Argument(help="the case's id")],
     config: ConfigOpt = None,
     db: DbOpt = None,
+    data: NamesData = None,
 ) -> None:
-    """One case and its history (events in order)."""
+    """One case and its history (events in order); with --data, the class and staff by name."""
     from rich.table import Table
 
     from jobs.storage import read_case_events, read_cases
@@ -74,6 +114,9 @@ def cases_show(
     cases = read_cases(engine)
     if case_id not in set(cases["case_id"]):
         raise ValueError(f"no case {case_id!r} in the ledger (see `baoxue cases list`)")
+    tables = _county_tables(data, config)
+    if tables is not None:
+        cases = _with_names(cases, tables)
     case = cases.set_index("case_id").loc[case_id]
     console.print(f"case_id: {case_id}", markup=False, highlight=False)
     for k, v in case.items():
@@ -93,6 +136,10 @@ def cases_show(
     for c in cols:
         table.add_column(c, no_wrap=c in ("ts", "owner_staff_id", "next_due"))
     events = read_case_events(engine, case_id=case_id)
+    if tables is not None:
+        from risk.reporting._common import owner_text
+
+        events = events.assign(owner_staff_id=owner_text(events["owner_staff_id"], tables).replace("", None))
     for _, r in events.iterrows():
         table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if c in ("ts", "next_due") else _readable(c, r[c])
                         for c in cols))  # fmt: skip

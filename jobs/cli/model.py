@@ -192,17 +192,20 @@ def score(
     import time
 
     from risk.assess import assess
-    from risk.score import load_model
 
     day = parse_day(as_of)
     if out.suffix.lower() not in (".parquet", ".csv", ".xlsx"):
         raise ValueError(f"--out {out}: write .parquet, .csv or .xlsx")
-    cfg, loaded = load_county(data_dir, config)
-    uri = model or cfg.job.model_uri
+    from features.config import load_config
+    from jobs.guard import check_model
+
+    uri = model or load_config(config).job.model_uri
     if not uri:
         raise ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config")
+    # the model first: a missing or unreadable one is said before the county is loaded (issue 19)
+    scoring = check_model(uri, load_config(config))
+    cfg, loaded = load_county(data_dir, config)
     start = time.perf_counter()
-    scoring = load_model(uri, tracking_uri=cfg.train.tracking_uri)
     snap = assess(loaded.tables, day, scoring, cfg, explain=explain)
     out.parent.mkdir(parents=True, exist_ok=True)
     frame = snap.reset_index(drop=True)

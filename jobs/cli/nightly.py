@@ -107,7 +107,7 @@ def nightly(
         return
     if resume:
         raise ValueError("--resume is for a province folder (county=<code>/ partitions)")
-    engine = open_ledger(cfg)
+    engine = open_ledger(cfg, create=True)
     if console.is_terminal:
         status = console.status(f"nightly run for {day}: load")
 

@@ -32,7 +32,8 @@ from risk.reporting import (
     student_plan,
     weekly_class_list,
 )
-from risk.reporting.labels import Language, class_label
+from risk.reporting._common import class_text
+from risk.reporting.labels import Language
 
 __all__ = [
     "ReportInputs",
@@ -191,11 +192,16 @@ def _write(path: Path, text: str) -> Path:
 
 def write_weekly(inputs: ReportInputs, class_id: str, out: Path, language: Language = "zh") -> list[Path]:
     """The weekly list of one class: ``out/<class_id>.html`` and ``.xlsx``."""
+    return _weekly(inputs, class_id, out, language)[1]
+
+
+def _weekly(inputs: ReportInputs, class_id: str, out: Path, language: Language):
+    """The weekly list of one class and its files (the index counts what the list counts)."""
     wl = weekly_class_list(
         inputs.snapshot, class_id, previous=inputs.previous, cases=inputs.cases,
         case_events=inputs.case_events, tables=inputs.tables, config=inputs.config, rules_config=inputs.rules, language=language,
     )  # fmt: skip
-    return [
+    return wl, [
         _write(out / f"{class_id}.html", html.weekly_html(wl)),
         xlsx.weekly_xlsx(wl, out / f"{class_id}.xlsx"),
     ]
@@ -333,19 +339,15 @@ def write_all(
     seconds["schools"] = time.perf_counter() - start
 
     start = time.perf_counter()
-    tiers = snap.assign(class_id=snap["class_id"].astype("str"), tier=snap["tier"].astype("str"))
-    counts = tiers.groupby(["class_id", "tier"]).size().unstack(fill_value=0)
-    first = tiers.drop_duplicates("class_id").set_index("class_id")
-    for class_id in sorted(tiers["class_id"].unique()):
-        written = write_weekly(inputs, class_id, folder / "classes", language)
+    for class_id in sorted(snap["class_id"].astype("str").unique()):
+        wl, written = _weekly(inputs, class_id, folder / "classes", language)
         files += written
-        row = counts.loc[class_id] if class_id in counts.index else pd.Series(dtype="int64")
-        school = str(first.loc[class_id, "school_id"])
-        by_school[school]["classes"].append({
+        by_school[wl.school_id]["classes"].append({
             "class_id": class_id,
-            "label": class_label(class_id, first.loc[class_id, "grade"], language),
-            **{t: int(row.get(t, 0)) for t in ("red", "yellow", "blue")},
-            "n": int(row.sum()),
+            "label": wl.class_name or class_id,
+            # the counts at the head of that class's list (the same groups, the same students)
+            **{t: int(wl.tier_counts.get(t, 0)) for t in ("red", "yellow", "blue")},
+            "n": int(wl.class_size),
             "links": [(p.suffix.lstrip(".").upper(), f"classes/{p.name}") for p in written],
         })  # fmt: skip
     seconds["classes"] = time.perf_counter() - start
@@ -359,7 +361,7 @@ def write_all(
         ):
             written = write_student(inputs, sid, folder / "students", language)
             files += written
-            where = class_label(class_id, grade, language)
+            where = class_text(pd.Series([class_id]), inputs.tables, language, pd.Series([grade])).iloc[0]
             by_school[school]["students"] += [(f"{where} · {sid}", f"students/{p.name}") for p in written]
     seconds["students"] = time.perf_counter() - start
 

@@ -32,6 +32,7 @@ __all__ = [
     "risk_line",
     "waterfall",
     "attendance_heatmap",
+    "attendance_heatmap_figure",
     "exam_lines",
     "png_uri",
 ]
@@ -168,11 +169,25 @@ def waterfall(
         return png_uri(fig)
 
 
+#: the colour of a day that is not a school day (weekend, holiday): white, unlike "no record" grey
+NO_SCHOOL_COLOUR = "#FFFFFF"
+
+
 def attendance_heatmap(attendance: pd.DataFrame, language: Language = "zh") -> str:
     """Attendance calendar: one cell per day, weeks as columns (labelled by their Monday's date),
-    weekdays as rows. School days have the level's colour ("no record" grey); the days in
-    between that are not school days (weekends, holidays) are white, and the legend says so."""
+    weekdays as rows (:func:`attendance_heatmap_figure`), as a PNG URI."""
     lang = chart_language(language)
+    with plt.rc_context(chart_style(lang)):
+        return png_uri(attendance_heatmap_figure(attendance, lang))
+
+
+def attendance_heatmap_figure(attendance: pd.DataFrame, language: Language = "zh"):
+    """The attendance calendar as a matplotlib figure. School days have their level's colour
+    ("no record" grey: a school day without an attendance row); the days in between that are not
+    school days (weekends, holidays of the school calendar) are white. The legend has one patch
+    per colour the calendar can draw, in that colour, and nothing else; the x axis labels the
+    weeks by their Monday (MM-DD, every second week past ten weeks)."""
+    lang = language
     days = pd.to_datetime(attendance["date"])
     start = (days.min() - pd.Timedelta(days=int(days.min().day_of_week))) if len(days) else pd.NaT
     week = ((days - start).dt.days // 7).to_numpy() if len(days) else np.array([], int)
@@ -186,50 +201,36 @@ def attendance_heatmap(attendance: pd.DataFrame, language: Language = "zh") -> s
     rows = sorted(set(dow.tolist())) or [0]
     rows = list(range(min(rows), max(rows) + 1))
     grid = grid[rows]
-    colours = [_ATT_COLOURS[k] for k in order] + ["#FFFFFF"]
+    colours = [_ATT_COLOURS[k] for k in order] + [NO_SCHOOL_COLOUR]
     cmap = matplotlib.colors.ListedColormap(colours)
     zh = lang == "zh"
-    with plt.rc_context(chart_style(lang)):
-        fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(rows) + 1.6), layout="constrained")
-        ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=off + 0.5, aspect="equal")
-        ax.set_xticks(np.arange(n_weeks + 1) - 0.5, minor=True)
-        ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
-        ax.grid(which="minor", color="#E5E7E9", linewidth=0.5)
-        ax.tick_params(which="minor", length=0)
-        names = ["一", "二", "三", "四", "五", "六", "日"] if zh else ["M", "T", "W", "T", "F", "S", "S"]
-        ax.set_yticks(range(len(rows)), [names[r] for r in rows])
-        step = 2 if n_weeks > 10 else 1
-        ticks = list(range(0, n_weeks, step))
-        if len(days):
-            ax.set_xticks(ticks, [f"{start + pd.Timedelta(weeks=t):%m-%d}" for t in ticks], fontsize=7)
-        else:
-            ax.set_xticks([])
-        ax.set_xlabel("周一日期" if zh else "week of (Monday)", fontsize=8)
-        ax.set_title(
-            f"最近{len(attendance)}个上课日出勤" if zh else f"attendance, last {len(attendance)} school days"
-        )
-        handles = [
-            matplotlib.patches.Patch(
-                facecolor=_ATT_COLOURS[k], edgecolor="#999999", label=label(ATTENDANCE_LEVELS, k, lang)
-            )
-            for k in order
-        ]
-        handles.append(
-            matplotlib.patches.Patch(
-                facecolor="#FFFFFF",
-                edgecolor="#999999",
-                label="非上课日 (周末/假期)" if zh else "no school (weekend, holiday)",
-            )
-        )
-        ax.legend(
-            handles=handles,
-            loc="upper center",
-            bbox_to_anchor=(0.5, -0.35),
-            ncol=3,
-            frameon=False,
-            fontsize=8,
-        )
-        return png_uri(fig)
+    fig, ax = plt.subplots(figsize=(6.4, 0.28 * len(rows) + 1.6), layout="constrained")
+    ax.imshow(grid, cmap=cmap, vmin=-0.5, vmax=off + 0.5, aspect="equal")
+    ax.set_xticks(np.arange(n_weeks + 1) - 0.5, minor=True)
+    ax.set_yticks(np.arange(len(rows) + 1) - 0.5, minor=True)
+    ax.grid(which="minor", color="#E5E7E9", linewidth=0.5)
+    ax.tick_params(which="minor", length=0)
+    names = ["一", "二", "三", "四", "五", "六", "日"] if zh else ["M", "T", "W", "T", "F", "S", "S"]
+    ax.set_yticks(range(len(rows)), [names[r] for r in rows])
+    step = 2 if n_weeks > 10 else 1
+    ticks = list(range(0, n_weeks, step))
+    if len(days):
+        ax.set_xticks(ticks, [f"{start + pd.Timedelta(weeks=t):%m-%d}" for t in ticks], fontsize=7)
+    else:
+        ax.set_xticks([])
+    ax.set_xlabel("周一日期" if zh else "week of (Monday)", fontsize=8)
+    ax.set_title(
+        f"最近{len(attendance)}个上课日出勤" if zh else f"attendance, last {len(attendance)} school days"
+    )
+    no_school = "非上课日 (周末/假期)" if zh else "no school (weekend, holiday)"
+    legend = [(label(ATTENDANCE_LEVELS, k, lang), _ATT_COLOURS[k]) for k in order] + [
+        (no_school, NO_SCHOOL_COLOUR)
+    ]
+    handles = [matplotlib.patches.Patch(facecolor=c, edgecolor="#999999", label=t) for t, c in legend]
+    ax.legend(
+        handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=3, frameon=False, fontsize=8
+    )
+    return fig
 
 
 _SUBJECTS = {

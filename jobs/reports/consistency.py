@@ -13,7 +13,9 @@ consistent):
 - **time**: no date after the data date in any report, except the columns that look ahead
   (a next due date, a plan's review date);
 - **exams**: a 一生一案 sheet whose reasons cite an exam (an ``acad_*`` reason code) lists at
-  least one exam.
+  least one exam;
+- **measures**: 学困帮扶 (tutoring) is suggested, on a class list or a 一生一案 plan, only to a
+  student with an academic reason (issue 19).
 
 The tests run it on the simulated county and on the demo's ledger; the served app's views
 should pass it too (it reads the same library functions).
@@ -26,6 +28,7 @@ import pandas as pd
 from jobs.reports.bundle import ReportInputs
 from risk.reporting import monthly_report, school_summary, student_plan, weekly_class_list
 from risk.reporting._common import ledger_on, open_case_per_student, stage_text
+from risk.snapshot import MEASURES
 
 __all__ = ["report_set_problems", "FORWARD_COLUMNS"]
 
@@ -51,6 +54,11 @@ def _late_dates(frame: pd.DataFrame, as_of: pd.Timestamp, where: str) -> list[st
                 f"{where}: column {col} has {len(late)} dates after the data date, e.g. {late.iloc[0]:%Y-%m-%d}"
             )
     return out
+
+
+def _tutoring_without_reason(measures: str, families: str, tutoring: tuple[str, str]) -> bool:
+    """Whether ``measures`` (words, either language) suggest tutoring though no reason is academic."""
+    return any(w in measures for w in tutoring) and "academic" not in families.split(";")
 
 
 def report_set_problems(inputs: ReportInputs, *, students: int = 20) -> list[str]:
@@ -79,6 +87,7 @@ def report_set_problems(inputs: ReportInputs, *, students: int = 20) -> list[str
     by_class = pd.concat([s.tiers_by_class for s in summaries.values()], ignore_index=True)
     by_class = by_class.set_index("class_id")
 
+    tutoring = MEASURES["tutoring"]
     for class_id in sorted(snap["class_id"].unique()):
         wl = weekly_class_list(snap, class_id, previous=inputs.previous, cases=inputs.cases,
                                case_events=inputs.case_events, tables=inputs.tables, config=inputs.config,
@@ -107,7 +116,13 @@ def report_set_problems(inputs: ReportInputs, *, students: int = 20) -> list[str
             problems.append(
                 f"{where}: {len(same)} students left the list but show the same label before and after"
             )
+        families = dict(zip(snap["student_id"], snap.get("reason_families", pd.Series("", index=snap.index)),
+                            strict=True))  # fmt: skip
         for r in wl.students.itertuples():
+            if _tutoring_without_reason(str(r.measures), str(families.get(r.student_id, "") or ""), tutoring):
+                problems.append(
+                    f"{where}: student {r.student_id} is suggested 学困帮扶 with no academic reason"
+                )
             case = followed.loc[r.student_id] if r.student_id in followed.index else None
             if case is None and r.case_id:
                 problems.append(
@@ -147,6 +162,9 @@ def report_set_problems(inputs: ReportInputs, *, students: int = 20) -> list[str
         for frame, name in ((p.cases, "cases"), (p.events, "events"), (p.interventions, "support"),
                             (p.exams, "exams"), (p.attendance, "attendance"), (p.risk_history, "risk")):  # fmt: skip
             problems += _late_dates(frame, as_of, f"{where} {name}")
+        fam = str(p.current.get("reason_families", "") or "")
+        if any(_tutoring_without_reason(str(m), fam, tutoring) for m in p.plan["measure"]):
+            problems.append(f"{where}: the plan suggests 学困帮扶 with no academic reason")
         codes = str(p.current.get("reason_codes", "") or "").split(";")
         if any(c.strip().startswith("acad_") for c in codes) and p.exam_history.empty:
             problems.append(f"{where}: the reasons cite an exam, the sheet lists none")

@@ -163,15 +163,22 @@ def weekly_html(wl: WeeklyClassList) -> str:
     left = [{**r, "change": r["risk_text"]} for r in wl.left_list.to_dict("records")]
     watch = wl.watch.to_dict("records")
     zh = lang == "zh"
-    title = f"班主任周报 · {wl.class_id}" if zh else f"Weekly class list · {wl.class_id}"
+    klass = wl.class_name or wl.class_id
+    school = wl.school_name or wl.school_id
+    title = f"班主任周报 · {school} {klass}" if zh else f"Weekly class list · {school}, {klass}"
     prev = "" if pd.isna(wl.previous_as_of) else f"{wl.previous_as_of:%Y-%m-%d}"
-    subtitle = (
-        f"学校 {wl.school_id} · {wl.township} · {wl.grade}年级 · 班主任 {wl.head_teacher_id} · "
-        f"数据日期 {wl.as_of:%Y-%m-%d}" + (f" (对比 {prev})" if prev else "")
-        if zh
-        else f"school {wl.school_id} · {wl.township} · grade {wl.grade} · head teacher {wl.head_teacher_id} · "
-        f"as of {wl.as_of:%Y-%m-%d}" + (f" (compared with {prev})" if prev else "")
-    )
+    head = wl.head_teacher or wl.head_teacher_id
+    subtitle = " · ".join(
+        x
+        for x in (
+            wl.township,
+            head,
+            (f"数据日期 {wl.as_of:%Y-%m-%d}" + (f" (对比 {prev})" if prev else "")) if zh
+            else (f"as of {wl.as_of:%Y-%m-%d}" + (f" (compared with {prev})" if prev else "")),
+            f"班级编号 {wl.class_id}" if zh else f"class id {wl.class_id}",
+        )
+        if x
+    )  # fmt: skip
     return _page(
         "weekly.html", lang, title, subtitle, t=t, wl=wl, rows=rows, left=left, watch=watch, counts=wl.tier_counts,
         group_labels={k: label(LIST_GROUP_LABELS, k, lang) for k in LIST_GROUP_LABELS},
@@ -183,13 +190,13 @@ def school_html(s: SchoolSummary) -> str:
     lang = s.language
     zh = lang == "zh"
     grade_h = {"grade": "年级" if zh else "grade", **tier_count_headers(lang)}
-    class_h = {"grade": grade_h["grade"], "class_id": "班级" if zh else "class",
+    class_h = {"grade": grade_h["grade"], "class_name": "班级" if zh else "class",
                **{k: v for k, v in grade_h.items() if k != "grade"}}  # fmt: skip
     nums = list(TIER_COUNT_COLUMNS)
     owner_cols = {c: c for c in s.open_cases_by_owner.columns}
     owner_cols.update({"owner": "责任人" if zh else "owner", "total": "合计" if zh else "total"})
     overdue_h = overdue_headers(lang)
-    returns_h = dict(zip(["case_id", "name", "class_id", "closed_at", "placement"],
+    returns_h = dict(zip(["case_id", "name", "class_name", "closed_at", "placement"],
                          ["个案", "姓名", "班级", "销号日期", "安置方式"] if zh else
                          ["case", "name", "class", "closed on", "placement"], strict=True))  # fmt: skip
     c = s.counts
@@ -210,10 +217,12 @@ def school_html(s: SchoolSummary) -> str:
          "overdue": "Overdue cases", "returns": f"Returned in {s.month}", "none": "none"}
     )  # fmt: skip
     row_class = ["total" if i == len(s.tiers_by_grade) - 1 else "" for i in range(len(s.tiers_by_grade))]
-    title = f"校长周报 · {s.school_id}" if zh else f"School summary · {s.school_id}"
+    school = s.school_name or s.school_id
+    title = f"校长周报 · {school}" if zh else f"School summary · {school}"
+    ref = f" · 学校编号 {s.school_id}" if zh else f" · school id {s.school_id}"
     subtitle = (
         f"{s.township} · 数据日期 {s.as_of:%Y-%m-%d}" if zh else f"{s.township} · as of {s.as_of:%Y-%m-%d}"
-    )
+    ) + (ref if school != s.school_id else "")
     return _page(
         "school.html", lang, title, subtitle, t=t, counts=counts,
         chart=charts.tier_bars(s.tiers_by_grade, lang) if len(s.tiers_by_grade) > 1 else None,
@@ -240,7 +249,7 @@ def tier_count_headers(language: Language) -> dict[str, str]:
 
 def overdue_headers(language: Language) -> dict[str, str]:
     """Headers of the school summary's overdue table."""
-    keys = ["case_id", "name", "class_id", "case_type", "owner", "stage", "late", "due", "days_overdue"]
+    keys = ["case_id", "name", "class_name", "case_type", "owner", "stage", "late", "due", "days_overdue"]
     words = (["个案", "姓名", "班级", "类型", "责任人", "四步法阶段", "逾期原因", "应办日期", "逾期天数"]
              if language == "zh" else
              ["case", "name", "class", "type", "owner", "stage", "why late", "due", "days overdue"])  # fmt: skip
@@ -252,7 +261,7 @@ def unit_headers(language: Language) -> dict[str, str]:
     zh = language == "zh"
     h = {
         "township": "乡镇" if zh else "township",
-        "school_id": "学校" if zh else "school",
+        "school_name": "学校" if zh else "school",
         "new_suspected": "新增疑似辍学" if zh else "new suspected dropouts",
         "returned": "劝返销号" if zh else "returned (closed)",
         "other_closed": "核实销号 (转学等)" if zh else "closed otherwise",
@@ -274,16 +283,16 @@ def monthly_html(m: MonthlyReport) -> str:
     lang = m.language
     zh = lang == "zh"
     uh = unit_headers(lang)
-    nums = [c for c in uh if c not in ("township", "school_id", "zero_report")]
+    nums = [c for c in uh if c not in ("township", "school_name", "zero_report")]
     towns = _zero_text(m.townships, lang)
-    town_h = {k: v for k, v in uh.items() if k != "school_id"}
+    town_h = {k: v for k, v in uh.items() if k != "school_name"}
     town_class = [
         "total" if i == len(towns) - 1 else ("zero" if z else "")
         for i, z in enumerate(m.townships["zero_report"])
     ]
     units = _zero_text(m.units, lang)
     form_h = {c: (z if zh else e) for c, z, e in FORM_COLUMNS}
-    still_h = dict(zip(["township", "school_id", "class_id", "name", "opened_at", "days_out", "stage", "owner"],
+    still_h = dict(zip(["township", "school_name", "class_name", "name", "opened_at", "days_out", "stage", "owner"],
                        ["乡镇", "学校", "班级", "姓名", "疑似辍学日期", "在外天数", "四步法阶段", "包保责任人"] if zh else
                        ["township", "school", "class", "name", "since", "days out", "stage", "owner"], strict=True))  # fmt: skip
     t = (
@@ -354,8 +363,9 @@ def student_html(p: StudentPlan, *, english_driver_labels: list[str] | None = No
     iv_h = dict(zip(list(p.interventions.columns), ["措施", "负责人", "开始", "结束", "次数"] if zh
                     else list(p.interventions.columns), strict=True))  # fmt: skip
     title = f"一生一案 · {p.name}" if zh else f"One student, one plan · {p.name}"
-    subtitle = (f"{row['school_id']} · {row['class_id']} · 数据日期 {p.as_of:%Y-%m-%d}" if zh
-                else f"{row['school_id']} · {row['class_id']} · as of {p.as_of:%Y-%m-%d}")  # fmt: skip
+    where = f"{p.school_name or row['school_id']} · {p.class_name or row['class_id']}"
+    subtitle = (f"{where} · 数据日期 {p.as_of:%Y-%m-%d}" if zh
+                else f"{where} · as of {p.as_of:%Y-%m-%d}")  # fmt: skip
     return _page(
         "student.html", lang, title, subtitle, t=t, tier=str(row["tier"]),
         tier_label=label(TIER_LABELS, str(row["tier"]), lang), band=p.risk_text,

@@ -46,6 +46,7 @@ td.num, th.num { text-align: right; }
 tr.zero td { color: #555; background: #F4F6F6; }
 tr.total td { font-weight: bold; background: #EEF1F4; }
 .scroll { overflow-x: auto; }
+table.plan td { word-break: normal; overflow-wrap: anywhere; }  /* the plan is written on: it wraps to the page */
 img.chart { max-width: 100%; height: auto; display: block; margin: 4px 0; }
 .note { color: #555; font-size: 12px; }
 .write { border-bottom: 1px dotted #888; min-height: 1.6em; }
@@ -184,10 +185,10 @@ STUDENT = """{% extends "base.html" %}
 {% if has_interventions %}<h2>{{ t.interventions }}</h2><div class="scroll">{{ interventions }}</div>{% endif %}
 <h2>{{ t.plan }}</h2>
 <p class="note">{{ t.plan_note }}</p>
-<table><tr><th>{{ t.goal }}</th><th>{{ t.measure }}</th><th>{{ t.owner }}</th><th>{{ t.review }}</th></tr>
+<div class="scroll"><table class="plan"><tr><th>{{ t.goal }}</th><th>{{ t.measure }}</th><th>{{ t.owner }}</th><th>{{ t.review }}</th></tr>
 {% for p in plan %}<tr><td>{{ p.goal }}</td><td>{{ p.measure }}</td><td>{{ p.owner }}</td><td>{{ p.review_date }}</td></tr>{% endfor %}
 <tr><td class="write">&nbsp;</td><td class="write">&nbsp;</td><td class="write">&nbsp;</td><td class="write">&nbsp;</td></tr>
-</table>
+</table></div>
 <p>{{ t.signed }}</p>
 {% endblock %}
 """

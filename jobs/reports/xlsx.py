@@ -115,15 +115,16 @@ def _sheet(
     return first
 
 
-def _page_setup(ws: Worksheet, head_row: int, width: float) -> None:
+def _page_setup(ws: Worksheet, head_row: int | None, width: float) -> None:
     """Print on A4, landscape when the columns are wide, fitted to the page width (any number
-    of pages down), the header row repeated on every page."""
+    of pages down), the header row (when the sheet is a table) repeated on every page."""
     ws.page_setup.paperSize = ws.PAPERSIZE_A4
     ws.page_setup.orientation = ws.ORIENTATION_LANDSCAPE if width > 90 else ws.ORIENTATION_PORTRAIT
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.print_title_rows = f"{head_row}:{head_row}"
+    if head_row is not None:
+        ws.print_title_rows = f"{head_row}:{head_row}"
     ws.page_margins.left = ws.page_margins.right = 0.4
     ws.print_options.horizontalCentered = True
 
@@ -157,8 +158,10 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
                      r["protective"], case, r["case_stage_label"], r["measures"], ""])  # fmt: skip
     places = (f"本校本周名单 {wl.school_on_list} 人 / 名额 {wl.school_places}" if zh
               else f"school list this week {wl.school_on_list} / {wl.school_places} places")  # fmt: skip
-    title = (f"班主任周报 {wl.class_id} ({wl.as_of:%Y-%m-%d}) · {places}" if zh
-             else f"Weekly class list {wl.class_id} ({wl.as_of:%Y-%m-%d}) · {places}")  # fmt: skip
+    where = f"{wl.school_name or wl.school_id} {wl.class_name or wl.class_id}"
+    head = f" · {wl.head_teacher}" if wl.head_teacher else ""
+    title = (f"班主任周报 {where}{head} ({wl.as_of:%Y-%m-%d}) · {places}" if zh
+             else f"Weekly class list {where}{head} ({wl.as_of:%Y-%m-%d}) · {places}")  # fmt: skip
     _sheet(ws, title, weekly_headers(lang), rows, [10, 10, 18, 8, 16, 18, 36, 16, 18, 14, 20, 30], lang)
     for i, group in enumerate(wl.students["group"], start=FIRST_DATA_ROW):
         strong, light = TIER_COLOURS.get(str(group), TIER_COLOURS["none"])
@@ -212,6 +215,7 @@ def weekly_xlsx(wl: WeeklyClassList, path: str | Path) -> Path:
     for k, t in enumerate(("red", "yellow", "blue"), start=3):
         about.cell(k, 1).fill = _fill(TIER_COLOURS[t][1])
     about.column_dimensions["A"].width = 90
+    _page_setup(about, None, 90)
     return _save(wb, path)
 
 
@@ -241,7 +245,7 @@ def monthly_xlsx(m: MonthlyReport, path: str | Path, *, county: str = "") -> Pat
     for u in zero_units.to_dict("records"):
         row: list[object] = [""] * len(keys)
         row[keys.index("township")] = u["township"]
-        row[keys.index("school_id")] = u["school_id"]
+        row[keys.index("school_name")] = u["school_name"]
         row[keys.index("name")] = "零报告" if zh else "zero report"
         row[keys.index("notes")] = zero_note
         rows.append(row)
@@ -265,8 +269,8 @@ def monthly_xlsx(m: MonthlyReport, path: str | Path, *, county: str = "") -> Pat
 
     uh = unit_headers(lang)
     summary = wb.create_sheet(sheets[1])
-    town_rows = m.townships.assign(school_id="小计" if zh else "subtotal")
-    town_rows.loc[town_rows.index[-1], "school_id"] = ""
+    town_rows = m.townships.assign(school_name="小计" if zh else "subtotal")
+    town_rows.loc[town_rows.index[-1], "school_name"] = ""
     units = pd.concat([m.units, town_rows], ignore_index=True)
     srows = [[r[k] if k != "zero_report" else ("零报告" if r[k] and zh else ("zero report" if r[k] else ""))
               for k in uh] for r in units.to_dict("records")]  # fmt: skip
@@ -282,7 +286,15 @@ def monthly_xlsx(m: MonthlyReport, path: str | Path, *, county: str = "") -> Pat
     still = wb.create_sheet(sheets[2])
     sh = (["乡镇", "学校", "班级", "姓名", "疑似辍学日期", "在外天数", "四步法阶段", "包保责任人"] if zh
           else ["township", "school", "class", "name", "since", "days out", "stage", "owner"])  # fmt: skip
-    _sheet(still, sheets[2], sh, m.still_out_cases.to_numpy().tolist(), [10, 12, 20, 10, 12, 8, 20, 20], lang)
+    still_keys = ["township", "school_name", "class_name", "name", "opened_at", "days_out", "stage", "owner"]
+    _sheet(
+        still,
+        sheets[2],
+        sh,
+        m.still_out_cases[still_keys].to_numpy().tolist(),
+        [10, 12, 20, 10, 12, 8, 20, 20],
+        lang,
+    )
     for name, frame in ((sheets[3], m.reasons), (sheets[4], m.placements)):
         w = wb.create_sheet(name)
         cols = list(frame.columns)
@@ -298,17 +310,24 @@ def school_xlsx(s: SchoolSummary, path: str | Path) -> Path:
     wb = Workbook()
     counts = list(tier_count_headers(lang).values())
     parts = [
-        ("各班预警人数" if zh else "Tiers by class", s.tiers_by_class,
+        ("各班预警人数" if zh else "Tiers by class", s.tiers_by_class.drop(columns="class_id"),
          ["年级" if zh else "grade", "班级" if zh else "class", *counts]),
         ("在办个案" if zh else "Open cases", s.open_cases_by_owner,
          ["责任人", *list(s.open_cases_by_owner.columns[1:-1]), "合计"] if zh else list(s.open_cases_by_owner.columns)),
-        ("逾期个案" if zh else "Overdue", s.overdue,
+        ("逾期个案" if zh else "Overdue", s.overdue[list(overdue_headers(lang))],
          list(overdue_headers(lang).values())),
-        ("本月劝返销号" if zh else "Returned", s.returns,
-         ["个案", "姓名", "班级", "销号日期", "安置方式"] if zh else list(s.returns.columns)),
+        ("本月劝返销号" if zh else "Returned", s.returns.drop(columns="class_id"),
+         ["个案", "姓名", "班级", "销号日期", "安置方式"] if zh else list(s.returns.columns.drop("class_id"))),
     ]  # fmt: skip
     for k, (name, frame, heads) in enumerate(parts):
         ws = wb.active if k == 0 else wb.create_sheet(name)
         ws.title = name
-        _sheet(ws, f"{name} · {s.school_id}", heads, frame.to_numpy().tolist(), [14] * len(heads), lang)
+        _sheet(
+            ws,
+            f"{name} · {s.school_name or s.school_id}",
+            heads,
+            frame.to_numpy().tolist(),
+            [14] * len(heads),
+            lang,
+        )
     return _save(wb, path)

@@ -63,6 +63,7 @@ from risk.reporting.labels import (
     EVENT_LABELS,
     LIST_GROUP_LABELS,
     OUTCOME_LABELS,
+    ROLE_LABELS,
     STAGE_LABELS,
     TIER_LABELS,
     risk_words,
@@ -170,6 +171,39 @@ def _lang() -> str:
     return session.get("lang", "zh")
 
 
+_WORDED = ("reasons_zh", "reasons_en", "tier_reason_zh", "tier_reason_en")
+
+
+def _worded(rows) -> dict[str, dict[str, str]]:
+    """Each snapshot row's reasons and tier reason as the reports word them: a family event says
+    what happened and when (:func:`risk.reporting._common.with_family_events`), from the county
+    tables when loaded; the stored words otherwise."""
+    from risk.reporting._common import with_family_events
+
+    cols = ("student_id", "as_of", "reason_codes", "tier_condition", *_WORDED)
+    frame = pd.DataFrame([{c: getattr(r, c, None) for c in cols} for r in rows], columns=list(cols))
+    if len(frame):
+        frame = with_family_events(frame.fillna({c: "" for c in cols if c != "as_of"}), _state().tables,
+                                   config=_state().config)  # fmt: skip
+    return {str(r["student_id"]): {c: r[c] or "" for c in _WORDED} for r in frame.to_dict("records")}
+
+
+def _display(kind: str, code) -> str:
+    """A class, school or staff member as people name them, from the county tables when loaded
+    (the contract's optional names; "六年级1班" and "role id" without them): the code otherwise."""
+    from risk.reporting._common import class_text, owner_text, school_text
+
+    if code is None or (isinstance(code, float) and pd.isna(code)) or code == "":
+        return ""
+    tables = _state().tables
+    one = pd.Series([str(code)], dtype="object")
+    if kind == "class":
+        return str(class_text(one, tables, _lang()).iloc[0]) or str(code)
+    if kind == "school":
+        return str(school_text(one, tables).iloc[0]) or str(code)
+    return str(owner_text(one, tables, _lang()).iloc[0]) or str(code)
+
+
 @bp.app_context_processor
 def _template_globals() -> dict:
     zh = _lang() == "zh"
@@ -186,6 +220,9 @@ def _template_globals() -> dict:
     return {
         "t": t,
         "lab": lab,
+        "class_name": lambda class_id: _display("class", class_id),
+        "school_name": lambda school_id: _display("school", school_id),
+        "staff_name": lambda staff_id: _display("staff", staff_id),
         "lang": _lang(),
         "confidential": CONFIDENTIAL[0 if zh else 1],
         "TIERS": TIER_LABELS,
@@ -194,6 +231,7 @@ def _template_globals() -> dict:
         "STAGES": STAGE_LABELS,
         "STATUSES": CASE_STATUS_LABELS,
         "CASE_TYPES": CASE_TYPE_LABELS,
+        "ROLES": {**ROLE_LABELS, "county": ("县教育局", "county"), "researcher": ("研究人员", "researcher")},
         "me": current_user.principal if current_user.is_authenticated else None,
     }
 
@@ -329,7 +367,8 @@ def _names(ids) -> dict[str, str]:
 
 
 def _split(text) -> list[str]:
-    return [x for x in str(text or "").split(";") if x]
+    """A joined snapshot cell as a list: zh reasons are joined by "；", en ones and codes by ";"."""
+    return [x.strip() for x in str(text or "").replace("；", ";").split(";") if x.strip()]
 
 
 # --- pages ----------------------------------------------------------------------------------------------
@@ -378,8 +417,10 @@ def class_page(class_id: str):
         r = rows[i]
         risk = risk_words(r.probability, means[0], r.prev_probability, previous_mean=means[1], language=lang,
                           when=("上次", "last run"))  # fmt: skip
-        return {"row": r, "group": group[i], "risk": risk, "tags": tags_text(r.tags or "", lang)}
+        return {"row": r, "group": group[i], "risk": risk, "tags": tags_text(r.tags or "", lang),
+                "words": worded.get(r.student_id, {})}  # fmt: skip
 
+    worded = _worded([rows[i] for i in cards + left])
     on_list, places = _school_places(run.run_id, rows[0].school_id)
     shown = [rows[i].student_id for i in cards + left + watch]
     return render_template(
@@ -445,6 +486,7 @@ def _student_context(s: Session, student_id: str) -> dict:
         "student_id": student_id,
         "snaps": snaps,
         "current": current,
+        "worded": (_worded([current]).get(str(current.student_id), {}) if current is not None else {}),
         "cases": cases,
         "open_case": next((c for c in reversed(cases) if c.status in OPEN_STATUSES), None),
         "events": events,

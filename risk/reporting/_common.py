@@ -289,18 +289,70 @@ def ledger_on(
     return c, ev
 
 
+def _names_of(frame: pd.DataFrame | None, key: str) -> pd.Series:
+    """``key`` -> the table's optional ``name`` column (present names only; first row per key)."""
+    if frame is None or "name" not in frame.columns or key not in frame.columns:
+        return pd.Series(dtype="str")
+    f = frame.loc[frame["name"].notna() & (frame["name"].astype("str").str.strip() != ""), [key, "name"]]
+    out = pd.Series(f["name"].astype("str").str.strip().to_numpy(), index=f[key].astype("str").to_numpy())
+    return out[~out.index.duplicated(keep="last")]
+
+
+def class_text(
+    class_ids: pd.Series, tables: Tables | None, language: Language = "zh", grades: pd.Series | None = None
+) -> pd.Series:
+    """Classes as people say them: the ``classes.name`` of the contract where it is given
+    ("六年级(1)班"), else :func:`risk.reporting.labels.class_label` from the grade ("六年级1班"),
+    else the id; '' for a missing id. ``grades`` (aligned with ``class_ids``) is used where the
+    classes table has no grade for a class."""
+    from risk.reporting.labels import class_label
+
+    ids = class_ids.astype("str").where(class_ids.notna(), "")
+    classes = getattr(tables, "classes", None) if tables is not None else None
+    names = _names_of(classes, "class_id") if language == "zh" else pd.Series(dtype="str")
+    grade = pd.Series(np.nan, index=ids.index, dtype="float64")
+    if classes is not None and len(classes):
+        g = pd.Series(pd.to_numeric(classes["grade"], errors="coerce").to_numpy(),
+                      index=classes["class_id"].astype("str").to_numpy())  # fmt: skip
+        grade = ids.map(g[~g.index.duplicated(keep="last")]).astype("float64")
+    if grades is not None:
+        grade = grade.fillna(pd.to_numeric(pd.Series(grades.to_numpy(), index=ids.index), errors="coerce"))
+    fallback = pd.Series(
+        [class_label(i, None if pd.isna(g) else int(g), language) if i else "" for i, g in zip(ids, grade, strict=True)],
+        index=ids.index, dtype="object",
+    )  # fmt: skip
+    return ids.map(names).where(lambda x: x.notna(), fallback).astype("object")
+
+
+def school_text(school_ids: pd.Series, tables: Tables | None) -> pd.Series:
+    """Schools by the contract's optional ``schools.name``, else their id; '' for a missing id."""
+    ids = school_ids.astype("str").where(school_ids.notna(), "")
+    names = _names_of(getattr(tables, "schools", None) if tables is not None else None, "school_id")
+    return ids.map(names).where(lambda x: x.notna(), ids).astype("object")
+
+
 def owner_text(staff_ids: pd.Series, tables: Tables | None, language: Language = "zh") -> pd.Series:
-    """An owner as "role staff_id" (staff has no names in the contract), '' when none."""
+    """Staff as their colleagues name them: "班主任 王丽" from the contract's optional
+    ``staff.name``; without a name a head teacher is their class's ("六年级1班班主任"), others
+    "role staff_id" (心理教师 SCH00007-CO3); the id alone without a staff table; '' when none.
+    Staff names are staff data shown to staff: never a feature, never logged."""
     ids = staff_ids.astype("str").where(staff_ids.notna(), "")
     if tables is None or tables.staff is None:
         return ids
-    staff = tables.staff
-    roles = pd.Series(
-        staff["role"].astype("str").to_numpy(), index=staff["staff_id"].astype("str").to_numpy()
-    )
-    roles = roles[~roles.index.duplicated()]
+    staff = tables.staff.drop_duplicates("staff_id", keep="last")
+    key = staff["staff_id"].astype("str").to_numpy()
+    roles = pd.Series(staff["role"].astype("str").to_numpy(), index=key)
     role = ids.map(roles).map(lambda r: label(ROLE_LABELS, r, language) if isinstance(r, str) else "")
-    return (role + " " + ids).str.strip().where(ids != "", "")
+    names = ids.map(_names_of(staff, "staff_id"))
+    who = names.where(names.notna(), ids)
+    text = (role + " " + who).str.strip()
+    if "class_id" in staff.columns:
+        klass = ids.map(pd.Series(staff["class_id"].to_numpy(), index=key))
+        head = names.isna() & ids.map(roles).eq("head_teacher") & klass.notna()
+        if head.any():
+            lab = class_text(klass[head], tables, language)
+            text[head] = lab + ("班主任" if language == "zh" else " head teacher")
+    return text.where(ids != "", "")
 
 
 def stage_text(stage: pd.Series, language: Language = "zh") -> pd.Series:
@@ -360,12 +412,18 @@ def split_text(text: object, sep: str) -> list[str]:
 
 
 def school_info(tables: Tables | None) -> pd.DataFrame:
-    """``school_id`` -> township (from ``schools``; '' when unknown)."""
+    """``school_id`` -> township and name (from ``schools``; '' when unknown, the name the
+    contract's optional ``schools.name``)."""
     if tables is None or tables.schools is None:
-        return pd.DataFrame({"township": pd.Series(dtype="str")}, index=pd.Index([], name="school_id"))
+        empty = pd.Series(dtype="str")
+        return pd.DataFrame({"township": empty, "name": empty}, index=pd.Index([], name="school_id"))
     s = tables.schools
+    name = s["name"] if "name" in s.columns else pd.Series(None, index=s.index, dtype="object")
     return pd.DataFrame(
-        {"township": s["township"].astype("str").where(s["township"].notna(), "").to_numpy()},
+        {
+            "township": s["township"].astype("str").where(s["township"].notna(), "").to_numpy(),
+            "name": name.astype("str").where(name.notna(), "").to_numpy(),
+        },
         index=pd.Index(s["school_id"].astype("str").to_numpy(), name="school_id"),
     )
 
@@ -422,3 +480,104 @@ def closed_as_returned(cases: pd.DataFrame) -> pd.Series:
     return cases["status"].isin(RETURN_STATUSES) | (
         cases["status"].eq("closed") & cases["closure_reason"].isin(RETURN_STATUSES)
     )
+
+
+def recent_family_events(
+    tables: Tables | None,
+    student_ids: pd.Series,
+    as_of: pd.Timestamp,
+    *,
+    days: int = 90,
+    language: Language = "zh",
+    show_restricted: bool = False,
+) -> pd.Series:
+    """What happened and when, for each student: the family events of the last ``days`` calendar
+    days up to ``as_of`` (the window of the ``hard_family_event_90d`` feature and the
+    ``family_event`` trigger, ``[features] recent_change_days``), latest first, as
+    "2025-03-02 搬家、2025-01-20 父母离异"; '' when none. Restricted events (incarceration) only
+    with ``show_restricted``. Indexed like ``student_ids``."""
+    from risk.reporting.labels import FAMILY_EVENT_LABELS
+
+    ids = student_ids.astype("str")
+    empty = pd.Series("", index=student_ids.index, dtype="object")
+    fe = getattr(tables, "family_events", None) if tables is not None else None
+    if fe is None or not len(fe) or not len(ids):
+        return empty
+    day = pd.Timestamp(as_of).normalize()
+    when = pd.to_datetime(fe["event_date"])
+    keep = (
+        fe["student_id"].astype("str").isin(set(ids)) & (when <= day) & (when > day - pd.Timedelta(days=days))
+    )
+    if not show_restricted:
+        keep &= fe["event_type"].astype("str") != "incarceration"
+    rows = fe.loc[keep].assign(_when=when[keep]).sort_values("_when", ascending=False)
+    if rows.empty:
+        return empty
+    sep = "、" if language == "zh" else ", "
+    text = (
+        rows.assign(
+            _t=[
+                f"{d:%Y-%m-%d} {label(FAMILY_EVENT_LABELS, str(t), language)}"
+                for d, t in zip(rows["_when"], rows["event_type"], strict=True)
+            ]
+        )  # fmt: skip
+        .groupby(rows["student_id"].astype("str"), sort=False)["_t"]
+        .agg(sep.join)
+    )
+    return ids.map(text).fillna("").astype("object")
+
+
+def with_family_events(
+    rows: pd.DataFrame,
+    tables: Tables | None,
+    *,
+    config=None,
+    show_restricted: bool = False,
+) -> pd.DataFrame:
+    """Snapshot rows whose reasons and tier reason say *what* happened and *when* (issue 19: "近90天
+    家庭发生变故" said neither): the family-event reason (``family_feature`` in ``reason_codes``,
+    its sentence at the same position of ``reasons_zh``/``_en``) and the ``trigger:family_event``
+    tier reason get "（2025-03-02 搬家）" after the fact, from :func:`recent_family_events`. The
+    feature's name and window follow ``config`` (a :class:`features.config.BaoxueConfig`). Rows
+    without such an event are unchanged; a copy is returned."""
+    from features.config import BaoxueConfig
+    from features.names import feature_names
+    from risk.tiers import trigger_words
+
+    cfg = config if isinstance(config, BaoxueConfig) else None
+    names_ = feature_names(cfg)
+    family_feature, days, trigger = (
+        names_.family_event,
+        names_.recent_days,
+        trigger_words("family_event", cfg),
+    )
+    if tables is None or getattr(tables, "family_events", None) is None or rows.empty:
+        return rows
+    out = rows.copy()
+    as_of = pd.to_datetime(out["as_of"])
+    for language, sep, (lb, rb) in (("zh", "；", ("（", "）")), ("en", ";", (" (", ")"))):
+        what = pd.Series("", index=out.index, dtype="object")
+        for day in as_of.dropna().unique():
+            at = as_of == day
+            what[at] = recent_family_events(tables, out.loc[at, "student_id"], pd.Timestamp(day), days=days,
+                                            language=language, show_restricted=show_restricted)  # fmt: skip
+        col = f"reasons_{language}"
+        if col in out and "reason_codes" in out:
+            fixed = []
+            for text, codes, w in zip(out[col], out["reason_codes"], what, strict=True):
+                parts = split_text(text, sep if language == "zh" else ";")
+                names = split_text(codes, ";")
+                if w and family_feature in names and names.index(family_feature) < len(parts):
+                    k = names.index(family_feature)
+                    parts[k] = f"{parts[k]}{lb}{w}{rb}"
+                    text = (sep if language == "zh" else "; ").join(parts)
+                fixed.append(text)
+            out[col] = fixed
+        tcol = f"tier_reason_{language}"
+        if tcol in out and "tier_condition" in out:
+            words = trigger[0 if language == "zh" else 1]
+            trig = out["tier_condition"].astype("str").str.contains("trigger:family_event", regex=False)
+            for i in out.index[trig & (what != "")]:
+                t, w = str(out.at[i, tcol]), f"{lb}{what[i]}{rb}"
+                out.at[i, tcol] = t.replace(words, words + w, 1) if words in t else t + w
+    return out

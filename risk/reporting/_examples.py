@@ -152,7 +152,8 @@ def synthetic_run(
     tables: Tables, as_of: str | pd.Timestamp, *, seed: int = 0, weeks: int = 8
 ) -> SyntheticRun:
     """Snapshot, last week's snapshot, history, cases, events and interventions for ``tables`` on ``as_of``."""
-    from features.catalog import phrase
+    from features.catalog import feature_info, phrase
+    from risk.plans import suggest_measures
 
     rng = np.random.default_rng(seed)
     day = pd.Timestamp(as_of)
@@ -172,12 +173,18 @@ def synthetic_run(
         k = rng.choice(len(_REASONS), size=3, replace=False)
         rz = "；".join(phrase(_REASONS[j][0], _REASONS[j][1], "zh") for j in k)
         re_ = "; ".join(phrase(_REASONS[j][0], _REASONS[j][1], "en") for j in k)
+        codes = [_REASONS[j][0] for j in k]
+        families = ";".join(dict.fromkeys(feature_info(c).family for c in codes))
+        rules = "rule_3day" if marked[i] else ""
+        # measures follow the reasons, as the scorer's (risk.plans.suggest_measures): 学困帮扶 only
+        # for an academic reason
+        m = suggest_measures(pd.Series([families]), pd.Series([rules])).iloc[0]
         rows.append(
             snapshot_row(
                 s, str(st["class_id"].iloc[i]), str(st["school_id"].iloc[i]), int(st["grade"].iloc[i]),
                 probability=float(p[i]), reasons_zh=rz, reasons_en=re_,
-                rules="rule_3day" if marked[i] else "", measures="home_visit;tutoring",
-                measures_zh="家访劝返；学困帮扶", measures_en="home visit and persuasion; academic help",
+                rules=rules, reason_codes=";".join(codes), reason_families=families, measures=m["measures"],
+                measures_zh=m["measures_zh"], measures_en=m["measures_en"],
                 protective_zh="语文成绩稳定", protective_en="steady Chinese scores",
             )
         )  # fmt: skip

@@ -29,6 +29,7 @@ import pandas as pd
 from features.contract import Tables
 from risk.reporting._common import (
     OUT_OF_SCHOOL,
+    class_text,
     closed_as_returned,
     ledger_on,
     lookup,
@@ -36,6 +37,7 @@ from risk.reporting._common import (
     name_of,
     owner_text,
     school_info,
+    school_text,
     stage_at,
     stage_text,
     student_at,
@@ -51,7 +53,7 @@ from risk.reporting.labels import (
 
 __all__ = ["MonthlyReport", "monthly_report", "statistics_window", "UNIT_COLUMNS", "FORM_COLUMNS", "stage_at"]
 
-#: count columns of :attr:`MonthlyReport.units` and ``.townships`` (after township, school_id)
+#: count columns of :attr:`MonthlyReport.units` and ``.townships`` (after township, school_id, school_name)
 UNIT_COLUMNS: tuple[str, ...] = (
     "new_suspected",
     "returned",
@@ -64,9 +66,9 @@ UNIT_COLUMNS: tuple[str, ...] = (
 FORM_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("row_no", "序号", "No."),
     ("township", "乡镇", "township"),
-    ("school_id", "学校", "school"),
+    ("school_name", "学校", "school"),
     ("grade", "年级", "grade"),
-    ("class_id", "班级", "class"),
+    ("class_name", "班级", "class"),
     ("name", "学生姓名", "name"),
     ("sex", "性别", "sex"),
     ("birth_ym", "出生年月", "born"),
@@ -91,15 +93,16 @@ class MonthlyReport:
     month : Period
     units : DataFrame
         One row per school (every school, also those with nothing to report): ``township,
-        school_id``, the :data:`UNIT_COLUMNS` counts and ``zero_report`` (bool).
+        school_id, school_name`` (the contract's optional ``schools.name``, else the id), the :data:`UNIT_COLUMNS` counts and ``zero_report`` (bool).
     townships : DataFrame
         The same summed per township, then one county row (``township`` = "全县"/"county").
     form : DataFrame
         The new suspected dropouts of the month, one row per case, columns of :data:`FORM_COLUMNS`
         (text in the report's language): the rows of 新增疑似辍学学生情况统计表.
     still_out_cases : DataFrame
-        The cases still out at the month's end: ``township, school_id, class_id, name, opened_at,
-        days_out, stage, owner``.
+        The cases still out at the month's end: ``township, school_id, school_name, class_id,
+        class_name, name, opened_at, days_out, stage, owner`` (names as
+        :func:`risk.reporting._common.class_text` gives them).
     reasons : DataFrame
         New cases per township (rows) and reason (columns, in words).
     placements : DataFrame
@@ -173,7 +176,10 @@ def _units(tables: Tables | None, extra: pd.DataFrame, snapshot: pd.DataFrame | 
     more = pd.Index(extra["school_id"].unique()).difference(info.index)
     info = pd.concat([info, pd.DataFrame({"township": ""}, index=more)])
     info.index.name = "school_id"
-    return info.reset_index().sort_values(["township", "school_id"], ignore_index=True)
+    info = info.reset_index().sort_values(["township", "school_id"], ignore_index=True)
+    name = info["name"] if "name" in info else pd.Series("", index=info.index)
+    info["school_name"] = name.where(name.notna() & (name != ""), info["school_id"])
+    return info.drop(columns="name", errors="ignore")[["township", "school_id", "school_name"]]
 
 
 def _by_township(frame: pd.DataFrame, column: str, labels: dict, townships: list[str], language: Language):
@@ -296,7 +302,11 @@ def monthly_report(
         {
             "township": out_rows["township"],
             "school_id": out_rows["school_id"],
+            "school_name": school_text(out_rows["school_id"], tables),
             "class_id": out_rows["class_id"].where(~hide, ""),
+            "class_name": class_text(out_rows["class_id"], tables, language, out_rows["grade"]).where(
+                ~hide, ""
+            ),
             "name": name_of(out_rows["student_id"], tables).where(~hide, masked_label(language)),
             "opened_at": out_rows["opened_at"],
             "days_out": (end - out_rows["opened_at"]).dt.days,
@@ -358,8 +368,10 @@ def _form(
             "row_no": range(1, len(new) + 1),
             "township": new["township"],
             "school_id": new["school_id"],
+            "school_name": school_text(new["school_id"], tables),
             "grade": new["grade"],
             "class_id": new["class_id"],
+            "class_name": class_text(new["class_id"], tables, language, new["grade"]),
             "name": name_of(new["student_id"], tables),
             "sex": sex,
             "birth_ym": born,
@@ -376,6 +388,6 @@ def _form(
     )
     hide = new["case_id"].astype("str").isin(list(masked)).to_numpy()
     if hide.any():
-        form.loc[hide, ["class_id", "sex", "birth_ym", "registered_poor"]] = ""
+        form.loc[hide, ["class_id", "class_name", "sex", "birth_ym", "registered_poor"]] = ""
         form.loc[hide, "name"] = masked_label(language)
     return form.reset_index(drop=True)

@@ -17,6 +17,7 @@ from risk.reporting._common import (
     LIST_GROUPS,
     OUT_OF_SCHOOL,
     ReportConfig,
+    class_text,
     closed_as_returned,
     ledger_on,
     list_group,
@@ -27,6 +28,7 @@ from risk.reporting._common import (
     owner_text,
     school_info,
     school_places,
+    school_text,
     stage_text,
     student_at,
     watched_tags,
@@ -57,12 +59,15 @@ class SchoolSummary:
     Attributes
     ----------
     school_id, township : str
+    school_name : str
+        The school's name (the contract's optional ``schools.name``), its id without one.
     as_of : Timestamp
         The snapshot day.
     month : Period
         The month whose returns are counted (the month of ``as_of`` by default).
     tiers_by_class : DataFrame
-        One row per class: ``grade, class_id`` and :data:`TIER_COUNT_COLUMNS` (the same counts
+        One row per class: ``grade, class_id, class_name`` (the class as people say it,
+        :func:`risk.reporting._common.class_text`) and :data:`TIER_COUNT_COLUMNS` (the same counts
         as the head of that class's weekly list).
     tiers_by_grade : DataFrame
         The same summed per grade, plus a total row (``grade`` = "合计" / "total").
@@ -71,10 +76,10 @@ class SchoolSummary:
         and ``total``.
     overdue : DataFrame
         Open cases whose next step is late (:func:`overdue_cases`): ``case_id, name, class_id,
-        case_type, owner, stage, late, due, days_overdue``, most overdue first.
+        class_name, case_type, owner, stage, late, due, days_overdue``, most overdue first.
     returns : DataFrame
         Out-of-school cases closed as returned or placed (劝返销号) in ``month``:
-        ``case_id, name, class_id, closed_at, placement``.
+        ``case_id, name, class_id, class_name, closed_at, placement``.
     counts : dict
         ``students, listed, red, on_list, places, open_cases, overdue, out_of_school, returns``
         (``on_list``: red + yellow this week, ``places``: the school's prevention places).
@@ -91,6 +96,7 @@ class SchoolSummary:
     returns: pd.DataFrame
     counts: dict[str, int]
     language: Language = "zh"
+    school_name: str = ""
 
 
 def case_schools(cases: pd.DataFrame, snapshot: pd.DataFrame | None, tables: Tables | None) -> pd.DataFrame:
@@ -251,6 +257,7 @@ def school_summary(
         [by_grade, pd.DataFrame([{"grade": total, **by_grade.drop(columns="grade").sum().to_dict()}])],
         ignore_index=True,
     )
+    by_class.insert(2, "class_name", class_text(by_class["class_id"], tables, language, by_class["grade"]))
 
     where = case_schools(c, mine, tables)
     c = c.assign(class_id=where["class_id"], _school=where["school_id"])
@@ -275,6 +282,7 @@ def school_summary(
             "case_id": late["case_id"],
             "name": name_of(lookup(late["case_id"], info["student_id"]), tables),
             "class_id": lookup(late["case_id"], info["class_id"]),
+            "class_name": class_text(lookup(late["case_id"], info["class_id"]), tables, language),
             "case_type": lookup(late["case_id"], info["case_type"]).map(
                 lambda t: label(CASE_TYPE_LABELS, t, language)
             ),
@@ -294,6 +302,7 @@ def school_summary(
             "case_id": back["case_id"],
             "name": name_of(back["student_id"], tables),
             "class_id": back["class_id"],
+            "class_name": class_text(back["class_id"], tables, language),
             "closed_at": back["closed_at"],
             "placement": back["placement"].map(lambda p: label(PLACEMENT_LABELS, p, language)),
         }
@@ -312,6 +321,7 @@ def school_summary(
         "returns": int(len(returns)),
     }
     return SchoolSummary(
+        school_name=school_text(pd.Series([str(school_id)]), tables).iloc[0],
         school_id=str(school_id),
         township=school_info(tables)["township"].get(str(school_id), ""),
         as_of=as_of,

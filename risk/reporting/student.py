@@ -13,17 +13,20 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import phrase
-from features.config import FeaturesConfig
+from features.config import BaoxueConfig, FeaturesConfig
 from features.contract import Tables
 from risk.reporting._common import (
     ReportConfig,
+    class_text,
     is_followed,
     ledger_on,
     lookup,
     name_of,
     owner_text,
+    school_text,
     split_text,
     stage_text,
+    with_family_events,
 )
 from risk.reporting._common import county_mean as _county_mean
 from risk.reporting.labels import (
@@ -154,6 +157,8 @@ class StudentPlan:
     )
     risk_text: str = ""
     county_mean: float = float("nan")
+    school_name: str = ""
+    class_name: str = ""
 
 
 def waterfall_frame(
@@ -254,9 +259,9 @@ def _profile(
     st = st.loc[(st["student_id"] == sid_) & (st["valid_from"] <= as_of)].sort_values("valid_from")
     rec = st.iloc[-1] if len(st) else pd.Series(dtype="object")
     items: list[tuple[str, str]] = [
-        ("学校" if zh else "school", str(row["school_id"])),
+        ("学校" if zh else "school", school_text(pd.Series([str(row["school_id"])]), tables).iloc[0]),
         ("年级" if zh else "grade", str(row["grade"])),
-        ("班级" if zh else "class", str(row["class_id"])),
+        ("班级" if zh else "class", _class_of(row, tables, language)),
     ]
     if len(rec):
         sex = {"M": "男", "F": "女"} if zh else {"M": "male", "F": "female"}
@@ -507,6 +512,8 @@ def student_plan(
     mine = snap.loc[snap["student_id"] == str(student_id)]
     if mine.empty:
         raise ValueError(f"student_id {student_id!r} is not in the snapshot")
+    fcfg = BaoxueConfig(features=features_config) if features_config is not None else None
+    mine = with_family_events(mine, tables, config=fcfg, show_restricted=show_restricted)
     row = mine.iloc[0]
     as_of = pd.Timestamp(row["as_of"])
 
@@ -636,7 +643,14 @@ def student_plan(
         ),
         risk_text=risk_text,
         county_mean=mean_now,
+        school_name=school_text(pd.Series([str(row["school_id"])]), tables).iloc[0],
+        class_name=_class_of(row, tables, language),
     )
+
+
+def _class_of(row: pd.Series, tables: Tables | None, language: Language) -> str:
+    """The student's class as people say it ("六年级(1)班" from ``classes.name``, else "六年级1班")."""
+    return class_text(pd.Series([row["class_id"]]), tables, language, pd.Series([row.get("grade")])).iloc[0]
 
 
 def tier_label(tier: str, language: Language = "zh") -> str:

@@ -17,6 +17,7 @@ from features.contract import Tables
 from risk.reporting._common import (
     LIST_GROUPS,
     ReportConfig,
+    class_text,
     county_mean,
     ledger_on,
     list_group,
@@ -26,15 +27,18 @@ from risk.reporting._common import (
     owner_text,
     school_info,
     school_places,
+    school_text,
     split_text,
     stage_text,
     tags_text,
     watched_tags,
+    with_family_events,
 )
 from risk.reporting.labels import (
     CASE_STATUS_LABELS,
     CASE_TYPE_LABELS,
     LIST_GROUP_LABELS,
+    ROLE_LABELS,
     TIER_LABELS,
     Language,
     label,
@@ -101,6 +105,10 @@ class WeeklyClassList:
         The class's grade.
     head_teacher_id : str
         The class's head teacher (班主任), '' when unknown.
+    class_name, school_name, head_teacher : str
+        The class, school and head teacher as people name them (the contract's optional
+        ``classes.name``, ``schools.name`` and ``staff.name``; readable labels without them:
+        "六年级1班", the school id, "六年级1班班主任"; :func:`risk.reporting._common.class_text`).
     as_of, previous_as_of : Timestamp
         The snapshot day and last week's (NaT when there is no previous snapshot).
     students : DataFrame
@@ -156,6 +164,18 @@ class WeeklyClassList:
     previous_county_mean: float = float("nan")
     school_on_list: int = 0
     school_places: int = 0
+    class_name: str = ""
+    school_name: str = ""
+    head_teacher: str = ""
+
+
+def _head_text(head: str, tables: Tables | None, language: Language) -> str:
+    """The head teacher as the list names them: "班主任 王丽" ('' when unknown)."""
+    if not head:
+        return ""
+    text = owner_text(pd.Series([head], dtype="object"), tables, language).iloc[0]
+    role = label(ROLE_LABELS, "head_teacher", language)
+    return text if role in text else f"{role} {text}"
 
 
 def _snapshot_rows(snapshot: pd.DataFrame) -> pd.DataFrame:
@@ -296,6 +316,7 @@ def weekly_class_list(
             dtype=object,
         )
 
+    rows = with_family_events(rows, tables)  # what happened and when, not just "家庭发生变故"
     case = open_case.reindex(rows["student_id"])
     out = pd.DataFrame(
         {
@@ -414,4 +435,7 @@ def weekly_class_list(
         previous_county_mean=mean_before,
         school_on_list=on_list,
         school_places=places,
+        class_name=class_text(pd.Series([str(class_id)]), tables, language, pd.Series([grade])).iloc[0],
+        school_name=school_text(pd.Series([school_id]), tables).iloc[0],
+        head_teacher=_head_text(head, tables, language),
     )

@@ -202,3 +202,16 @@ def test_bare_features_config_is_refused_and_county_rules_reach_the_flags():
     expected = (streak >= 1).astype("float64").where(streak.notna())
     pd.testing.assert_series_equal(county["att_rule_5day"], expected, check_names=False)
     assert county["att_rule_5day"].sum() > plain["att_rule_5day"].sum()
+
+
+def test_school_class_and_staff_names_never_become_features():
+    """The optional names (issue 19) are for reports shown to staff: no feature column carries
+    one, and no feature value is one (the matrix is all MLflow ever sees of the tables)."""
+    tables = _county(0)
+    names = set(tables.staff["name"]) | set(tables.classes["name"]) | set(tables.schools["name"])
+    assert len(names) > 10 and all(isinstance(n, str) and n for n in names)
+    frame = build_features(tables, AS_OF_DATES[1], BaoxueConfig())
+    assert not [c for c in frame.columns if "name" in c]
+    text = frame.select_dtypes(exclude="number")
+    hits = {c: sorted(set(text[c].astype("str")) & names)[:3] for c in text.columns}
+    assert not {c: h for c, h in hits.items() if h}

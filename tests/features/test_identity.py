@@ -114,3 +114,26 @@ def test_raw_identifiers_and_names_never_reach_tables_rejects_or_logs(tmp_path, 
     unknown = res.rejects[(res.rejects["column"] == "student_id") & (res.rejects["table"] == "attendance")]
     assert unknown["value"].tolist() == keyed_hash([_nid(9)], K)  # the hash, not the ID
     assert set(res.tables.students.columns).isdisjoint({"name", "national_id", "registry_no"})
+
+
+def test_school_class_and_staff_names_are_kept_in_their_own_tables_only(tmp_path):
+    """The contract's optional schools.name, classes.name and staff.name (issue 19): read from the
+    registry's headers, kept where they belong; a 姓名 anywhere else still never stays."""
+    folder = write_county(
+        tmp_path,
+        schools="学校标识码,学校名称,学校类型\ns1,东坪村小学,小学\n",
+        classes="班级编号,学校标识码,学年,年级,班级名称\nc1,s1,2024,7,七年级(1)班\n",
+        staff="staff_id,school_id,role,class_id,教师姓名\nh1,s1,head_teacher,c1,王丽\nk1,s1,counsellor,,\n",
+        guardians="student_id,member_no,relation,valid_from,姓名\na,1,mother,2024-09-01,张秀英\n",
+    )
+    res = load_tables(DataConfig(mappings=("national_registry",), max_reject_share=1.0), folder)
+    t = res.tables
+    assert t.schools["name"].tolist() == ["东坪村小学"]
+    assert t.classes["name"].tolist() == ["七年级(1)班"]
+    assert t.staff["name"].tolist()[0] == "王丽" and pd.isna(
+        t.staff["name"].iloc[1]
+    )  # optional: may be empty
+    assert "name" not in t.guardians.columns  # a guardian's name is not the contract's
+    assert "张秀英" not in "".join(
+        getattr(t, n).astype(str).to_csv() for n in t.present() if n != "student_names"
+    )

@@ -73,3 +73,14 @@ def test_load_model_raises_the_model_error(tmp_path):
     with pytest.raises(ModelUnreadable, match="does not exist"):
         load_model("models:/baoxue/3", tracking_uri=f"sqlite:///{tmp_path / 'none.db'}")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_missing_model_file_is_said_before_the_county_is_loaded(tmp_path, monkeypatch):
+    """Issue 19: a missing model file was reported only after loading (and building features)."""
+    loaded = []
+    monkeypatch.setattr(model_cli, "load_county", lambda data, config: loaded.append(data))
+    res = runner.invoke(app, ["score", str(tmp_path / "county"), "--as-of", "2024-10-01",
+                              "--out", str(tmp_path / "s.parquet"), "--model", str(tmp_path / "gone.joblib")])  # fmt: skip
+    assert res.exit_code == 6, res.output
+    assert "gone.joblib" in res.stderr and res.stderr.strip().count("\n") == 0
+    assert loaded == []  # the county was never read

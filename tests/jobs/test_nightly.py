@@ -308,3 +308,31 @@ def test_cases_list_shows_whole_case_ids_on_a_narrow_terminal(replay, monkeypatc
     assert res.exit_code == 0
     for case_id in cases.loc[(cases["school_id"] == school) & (cases["status"] == "open"), "case_id"]:
         assert case_id in res.output
+
+
+def test_cases_list_and_show_name_classes_and_owners_with_data(replay):
+    """Issue 19: with the county's data, `cases` shows the class and the owner by name (the
+    contract's optional classes.name and staff.name; the simulator writes made-up ones)."""
+    url = f"sqlite:///{replay['db']}"
+    tables = replay["tables"]
+    cases = read_cases(connect(url))
+    case = cases.loc[cases["owner_staff_id"].notna() & (cases["status"] == "open")].iloc[0]
+    staff = tables.staff.set_index("staff_id")
+    owner = staff.loc[case["owner_staff_id"]]
+    klass = tables.classes.set_index("class_id").loc[case["class_id"], "name"]
+    data = str(replay["root"] / "county")
+    res = runner.invoke(app, ["cases", "list", "--db", url, "--class", case["class_id"], "--data", data],
+                        env={"COLUMNS": "400"})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    roles = {"head_teacher": "班主任", "counsellor": "心理教师", "moral_ed": "德育教师", "principal": "校长"}
+    assert klass in res.output and f"{roles.get(owner['role'], '')} {owner['name']}".strip() in res.output
+    shown = runner.invoke(
+        app, ["cases", "show", case["case_id"], "--db", url, "--data", data], env={"COLUMNS": "300"}
+    )
+    assert shown.exit_code == 0, shown.output
+    assert f"class: {klass}" in shown.output and "owner: " in shown.output and owner["name"] in shown.output
+    # without --data: the ids, as before
+    bare = runner.invoke(
+        app, ["cases", "list", "--db", url, "--class", case["class_id"]], env={"COLUMNS": "400"}
+    )
+    assert bare.exit_code == 0 and klass not in bare.output and case["owner_staff_id"] in bare.output

@@ -125,6 +125,28 @@ def test_protective_factors_skip_flags_and_bad_directions():
     assert r["reasons_zh"] == ""
 
 
+def test_one_fact_is_never_both_a_risk_and_a_protective_factor():
+    """Issue 19 (袁华怡): the 20-day unexcused rate pushed risk up and the 20-day unexcused count
+    down; both said the same fact, once as a risk and once as protective."""
+    f, c = _frames(
+        {"att_unexcused_rate_20d": 0.25, "att_unexcused_days_20d": 5.0, "att_unexcused_streak_current": 2.0,
+         "acad_composite_pct_change": 15.0},
+        {"att_unexcused_rate_20d": 0.8, "att_unexcused_days_20d": -0.5, "att_unexcused_streak_current": -0.2,
+         "acad_composite_pct_change": -0.3},
+    )  # fmt: skip
+    r = explain_reasons(f, c).loc["s1"]
+    assert r["reasons_zh"] == "近20个上课日无故缺勤率25%（当前连续2天）"  # the streak said with it
+    assert "缺勤" not in r["protective_zh"] and "absen" not in r["protective_en"]
+    assert r["protective_zh"] != ""  # an unrelated protective fact is still said
+    # the demo's 邓阳: "（当前连续1天）" with the risk, "已1个上课日未到校" as protective
+    f, c = _frames(
+        {"att_unexcused_days_10d": 2.0, "att_unexcused_streak_current": 1.0, "att_days_since_present": 1.0},
+        {"att_unexcused_days_10d": 0.9, "att_unexcused_streak_current": 0.1, "att_days_since_present": -0.2},
+    )  # fmt: skip
+    r = explain_reasons(f, c).loc["s1"]
+    assert r["reasons_zh"] == "近10个上课日无故缺勤2天（当前连续1天）" and r["protective_zh"] == ""
+
+
 def test_context_and_zero_rates_are_never_reasons():
     f, c = _frames(
         {"ctx_school_dropout_rate_prev": 0.0, "ctx_grade": 6.0, "att_absence_rate_term": 0.0,

@@ -58,6 +58,16 @@ def test_every_contract_table_is_written_and_loads_without_rejects(tmp_path):
     assert t.exam_results["level"].notna().any() and t.exam_results["score"].notna().any()
     # the students table carries no names: they are in student_names only
     assert "name" not in t.students.columns
+    # made-up names of schools, classes and staff (the contract's optional columns, issue 19)
+    assert t.schools["name"].notna().all() and t.schools["name"].is_unique
+    assert t.staff["name"].notna().all() and t.staff["name"].str.fullmatch(r"[\u4e00-\u9fff]{2,3}").all()
+    zh = dict(enumerate("一二三四五六七八九", start=1))
+    want = [
+        f"{zh[g]}年级({c.rsplit('-', 1)[1]})班"
+        for g, c in zip(t.classes["grade"], t.classes["class_id"], strict=True)
+    ]
+    assert t.classes["name"].tolist() == want
+    assert not t.schools["township"].str.fullmatch(r"T\d+").any()  # townships by name, not T01
 
 
 def test_no_builder_reads_the_truth(tmp_path):

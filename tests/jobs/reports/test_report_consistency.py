@@ -159,3 +159,23 @@ def test_a_levels_only_pupil_has_exams_on_the_sheet(inputs):
     assert len(p.exam_levels) and set(p.exam_levels.columns) - {"exam_date", "term_id", "exam_type"}
     page = student_html(p)
     assert "本校只报等级" in page and "monthly" not in page and "midterm" not in page
+
+
+def test_tutoring_is_suggested_only_for_an_academic_reason(inputs):
+    """Issue 19: 学困帮扶 was suggested to pupils with no academic reason. The stand-in run's
+    measures follow its reasons (as the scorer's); a forged row is flagged."""
+    snap = inputs.snapshot
+    tutored = snap["measures"].str.contains("tutoring")
+    assert tutored.any() and snap.loc[tutored, "reason_families"].str.contains("academic").all()
+    one = snap.loc[snap["listed"] & ~snap["reason_families"].str.contains("academic")].iloc[0]
+    forged = snap.copy()
+    forged.loc[forged["student_id"] == one["student_id"], ["measures", "measures_zh"]] = [
+        "tutoring",
+        "学困帮扶",
+    ]
+    small = replace(inputs, snapshot=forged.loc[forged["class_id"] == one["class_id"]])
+    problems = report_set_problems(small, students=0)
+    assert (
+        f"class {one['class_id']}: student {one['student_id']} is suggested 学困帮扶 with no academic reason"
+        in problems
+    )

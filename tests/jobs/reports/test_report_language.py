@@ -61,6 +61,12 @@ def test_an_en_report_set_has_no_chinese(en_set, inputs):
     names = set()
     if inputs.tables.student_names is not None:
         names = set(inputs.tables.student_names["name"].astype("str"))
+    # proper names of schools, townships and staff are Chinese in any language too (a class's
+    # name, 六年级(1)班, is not: an en report says "grade 6, class 1")
+    names |= set(inputs.tables.schools["name"].astype("str")) | set(
+        inputs.tables.schools["township"].astype("str")
+    )
+    names |= set(inputs.tables.staff["name"].astype("str"))
     found = {}
     for path in _pages(en_set.folder):
         text = visible_text(path.read_text(encoding="utf-8"))

@@ -59,3 +59,22 @@ def test_monthly_workbook_is_laid_out_like_the_county_form(report_set, inputs):
     n = len(m.units) + len(m.townships)
     assert summary.max_row == FIRST_DATA_ROW - 1 + n
     assert summary.cell(summary.max_row, 1).value == "全县"
+
+
+def test_every_sheet_of_every_workbook_prints_on_a4_one_page_wide(report_set):
+    """Print setup (issue 19: the XLSX files had none): A4, an orientation, fitted to one page
+    wide, and each table's header row repeated on every printed page."""
+    books = [p for p in report_set.files if p.suffix == ".xlsx"]
+    kinds = {p.parent.name for p in books}
+    assert {"classes", "schools"} <= kinds and any(p.name.startswith("monthly-") for p in books)
+    for path in books:
+        wb = openpyxl.load_workbook(path)
+        for ws in wb.worksheets:
+            where = f"{path.name}:{ws.title}"
+            assert str(ws.page_setup.paperSize) == ws.PAPERSIZE_A4, where
+            assert ws.page_setup.orientation in ("landscape", "portrait"), where
+            assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, where
+            assert ws.page_setup.fitToHeight == 0, where  # as many pages down as needed
+            if ws.freeze_panes:  # a table: its header row (the row above the frozen panes) repeats
+                head = int(ws.freeze_panes[1:]) - 1
+                assert ws.print_title_rows == f"${head}:${head}", where
