@@ -55,6 +55,47 @@ def _with_names(frame, tables, language: str = "zh"):
     )
 
 
+#: ledger columns whose codes are said in words (``--lang``), with their vocabulary
+_WORDS = {
+    "case_type": "CASE_TYPE_LABELS",
+    "status": "CASE_STATUS_LABELS",
+    "tier_last": "TIER_LABELS",
+    "four_step_stage": "STAGE_LABELS",
+    "event_type": "EVENT_LABELS",
+    "actor_role": "ROLE_LABELS",
+    "outcome": "OUTCOME_LABELS",
+    "tier": "TIER_LABELS",
+    "measures": "INTERVENTION_LABELS",
+}
+
+#: ``--lang`` of ``cases list`` and ``cases show``
+CasesLang = Annotated[
+    Language,
+    typer.Option(
+        "--lang", parser=choice(Language, "language"), help="codes (event, role, status, step) in words"
+    ),
+]
+
+
+def _word(column: str, value: object, language: str = "zh") -> str:
+    """A ledger value as staff read it: a code of :data:`_WORDS` in words, else :func:`_readable`.
+
+    >>> _word("event_type", "home_visit"), _word("actor_role", "system", "en"), _word("four_step_stage", 2.0)
+    ('家访', 'system', '第二步 责令改正')
+    >>> _word("event_type", "county_code_9"), _word("opened_at", __import__("pandas").Timestamp("2025-04-07"))
+    ('county_code_9', '2025-04-07')
+    """
+    if column in _WORDS and not isna(value):
+        from risk.reporting import labels
+
+        if isinstance(value, str) and ";" in value:  # a list of codes (measures)
+            return "；".join(_word(column, v, language) for v in value.split(";") if v)
+        if column == "four_step_stage" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return labels.label(getattr(labels, _WORDS[column]), value, language)  # type: ignore[arg-type]
+    return _readable(column, value, language)
+
+
 cases_app = App(
     help="The case ledger (台账): list, show, import staff updates, write the update sheet template.",
     no_args_is_help=True,
@@ -69,6 +110,7 @@ def cases_list(
     class_id: Annotated[str | None, typer.Option("--class", help="class_id")] = None,
     all_: Annotated[bool, typer.Option("--all", help="closed cases too")] = False,
     data: NamesData = None,
+    lang: CasesLang = "zh",
 ) -> None:
     """The ledger of a school or class: open cases (with --all, every case); with --data, the
     class and the owner by name."""
@@ -85,7 +127,7 @@ def cases_list(
             "status", "tier_last", "last_seen"]  # fmt: skip
     tables = _county_tables(data, config)
     if tables is not None:
-        frame = _with_names(frame, tables)
+        frame = _with_names(frame, tables, lang)
         cols = [*cols[:2], "class", *cols[2:5], "owner", *cols[5:]]
     for c in cols:  # ids are never cut: they are copied into `baoxue cases show`
         ids = c in ("case_id", "student_id", "owner_staff_id")
@@ -93,8 +135,8 @@ def cases_list(
             c, no_wrap=ids, min_width=len(str(frame[c].map(str).max())) if ids and len(frame) else None
         )
     for _, r in frame.iterrows():
-        table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if "_at" in c or c == "last_seen" else str(r[c])
-                        for c in cols))  # fmt: skip
+        table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if "_at" in c or c == "last_seen"
+                        else _word(c, r[c], lang) for c in cols))  # fmt: skip
     console.print(table, crop=False, overflow="ignore")
 
 
@@ -104,6 +146,7 @@ def cases_show(
     config: ConfigOpt = None,
     db: DbOpt = None,
     data: NamesData = None,
+    lang: CasesLang = "zh",
 ) -> None:
     """One case and its history (events in order); with --data, the class and staff by name."""
     from rich.table import Table
@@ -116,12 +159,12 @@ def cases_show(
         raise ValueError(f"no case {case_id!r} in the ledger (see `baoxue cases list`)")
     tables = _county_tables(data, config)
     if tables is not None:
-        cases = _with_names(cases, tables)
+        cases = _with_names(cases, tables, lang)
     case = cases.set_index("case_id").loc[case_id]
     console.print(f"case_id: {case_id}", markup=False, highlight=False)
     for k, v in case.items():
         if not isna(v):
-            console.print(f"{k}: {_readable(k, v)}", markup=False, highlight=False)
+            console.print(f"{k}: {_word(k, v, lang)}", markup=False, highlight=False)
     table = Table(title="history")
     cols = [
         "ts",
@@ -139,25 +182,27 @@ def cases_show(
     if tables is not None:
         from risk.reporting._common import owner_text
 
-        events = events.assign(owner_staff_id=owner_text(events["owner_staff_id"], tables).replace("", None))
+        events = events.assign(
+            owner_staff_id=owner_text(events["owner_staff_id"], tables, lang).replace("", None)
+        )
     for _, r in events.iterrows():
-        table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if c in ("ts", "next_due") else _readable(c, r[c])
+        table.add_row(*("" if isna(r[c]) else f"{r[c]:%Y-%m-%d}" if c in ("ts", "next_due") else _word(c, r[c], lang)
                         for c in cols))  # fmt: skip
     console.print(table)
     for _, r in events.iterrows():  # the evidence of each event, one line each
         if not isna(r["detail"]) and str(r["detail"]).strip():
-            console.print(f"{r['ts']:%Y-%m-%d} {r['event_type']}: {_readable('detail', r['detail'])}",
+            console.print(f"{r['ts']:%Y-%m-%d} {_word('event_type', r['event_type'], lang)}: {_readable('detail', r['detail'], lang)}",
                           markup=False, highlight=False)  # fmt: skip
 
 
-def _readable(key: str, value: object) -> str:
+def _readable(key: str, value: object, language: str = "zh") -> str:
     """A ledger value as a person reads it: dates as dates, probabilities as percentages, the
     JSON of an event's detail as ``key: value`` pairs (numbers rounded), lists joined.
 
     >>> _readable("probability_last", 0.123456), _readable("opened_at", __import__("pandas").Timestamp("2025-04-07"))
     ('12.3%', '2025-04-07')
     >>> _readable("detail", '{"probability": 0.4567891, "rules": ["rule_3day"], "tier": "red"}')
-    'probability: 45.7%; rules: rule_3day; tier: red'
+    'probability: 45.7%; rules: rule_3day; tier: 红色预警'
     """
     import json
 
@@ -175,8 +220,10 @@ def _readable(key: str, value: object) -> str:
         except ValueError:
             return value
         if isinstance(data, dict):
-            return "; ".join(f"{k}: {_readable(k, v)}" for k, v in data.items() if v not in (None, "", []))
-        return _readable(key, data)
+            return "; ".join(
+                f"{k}: {_word(k, v, language)}" for k, v in data.items() if v not in (None, "", [])
+            )
+        return _readable(key, data, language)
     if isinstance(value, list):
         return ", ".join(_readable(key, v) for v in value)
     if isinstance(value, dict):

@@ -232,7 +232,11 @@ def test_a_staff_update_file_imports_good_rows_and_rejects_bad_ones(replay, tmp_
     cases = read_cases(connect(url)).set_index("case_id")
     assert cases.loc[a, "four_step_stage"] == 1 and cases.loc[b, "status"] == "closed"
     shown = runner.invoke(app, ["cases", "show", a, "--db", url], env={"COLUMNS": "300"})
-    assert shown.exit_code == 0 and "home_visit" in shown.output
+    # the history in words (issue 19: the case log was in English codes), the codes with --lang en
+    assert shown.exit_code == 0 and "家访" in shown.output and "已联系" in shown.output, shown.output
+    assert "home_visit" not in shown.output and "contacted" not in shown.output
+    shown = runner.invoke(app, ["cases", "show", a, "--db", url, "--lang", "en"], env={"COLUMNS": "300"})
+    assert shown.exit_code == 0 and "home visit" in shown.output and "家访" not in shown.output
 
 
 def test_runs_and_cases_list_read_the_ledger(replay):
@@ -241,6 +245,10 @@ def test_runs_and_cases_list_read_the_ledger(replay):
     assert res.exit_code == 0 and "2024-05-06" in res.output
     school = read_cases(connect(url))["school_id"].iloc[0]
     res = runner.invoke(app, ["cases", "list", "--db", url, "--school", school], env={"COLUMNS": "250"})
+    assert res.exit_code == 0 and "预防" in res.output and "prevention" not in res.output, res.output
+    res = runner.invoke(
+        app, ["cases", "list", "--db", url, "--school", school, "--lang", "en"], env={"COLUMNS": "250"}
+    )
     assert res.exit_code == 0 and "prevention" in res.output
     assert runner.invoke(app, ["cases", "list", "--db", url]).exit_code == 2  # a list needs a scope
 
