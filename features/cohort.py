@@ -208,7 +208,9 @@ def cohort_panel(tables: Tables, as_of_dates) -> pd.DataFrame:
         _seconds(st["valid_from"].to_numpy()), _seconds(st["valid_to"].to_numpy()), nights
     )
     code = st["student_id"].cat.codes.to_numpy().astype("int64")[row]
-    order = np.lexsort((prio[row], code, night))
+    # by night, student and priority: one int64 key (nights x students x rows stays far below 2**63)
+    n_codes, n_rows = len(tables.student_ids) + 1, max(len(st), 1)
+    order = np.argsort((night * n_codes + code) * n_rows + prio[row])
     row, night, code = row[order], night[order], code[order]
     last = np.ones(len(row), dtype=bool)
     last[:-1] = (night[1:] != night[:-1]) | (code[1:] != code[:-1])

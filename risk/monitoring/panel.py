@@ -48,23 +48,35 @@ def _codes_of(frame: pd.DataFrame, cats: pd.Index) -> np.ndarray:
     return np.asarray(codes, dtype="int64")
 
 
-def _left_behind(tables: Tables, codes: np.ndarray, days: np.ndarray) -> np.ndarray:
+def _category(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
+    """A group column: ``names[codes[i]]`` as a category (its names in string order)."""
+    order = np.argsort(np.asarray(names, dtype=object).astype(str), kind="stable")
+    rank = np.empty(len(names), dtype="int64")
+    rank[order] = np.arange(len(names))
+    return pd.Categorical.from_codes(rank[codes], categories=pd.Index(np.asarray(names)[order], dtype="str"))
+
+
+_LB_NAMES = ("unknown", *dict.fromkeys(_LEFT_BEHIND.values()))
+
+
+def _left_behind(tables: Tables, codes: np.ndarray, days: np.ndarray) -> pd.Categorical:
     """``training.fairness``'s left-behind name of each (student code, night) pair: the
     status of the student's last ``left_behind`` row known that night (``latest_known``:
     rows in date order, the later row of a date), "unknown" without one. One search over the
     rows sorted by (student, date, frame order) for every pair."""
-    out = np.full(len(codes), "unknown", dtype=object)
+    out = np.zeros(len(codes), dtype="int64")  # _LB_NAMES: 0 is "unknown"
     lb = tables.left_behind
     if lb is None or not len(lb) or not len(codes):
-        return out
+        return _category(out, _LB_NAMES)
     col = known_date("left_behind")
     sec = np.asarray(lb[col].to_numpy(), dtype="datetime64[s]").view("int64")
     day = day_numbers(lb[col].to_numpy())
     code = _codes_of(lb, tables.student_ids)
     names = lb["status"].map(_LEFT_BEHIND).astype("object").fillna("unknown").to_numpy(dtype=object)
+    names = pd.Index(_LB_NAMES).get_indexer(names)
     keep = np.flatnonzero((sec != np.iinfo("int64").min) & (code >= 0))  # an undated row is never known
     if not len(keep):
-        return out
+        return _category(out, _LB_NAMES)
     order = keep[np.lexsort((keep, sec[keep], code[keep]))]
     code, day, names = code[order], day[order], names[order]
     q_day = day_numbers(days)
@@ -74,15 +86,15 @@ def _left_behind(tables: Tables, codes: np.ndarray, days: np.ndarray) -> np.ndar
     hit = last >= 0
     hit[hit] = code[last[hit]] == codes[hit]
     out[hit] = names[last[hit]]
-    return out
+    return _category(out, _LB_NAMES)
 
 
-def _hardship(tables: Tables, codes: np.ndarray, night: np.ndarray, days: np.ndarray) -> np.ndarray:
+def _hardship(tables: Tables, codes: np.ndarray, night: np.ndarray, days: np.ndarray) -> pd.Categorical:
     """``training.fairness``'s hardship name of each pair (``codes[i]`` on ``days[night[i]]``):
     "hardship" when a ``hardship`` row of the student is in force that night
     (``features.time.valid_at``), "unknown" without the table."""
     if tables.hardship is None:
-        return np.full(len(codes), "unknown", dtype=object)
+        return _category(np.zeros(len(codes), dtype="int64"), ["unknown"])
     h = tables.hardship
     nights = np.asarray(days, dtype="datetime64[s]").view("int64")
     row, at = nights_in_force(
@@ -95,7 +107,7 @@ def _hardship(tables: Tables, codes: np.ndarray, night: np.ndarray, days: np.nda
     hard = np.zeros(len(nights) * n, dtype=bool)
     ok = hcode >= 0
     hard[at[ok] * n + hcode[ok]] = True
-    return np.where(hard[night * n + codes], "hardship", "no_hardship").astype(object)
+    return _category(np.where(hard[night * n + codes], 0, 1), ["hardship", "no_hardship"])
 
 
 def judged_panel(
@@ -113,7 +125,8 @@ def judged_panel(
     (labels, groups)
         ``labels`` as :func:`training.labels.label_panel` (``student_id`` category, ``as_of``,
         ``label``, ``event_date``); ``groups`` as ``training.fairness.audit_groups(tables,
-        nights)[["student_id", "as_of", *watched]]`` (None when ``watched`` is None or empty).
+        nights)[["student_id", "as_of", *watched]]``, the groups as categories of the same
+        names (None when ``watched`` is None or empty).
     """
     unknown = [w for w in (watched or ()) if w not in WATCHED]
     if unknown:
@@ -135,12 +148,10 @@ def judged_panel(
         cols["left_behind"] = _left_behind(tables, codes, when)
     if "migrant" in watched:
         mig = tables.students["is_migrant_child"].iloc[members["row"].to_numpy()]
-        cols["migrant"] = (
-            mig.map({True: "migrant", False: "local"})
-            .astype("object")
-            .fillna("unknown")
-            .to_numpy(dtype=object)
-        )
+        known = mig.notna().to_numpy()
+        yes = np.zeros(len(mig), dtype=bool)
+        yes[known] = mig.to_numpy()[known].astype(bool)
+        cols["migrant"] = _category(np.where(known, np.where(yes, 1, 0), 2), ["local", "migrant", "unknown"])
     if "hardship" in watched:
         cols["hardship"] = _hardship(tables, codes, night, day_arr)
     groups = pd.DataFrame(

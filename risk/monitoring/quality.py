@@ -391,7 +391,10 @@ def list_quality(
         day, code = np.divmod(key, max(len(keys.ids), 1))
         i, j = _join(day * max(len(gk.ids), 1) + gk.codes[0][code], gkey)
         for c in extra:  # a category of the group's names in string order; "unknown" if none
-            codes, uniques = pd.factorize(groups[c].astype("object"))
+            col = groups[c]
+            codes, uniques = pd.factorize(
+                col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("object")
+            )
             names = np.unique(np.append(np.asarray(uniques, dtype=object).astype(str), "unknown"))
             remap = np.append(np.searchsorted(names, np.asarray(uniques, dtype=object).astype(str)),
                               np.searchsorted(names, "unknown"))  # fmt: skip
