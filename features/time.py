@@ -610,17 +610,18 @@ def recorded_unexcused_runs(attendance: pd.DataFrame, min_days: int) -> pd.DataF
     ['09-02', '09-03', '09-09']
     """
     sid = attendance["student_id"]
-    frame = pd.DataFrame(
-        {
-            "sid": sid.cat.codes.to_numpy() if isinstance(sid.dtype, pd.CategoricalDtype) else sid.to_numpy(),
-            "date": attendance["date"].to_numpy(),
-            "unx": attendance["status"].eq("unexcused").to_numpy(bool),
-        }
-    )
+    sid = sid.cat.codes.to_numpy() if isinstance(sid.dtype, pd.CategoricalDtype) else sid.to_numpy()
+    unx = attendance["status"].eq("unexcused").to_numpy(bool)
+    # a run of min_days unexcused days needs that many unexcused rows: only the students with
+    # as many are grouped by day (a few percent of the rows of a county's year)
+    counts = pd.Series(sid[unx]).value_counts()
+    rows = np.flatnonzero(pd.Series(sid).isin(counts.index[counts >= max(min_days, 1)]).to_numpy())
+    frame = pd.DataFrame({"sid": sid[rows], "date": attendance["date"].to_numpy()[rows], "unx": unx[rows]})
     day = frame.groupby(["sid", "date"], sort=True)["unx"].min().reset_index()
     s = day["sid"].to_numpy()
     unx = day["unx"].to_numpy()
-    new_run = np.r_[True, (s[1:] != s[:-1]) | (unx[1:] != unx[:-1])]
+    new_run = np.ones(len(s), dtype=bool)
+    new_run[1:] = (s[1:] != s[:-1]) | (unx[1:] != unx[:-1])
     run = np.cumsum(new_run)
     size = np.bincount(run)[run]
     long = unx & (size >= min_days)

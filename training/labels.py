@@ -38,7 +38,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from features.cohort import cohort_index
+from features.cohort import cohort_index, cohort_panel
 from features.config import TrainConfig
 from features.contract import Tables
 from features.errors import PointInTimeError
@@ -237,6 +237,98 @@ def _labels_from_events(
     return out
 
 
+_NEVER = np.iinfo("int64").max
+
+
+def _first_after(sid: np.ndarray, sec: np.ndarray, q_sid: np.ndarray, q_sec: np.ndarray) -> np.ndarray:
+    """For each query (``q_sid``, ``q_sec``): the index of the first event of that student
+    dated after ``q_sec`` in the events sorted by (``sid``, ``sec``); -1 when there is none."""
+    if not len(sid) or not len(q_sid):
+        return np.full(len(q_sid), -1, dtype="int64")
+    lo = min(int(sec.min()), int(q_sec.min()))
+    span = max(int(sec.max()), int(q_sec.max())) - lo + 2
+    key = sid * span + (sec - lo)
+    j = np.searchsorted(key, q_sid * span + (q_sec - lo), side="right")
+    ok = j < len(sid)
+    ok[ok] = sid[j[ok]] == q_sid[ok]
+    return np.where(ok, j, -1)
+
+
+def _sorted_events(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``frame``'s ``sid`` and ``date`` (int64 seconds) sorted by student and date, dated rows
+    only (an undated row never falls in a window), and the sort order."""
+    sid = frame["sid"].to_numpy().astype("int64")
+    sec = np.asarray(frame["date"].to_numpy(), dtype="datetime64[s]").view("int64")
+    dated = np.flatnonzero(sec != np.iinfo("int64").min)
+    order = dated[np.lexsort((sec[dated], sid[dated]))]
+    return sid[order], sec[order], order
+
+
+def _labels_panel_from_events(
+    codes: np.ndarray,
+    nights: np.ndarray,
+    positives: pd.DataFrame,
+    censors: pd.DataFrame,
+    streaks: pd.DataFrame,
+    config: TrainConfig,
+) -> pd.DataFrame:
+    """:func:`_labels_from_events` of many (student, night) pairs at once: ``codes[i]`` on
+    ``nights[i]`` (datetime64[s]).
+
+    Each pair's first positive and first censoring event after the night are found by one
+    search over the events sorted by (student, date), not a filter per night; the streak rule
+    takes the ``streak_days``-th day of a run after the night (the rest of the run the night
+    falls in, else the next run). Returns columns ``pair`` (the position in ``codes``),
+    ``label`` and ``event_date``; censored pairs are left out.
+    """
+    q_sid = np.asarray(codes, dtype="int64")
+    q_sec = np.asarray(nights, dtype="datetime64[s]").view("int64")
+    end = q_sec + config.horizon_days * 86400
+    first = np.full(len(q_sid), _NEVER, dtype="int64")
+    if len(positives):
+        sid, sec, _ = _sorted_events(positives)
+        j = _first_after(sid, sec, q_sid, q_sec)
+        hit = j >= 0
+        first[hit] = sec[j[hit]]
+    k = config.streak_days
+    if len(streaks) and k >= 1:
+        sid, sec, order = _sorted_events(streaks)
+        run = streaks["run"].to_numpy()[order]
+        n = len(sid)
+        starts = np.r_[True, run[1:] != run[:-1]]
+        run_end = np.r_[np.flatnonzero(starts)[1:], n] - 1  # per run: its last row
+        end_of = np.repeat(run_end, np.diff(np.r_[np.flatnonzero(starts), n]))
+        j = _first_after(sid, sec, q_sid, q_sec)
+        found = j >= 0
+        at = np.where(found, j, 0) + k - 1
+        # the k-th day after the night in the run the night falls in ...
+        same = found & (at <= end_of[np.where(found, j, 0)])
+        # ... else in the next run of the same student (every run is at least k days long)
+        nxt = end_of[np.where(found, j, 0)] + 1
+        later = found & ~same & (nxt < n)
+        later[later] = sid[nxt[later]] == q_sid[later]
+        at = np.where(same, at, nxt + k - 1)
+        good = same | later
+        good[good] = at[good] < n
+        good[good] = run[at[good]] == run[np.where(same, j, nxt)[good]]
+        streak_day = np.full(len(q_sid), _NEVER, dtype="int64")
+        streak_day[good] = sec[at[good]]
+        first = np.minimum(first, streak_day)
+    first = np.where(first <= end, first, _NEVER)
+    cdate = np.full(len(q_sid), _NEVER, dtype="int64")
+    if len(censors):
+        sid, sec, _ = _sorted_events(censors)
+        j = _first_after(sid, sec, q_sid, q_sec)
+        hit = j >= 0
+        cdate[hit] = sec[j[hit]]
+        cdate = np.where(cdate <= end, cdate, _NEVER)
+    censored = (cdate != _NEVER) & ((first == _NEVER) | (cdate < first))
+    pair = np.flatnonzero(~censored)
+    ev = first[pair]
+    event = np.where(ev == _NEVER, np.iinfo("int64").min, ev).view("datetime64[s]")
+    return pd.DataFrame({"pair": pair, "label": (ev != _NEVER).astype("int8"), "event_date": event})
+
+
 def _check_observed(day: pd.Timestamp, config: TrainConfig, until: pd.Timestamp) -> None:
     need = day + pd.Timedelta(days=label_lag_days(config))
     if need > until:
@@ -309,22 +401,21 @@ def label_panel(
     days = sorted({_day(d) for d in as_of_dates})
     for day in days:
         _check_observed(day, config, stop)
+    return _label_members(tables, cohort_panel(tables, days), config)
+
+
+def _label_members(tables: Tables, members: pd.DataFrame, config: TrainConfig) -> pd.DataFrame:
+    """The :func:`label_panel` frame of ``members`` (:func:`features.cohort.cohort_panel`)."""
     positives, censors, streaks = _events(tables, config)
-    parts = []
-    for day in days:
-        lab = _labels_from_events(cohort_members(tables, day).codes, day, positives, censors, streaks, config)
-        lab = _to_student_index(lab, tables).reset_index()
-        lab.insert(1, "as_of", np.datetime64(day.date(), "s"))
-        parts.append(lab)
-    if not parts:
-        return pd.DataFrame(
-            {
-                "student_id": pd.Categorical([], categories=tables.student_ids),
-                "as_of": pd.Series(dtype="datetime64[s]"),
-                "label": pd.Series(dtype="int8"),
-                "event_date": pd.Series(dtype="datetime64[s]"),
-            }
-        )
-    panel = pd.concat(parts, ignore_index=True)
-    panel["as_of"] = panel["as_of"].astype("datetime64[s]")
-    return panel
+    codes = members["code"].to_numpy()
+    nights = members["as_of"].to_numpy().astype("datetime64[s]")
+    lab = _labels_panel_from_events(codes, nights, positives, censors, streaks, config)
+    pair = lab["pair"].to_numpy()
+    return pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(codes[pair], categories=tables.student_ids),
+            "as_of": nights[pair],
+            "label": lab["label"].to_numpy(),
+            "event_date": lab["event_date"].to_numpy(),
+        }
+    )

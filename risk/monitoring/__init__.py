@@ -29,7 +29,7 @@ from features.contract import Tables
 from risk.monitoring.calibration import CalibrationDrift, calibration_drift
 from risk.monitoring.coverage import Coverage, data_coverage, gaps_before
 from risk.monitoring.drift import InputDrift, input_drift
-from risk.monitoring.quality import INTERVENTION_NOTE, ListQuality, list_quality
+from risk.monitoring.quality import INTERVENTION_NOTE, ListQuality, _join, _Keys, list_quality
 from risk.monitoring.status import StatusDecision, Thresholds, decide_status
 from training.labels import label_lag_days, label_panel, observable_as_of_dates, observed_until
 
@@ -205,13 +205,19 @@ def monitor(
                                                   and c not in ("student_id", "event_date")])  # fmt: skip
             missed = missed.merge(gaps, on=["student_id", "event_date"], how="left")
             quality = ListQuality(**{**vars(quality), "missed": missed})
-        merged = (
-            judged_snaps[["student_id", "as_of", "probability"]]
-            .assign(
-                student_id=judged_snaps["student_id"].astype("str"),
-                as_of=judged_snaps["as_of"].astype("datetime64[s]"),
-            )
-            .merge(labels.assign(student_id=labels["student_id"].astype("str")), on=["student_id", "as_of"])
+        # the scored rows with their labels, in the snapshots' order (an inner join on child and
+        # night by integer keys: risk.monitoring.quality)
+        keys = _Keys(judged_snaps["student_id"], labels["student_id"])
+        i, j = _join(keys.of(0, judged_snaps["as_of"]), keys.of(1, labels["as_of"]))
+        merged = pd.DataFrame(
+            {
+                "student_id": pd.Categorical.from_codes(
+                    keys.codes[0][i], categories=pd.Index(keys.ids, dtype="str")
+                ),
+                "as_of": judged_snaps["as_of"].astype("datetime64[s]").to_numpy()[i],
+                "probability": judged_snaps["probability"].to_numpy()[i],
+                "label": labels["label"].to_numpy()[j],
+            }
         )
         calibration = calibration_drift(
             merged, n_bins=t.n_bins, max_ece=t.max_ece, oe_bounds=(t.oe_min, t.oe_max)

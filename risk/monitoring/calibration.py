@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from training.metrics import expected_calibration_error, reliability_table
@@ -123,11 +124,12 @@ def calibration_drift(
     """
     keep = ["as_of", "probability", "label", *(["student_id"] if "student_id" in frame.columns else [])]
     data = frame.loc[frame["probability"].notna(), keep]
-    month = pd.to_datetime(data["as_of"]).dt.strftime("%Y-%m")
+    when = pd.to_datetime(data["as_of"])
+    month = (when.dt.year * 100 + when.dt.month).to_numpy()  # YYYYMM: sorts as "%Y-%m" does
     rows, rel = [], []
     cols = ["month", "n", "positives", "mean_predicted", "observed_rate", "observed_to_expected", "oe_low",
             "oe_high", "ece", "within_bounds", "oe_within"]  # fmt: skip
-    parts = [(m, data.loc[month == m]) for m in sorted(month.unique())]
+    parts = [(f"{m // 100:04d}-{m % 100:02d}", data.loc[month == m]) for m in np.unique(month)]
     if len(data):
         parts.append(("all", data))
     for m, part in parts:

@@ -82,19 +82,31 @@ def _class_attendance(tables: Tables, members: pd.DataFrame, as_of: dt.date, day
     start = day_numbers(np.array([np.datetime64(as_of - dt.timedelta(days=days), "D")]))[0]
     att = tables.attendance
     day = day_numbers(att["date"].to_numpy())
-    att = pd.DataFrame({"student_id": att["student_id"].astype("str").to_numpy(), "day": day})
-    att = att.loc[(att["day"] >= start) & (att["day"] <= sd.d0 + sd.n_days - 1)]
-    att = att.merge(members[["student_id", "school_id", "class_id"]], on="student_id", how="inner")
-    seen = att.drop_duplicates(["class_id", "day"])
+    window = np.flatnonzero((day >= start) & (day <= sd.d0 + sd.n_days - 1))
+    # each row's class (the cohort's: one row per student) by the student's code, then the
+    # distinct (class, day) pairs: the days each class has a row
+    sid, cats = _student_codes(att["student_id"], window)
+    names, klass_of_member = np.unique(
+        members["class_id"].astype("str").to_numpy(dtype=object), return_inverse=True
+    )
+    klass_of = _lookup(cats, members["student_id"], klass_of_member)
+    k = np.where(sid >= 0, klass_of[np.maximum(sid, 0)], -1)
+    d = day[window]
+    ok = k >= 0
+    span = int(sd.n_days) + int(sd.d0) - int(start) + 1
+    pairs = np.unique(k[ok] * span + (d[ok] - start))
+    seen_k, seen_d = np.divmod(pairs, span)
+    bounds = np.searchsorted(seen_k, np.arange(len(names) + 1))
+    days_of = {names[i]: seen_d[bounds[i] : bounds[i + 1]] + start for i in range(len(names))}
     rows = []
     for (school, klass), grp in members.groupby(["school_id", "class_id"], sort=True):
         code = sd.code_of([school])[0]
         ordinals = sd.table[code]
         days_idx = np.flatnonzero(ordinals >= 0) + sd.d0
         days_idx = days_idx[days_idx >= start]
-        have = set(seen.loc[seen["class_id"] == klass, "day"].tolist())
-        has_row = np.array([d in have for d in days_idx], dtype=bool)
-        last = max(have) if have else None
+        have = days_of.get(str(klass), np.array([], dtype="int64"))
+        has_row = np.isin(days_idx, have)
+        last = int(have.max()) if len(have) else None
         tail = has_row[-stop_days:] if len(has_row) >= stop_days else has_row
         rows.append(
             {
@@ -110,6 +122,23 @@ def _class_attendance(tables: Tables, members: pd.DataFrame, as_of: dt.date, day
             }
         )
     return pd.DataFrame(rows)
+
+
+def _student_codes(col: pd.Series, rows: np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """The ``rows``' student codes in ``col``'s categories (a category of ids; other columns
+    are made one), and those categories as strings."""
+    if not isinstance(col.dtype, pd.CategoricalDtype):
+        col = col.iloc[rows].astype("str").astype("category")
+        return col.cat.codes.to_numpy().astype("int64"), pd.Index(col.cat.categories.astype("str"))
+    return col.cat.codes.to_numpy()[rows].astype("int64"), pd.Index(col.cat.categories.astype("str"))
+
+
+def _lookup(cats: pd.Index, ids: pd.Series, values: np.ndarray) -> np.ndarray:
+    """Per category: the value of its row in ``ids`` (one row per student), -1 where none."""
+    out = np.full(len(cats), -1, dtype="int64")
+    at = cats.get_indexer(pd.Index(ids.astype("str")))
+    out[at[at >= 0]] = np.asarray(values)[at >= 0]
+    return out
 
 
 _STATUS_COLUMNS = ["school_id", "status", "recent", "history", "expected", "stopped"]
@@ -142,22 +171,49 @@ def school_statuses(
     end = pd.Timestamp(as_of)
     cut = end - pd.Timedelta(days=days)
     start = cut - pd.Timedelta(days=history_days)
-    att = att.loc[(att["date"] > start) & (att["date"] <= end), ["student_id", "date", "status"]]
-    if not len(att):
+    date = att["date"]
+    window = np.flatnonzero(((date > start) & (date <= end)).to_numpy())
+    if not len(window):
         return pd.DataFrame(columns=_STATUS_COLUMNS)
+    # rows counted per (school, status, recent) by integer codes (the cohort: one row per
+    # student), then the counts grouped as the rows themselves would be
+    sid, cats = _student_codes(att["student_id"], window)
+    schools, school_of_member = np.unique(
+        members["school_id"].astype("str").to_numpy(dtype=object), return_inverse=True
+    )
+    school = _lookup(cats, members["student_id"], school_of_member)
+    school = np.where(sid >= 0, school[np.maximum(sid, 0)], -1)
+    st = att["status"].iloc[window]
+    if isinstance(st.dtype, pd.CategoricalDtype):
+        status, statuses = st.cat.codes.to_numpy().astype("int64"), st.cat.categories.astype("str")
+    else:
+        status, statuses = pd.factorize(st)
+    statuses = np.append(np.asarray(statuses, dtype=object).astype(str), "nan")  # code -1: a missing status
+    status = np.where(status >= 0, status, len(statuses) - 1)
+    recent = (date.iloc[window] > cut).to_numpy()
+    ok = school >= 0
+    n_s = len(statuses)
+    cell = (school[ok] * n_s + status[ok]) * 2 + recent[ok]
+    counts_of = np.bincount(cell, minlength=len(schools) * n_s * 2)
+    at = np.flatnonzero(counts_of)
+    sc, rest = np.divmod(at, n_s * 2)
+    stc, rec = np.divmod(rest, 2)
     frame = pd.DataFrame(
         {
-            "student_id": att["student_id"].astype("str").to_numpy(),
-            "status": att["status"].astype("str").to_numpy(),
-            "recent": (att["date"] > cut).to_numpy(),
+            "school_id": pd.array(schools[sc].astype(str), dtype="str"),
+            "status": pd.array(statuses[stc], dtype="str"),
+            "recent": rec.astype(bool),
+            "n": counts_of[at].astype("int64"),
         }
-    ).merge(members[["student_id", "school_id"]], on="student_id", how="inner")
-    rows = frame.groupby(["school_id", "recent"]).size().unstack("recent", fill_value=0)
+    )
+    if not len(frame):
+        return pd.DataFrame(columns=_STATUS_COLUMNS)
+    rows = frame.groupby(["school_id", "recent"])["n"].sum().unstack("recent", fill_value=0)
     rows = rows.reindex(columns=[False, True], fill_value=0)
     counts = (
         frame.loc[frame["status"] != "present"]
-        .groupby(["school_id", "status", "recent"])
-        .size()
+        .groupby(["school_id", "status", "recent"])["n"]
+        .sum()
         .unstack("recent", fill_value=0)
         .reindex(columns=[False, True], fill_value=0)
         .reset_index()
@@ -288,10 +344,17 @@ def gaps_before(tables: Tables, events: pd.DataFrame, *, days: int = 30) -> pd.D
     ev = events[["student_id", "event_date"]].drop_duplicates().astype({"student_id": "str"})
     ev["event_date"] = pd.to_datetime(ev["event_date"]).astype("datetime64[s]")
     att = tables.attendance
-    a = pd.DataFrame(
-        {"student_id": att["student_id"].astype("str").to_numpy(), "date": att["date"].to_numpy()}
-    )
-    a = a.loc[a["student_id"].isin(ev["student_id"])].drop_duplicates()
+    col = att["student_id"]
+    if isinstance(col.dtype, pd.CategoricalDtype):  # the events' children's rows by code, not by string
+        cats = pd.Index(col.cat.categories.astype("str"))
+        wanted = cats.get_indexer(pd.Index(ev["student_id"].unique()))
+        rows = np.flatnonzero(np.isin(col.cat.codes.to_numpy(), wanted[wanted >= 0]))
+        ids = cats.to_numpy(dtype=object)[col.cat.codes.to_numpy()[rows]]
+    else:
+        rows = np.flatnonzero(col.astype("str").isin(ev["student_id"]).to_numpy())
+        ids = col.astype("str").to_numpy(dtype=object)[rows]
+    a = pd.DataFrame({"student_id": pd.array(ids, dtype="str"), "date": att["date"].to_numpy()[rows]})
+    a = a.drop_duplicates()
     j = ev.merge(a, on="student_id", how="left")
     inside = (j["date"] < j["event_date"]) & (j["date"] >= j["event_date"] - pd.Timedelta(days=days))
     with_rows = j.loc[inside].groupby(["student_id", "event_date"]).size().rename("att_days_with_rows")

@@ -1,12 +1,14 @@
-"""The judged nights' labels and watched groups in one pass over the nights.
+"""The judged nights' labels and watched groups in one pass for all nights.
 
-:func:`training.labels.label_panel` and :func:`training.fairness.audit_groups` each build the
-cohort of every night (:func:`features.cohort.cohort`), the costliest step of both; over a year
-of nightly lists the monitor judges a hundred nights or more, so :func:`judged_panel` builds
-each night's cohort once and derives both from it, and reads the label events
-(:func:`training.labels._events`) and each watched table's sort once for all nights. The
-result is the same frames, row for row (``tests/risk/monitoring/test_panel.py`` holds it to
-the two functions on a simulated county).
+:func:`training.fairness.audit_groups` builds the cohort of every night
+(:func:`features.cohort.cohort`) one night at a time; over a year of nightly lists the monitor
+judges a hundred nights or more, so :func:`judged_panel` takes every night's cohort from one
+:func:`features.cohort.cohort_panel` (the ``students`` intervals and the registry state of all
+nights in one search), labels it as :func:`training.labels.label_panel` does (one search over
+the label events for every (student, night) pair), and finds each pair's watched groups the
+same way: the last left-behind row known that night by one search, the hardship rows in force
+by the nights each interval covers. The result is the same frames, row for row
+(``tests/risk/monitoring/test_panel.py`` holds it to ``label_panel`` and ``audit_groups``).
 """
 
 from __future__ import annotations
@@ -16,11 +18,11 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from features.cohort import cohort
+from features.cohort import cohort_panel, nights_in_force
 from features.config import TrainConfig
 from features.contract import Tables
-from features.time import known_date, known_mask, valid_at
-from training.labels import _check_observed, _events, _labels_from_events, observed_until
+from features.time import day_numbers, known_date
+from training.labels import _check_observed, _label_members, observed_until
 
 __all__ = ["WATCHED", "judged_panel"]
 
@@ -38,69 +40,74 @@ def _student_codes(frame: pd.DataFrame, cats: pd.Index) -> np.ndarray | None:
     return None
 
 
-class _Watched:
-    """The watched tables, sorted once: each night reads its rows from them by student code
-    (the ``student_id`` categories every table shares)."""
+def _codes_of(frame: pd.DataFrame, cats: pd.Index) -> np.ndarray:
+    """``frame.student_id`` as codes of ``cats`` (-1 where the id is not one of them)."""
+    codes = _student_codes(frame, cats)
+    if codes is None:  # not the shared categories: by student id string
+        codes = cats.get_indexer(frame["student_id"].astype("str"))
+    return np.asarray(codes, dtype="int64")
 
-    def __init__(self, tables: Tables):
-        self.n = len(tables.student_ids)
-        self.lb = None
-        lb = tables.left_behind
-        if lb is not None and len(lb):
-            col = known_date("left_behind")
-            # features.time.latest_known sorts the known rows by date (stable) and keeps the
-            # last per student: sorting all rows once first leaves the known ones in that order
-            order = np.argsort(lb[col].to_numpy(), kind="stable")
-            self.lb = lb.iloc[order]
-            self.lb_col = col
-            codes = _student_codes(self.lb, tables.student_ids)
-            if codes is None:  # not the shared categories: by student id string
-                codes = tables.student_ids.get_indexer(self.lb["student_id"].astype("str"))
-            self.lb_codes = codes
-            # the name of each row's status ("unknown" where training.fairness maps none)
-            names = self.lb["status"].map(_LEFT_BEHIND).astype("object").fillna("unknown")
-            self.lb_names = names.to_numpy(dtype=object)
-        self.hardship = tables.hardship
-        self.cats = tables.student_ids
 
-    def on(self, c: pd.DataFrame, day: pd.Timestamp, wanted: Sequence[str]) -> dict[str, np.ndarray]:
-        """The watched groups of the cohort ``c`` on ``day`` (``training.fairness._groups_on``),
-        one array per group in the cohort's order."""
-        d = day.date()
-        codes = c["code"].to_numpy()
-        out: dict[str, np.ndarray] = {}
-        if "left_behind" in wanted:
-            per = np.full(self.n, "unknown", dtype=object)
-            if self.lb is not None:
-                known = known_mask(self.lb, d, date_col=self.lb_col)
-                k_codes, k_names = self.lb_codes[known], self.lb_names[known]
-                # the last known row per student (rows in date order): reversed, first wins
-                rev = np.arange(len(k_codes))[::-1]
-                _, first = np.unique(k_codes[rev], return_index=True)
-                last = rev[first]
-                ok = k_codes[last] >= 0
-                per[k_codes[last][ok]] = k_names[last][ok]
-            out["left_behind"] = per[codes]
-        if "migrant" in wanted:
-            out["migrant"] = (
-                c["is_migrant_child"]
-                .map({True: "migrant", False: "local"})
-                .astype("object")
-                .fillna("unknown")
-                .to_numpy(dtype=object)
-            )
-        if "hardship" in wanted:
-            if self.hardship is not None:
-                rows = valid_at(self.hardship, d)
-                hard = np.zeros(self.n, dtype=bool)
-                h = _student_codes(rows, self.cats)
-                if h is None:
-                    h = self.cats.get_indexer(rows["student_id"].astype("str").unique())
-                hard[h[h >= 0]] = True
-                out["hardship"] = np.where(hard[codes], "hardship", "no_hardship").astype(object)
-            else:
-                out["hardship"] = np.full(len(codes), "unknown", dtype=object)
-        return {w: out[w] for w in WATCHED if w in wanted}
+def _category(codes: np.ndarray, names: Sequence[str]) -> pd.Categorical:
+    """A group column: ``names[codes[i]]`` as a category (its names in string order)."""
+    order = np.argsort(np.asarray(names, dtype=object).astype(str), kind="stable")
+    rank = np.empty(len(names), dtype="int64")
+    rank[order] = np.arange(len(names))
+    return pd.Categorical.from_codes(rank[codes], categories=pd.Index(np.asarray(names)[order], dtype="str"))
+
+
+_LB_NAMES = ("unknown", *dict.fromkeys(_LEFT_BEHIND.values()))
+
+
+def _left_behind(tables: Tables, codes: np.ndarray, days: np.ndarray) -> pd.Categorical:
+    """``training.fairness``'s left-behind name of each (student code, night) pair: the
+    status of the student's last ``left_behind`` row known that night (``latest_known``:
+    rows in date order, the later row of a date), "unknown" without one. One search over the
+    rows sorted by (student, date, frame order) for every pair."""
+    out = np.zeros(len(codes), dtype="int64")  # _LB_NAMES: 0 is "unknown"
+    lb = tables.left_behind
+    if lb is None or not len(lb) or not len(codes):
+        return _category(out, _LB_NAMES)
+    col = known_date("left_behind")
+    sec = np.asarray(lb[col].to_numpy(), dtype="datetime64[s]").view("int64")
+    day = day_numbers(lb[col].to_numpy())
+    code = _codes_of(lb, tables.student_ids)
+    names = lb["status"].map(_LEFT_BEHIND).astype("object").fillna("unknown").to_numpy(dtype=object)
+    names = pd.Index(_LB_NAMES).get_indexer(names)
+    keep = np.flatnonzero((sec != np.iinfo("int64").min) & (code >= 0))  # an undated row is never known
+    if not len(keep):
+        return _category(out, _LB_NAMES)
+    order = keep[np.lexsort((keep, sec[keep], code[keep]))]
+    code, day, names = code[order], day[order], names[order]
+    q_day = day_numbers(days)
+    lo = min(int(day.min()), int(q_day.min()))
+    span = max(int(day.max()), int(q_day.max())) - lo + 2
+    last = np.searchsorted(code * span + (day - lo), codes * span + (q_day - lo), side="right") - 1
+    hit = last >= 0
+    hit[hit] = code[last[hit]] == codes[hit]
+    out[hit] = names[last[hit]]
+    return _category(out, _LB_NAMES)
+
+
+def _hardship(tables: Tables, codes: np.ndarray, night: np.ndarray, days: np.ndarray) -> pd.Categorical:
+    """``training.fairness``'s hardship name of each pair (``codes[i]`` on ``days[night[i]]``):
+    "hardship" when a ``hardship`` row of the student is in force that night
+    (``features.time.valid_at``), "unknown" without the table."""
+    if tables.hardship is None:
+        return _category(np.zeros(len(codes), dtype="int64"), ["unknown"])
+    h = tables.hardship
+    nights = np.asarray(days, dtype="datetime64[s]").view("int64")
+    row, at = nights_in_force(
+        np.asarray(h["valid_from"].to_numpy(), dtype="datetime64[s]").view("int64"),
+        np.asarray(h["valid_to"].to_numpy(), dtype="datetime64[s]").view("int64"),
+        nights,
+    )
+    hcode = _codes_of(h, tables.student_ids)[row]
+    n = len(tables.student_ids)
+    hard = np.zeros(len(nights) * n, dtype=bool)
+    ok = hcode >= 0
+    hard[at[ok] * n + hcode[ok]] = True
+    return _category(np.where(hard[night * n + codes], 0, 1), ["hardship", "no_hardship"])
 
 
 def judged_panel(
@@ -111,14 +118,15 @@ def judged_panel(
     until=None,
     watched: Sequence[str] | None = WATCHED,
 ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
-    """Labels and watched groups of every cohort student on every night, one cohort a night.
+    """Labels and watched groups of every cohort student on every night, in one pass.
 
     Returns
     -------
     (labels, groups)
         ``labels`` as :func:`training.labels.label_panel` (``student_id`` category, ``as_of``,
         ``label``, ``event_date``); ``groups`` as ``training.fairness.audit_groups(tables,
-        nights)[["student_id", "as_of", *watched]]`` (None when ``watched`` is None or empty).
+        nights)[["student_id", "as_of", *watched]]``, the groups as categories of the same
+        names (None when ``watched`` is None or empty).
     """
     unknown = [w for w in (watched or ()) if w not in WATCHED]
     if unknown:
@@ -127,45 +135,30 @@ def judged_panel(
     days = sorted({pd.Timestamp(d).normalize() for d in nights})
     for day in days:
         _check_observed(day, config, stop)
-    positives, censors, streaks = _events(tables, config)
-    w = _Watched(tables) if watched else None
-    cats = tables.student_ids
-    labs, grps = [], []
-    for day in days:
-        c = cohort(tables, day.date())
-        lab = _labels_from_events(c["code"].to_numpy(), day, positives, censors, streaks, config)
-        frame = pd.DataFrame(
-            {
-                "student_id": pd.Categorical.from_codes(lab.index.to_numpy(), categories=cats),
-                "as_of": np.datetime64(day.date(), "s"),
-                "label": lab["label"].to_numpy(),
-                "event_date": lab["event_date"].to_numpy(),
-            }
-        )
-        labs.append(frame)
-        if w is not None:
-            g = pd.DataFrame(
-                {
-                    "student_id": pd.Categorical.from_codes(c["code"].to_numpy(), categories=cats),
-                    "as_of": np.datetime64(day.date(), "s"),
-                    **w.on(c, day, watched),
-                }
-            )
-            grps.append(g)
-    if labs:
-        labels = pd.concat(labs, ignore_index=True)
-    else:
-        labels = pd.DataFrame(
-            {
-                "student_id": pd.Categorical([], categories=cats),
-                "as_of": pd.Series(dtype="datetime64[s]"),
-                "label": pd.Series(dtype="int8"),
-                "event_date": pd.Series(dtype="datetime64[s]"),
-            }
-        )
-    labels["as_of"] = labels["as_of"].astype("datetime64[s]")
-    groups = None
-    if grps:
-        groups = pd.concat(grps, ignore_index=True)
-        groups["as_of"] = groups["as_of"].astype("datetime64[s]")
+    members = cohort_panel(tables, days)
+    labels = _label_members(tables, members, config)
+    if not watched:
+        return labels, None
+    codes = members["code"].to_numpy()
+    when = members["as_of"].to_numpy().astype("datetime64[s]")
+    day_arr = np.array(days, dtype="datetime64[s]")
+    night = np.searchsorted(day_arr, when)
+    cols: dict[str, np.ndarray] = {}
+    if "left_behind" in watched:
+        cols["left_behind"] = _left_behind(tables, codes, when)
+    if "migrant" in watched:
+        mig = tables.students["is_migrant_child"].iloc[members["row"].to_numpy()]
+        known = mig.notna().to_numpy()
+        yes = np.zeros(len(mig), dtype=bool)
+        yes[known] = mig.to_numpy()[known].astype(bool)
+        cols["migrant"] = _category(np.where(known, np.where(yes, 1, 0), 2), ["local", "migrant", "unknown"])
+    if "hardship" in watched:
+        cols["hardship"] = _hardship(tables, codes, night, day_arr)
+    groups = pd.DataFrame(
+        {
+            "student_id": pd.Categorical.from_codes(codes, categories=tables.student_ids),
+            "as_of": when,
+            **{w: cols[w] for w in WATCHED if w in watched},
+        }
+    )
     return labels, groups

@@ -78,6 +78,15 @@ def grade_band(grade) -> np.ndarray:
     return out
 
 
+def _grade_band_codes(grade) -> pd.Categorical:
+    """:func:`grade_band` as a category (``""``, ``"1-3"``, ``"4-6"``, ``"7-9"``: string order)."""
+    g = np.asarray(grade, dtype="float64")
+    code = np.zeros(len(g), dtype="int64")
+    for k, (lo, hi) in enumerate(GRADE_BANDS.values(), start=1):
+        code[(g >= lo) & (g <= hi)] = k
+    return pd.Categorical.from_codes(code, categories=pd.Index(["", *GRADE_BANDS], dtype="str"))
+
+
 @dataclass(frozen=True)
 class ListQuality:
     """What :func:`list_quality` found.
@@ -156,36 +165,106 @@ def _members(frame: pd.DataFrame, tier: str) -> pd.Series:
     return (frame["tier"] == tier).fillna(False).astype(bool)
 
 
-def _judged(snapshots: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+def _ids(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``col`` as (codes, distinct ids as strings): a category's own codes, else factorized."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy().astype("int64"), col.cat.categories.astype("str").to_numpy(
+            dtype=object
+        )
+    codes, uniques = pd.factorize(col.astype("str"))
+    return codes.astype("int64"), np.asarray(uniques, dtype=object)
+
+
+class _Keys:
+    """One integer key per (child, night) for the frames the monitor joins: the child's place
+    in the sorted union of their ids (so the keys sort as (night, id string) do) and the
+    night's day number. Joins on it give the rows ``merge`` on the strings would, without a
+    string comparison per row."""
+
+    def __init__(self, *cols: pd.Series):
+        parts = [_ids(c) for c in cols]
+        self.ids = (
+            np.unique(np.concatenate([u for _, u in parts]).astype(str)) if parts else np.array([], str)
+        )
+        index = pd.Index(self.ids, dtype="str")
+        self.codes = [np.where(c >= 0, index.get_indexer(pd.Index(u, dtype="str"))[c], -1) for c, u in parts]
+
+    def of(self, i: int, as_of: pd.Series) -> np.ndarray:
+        """The keys of the ``i``-th column's rows on their nights (-1: no child)."""
+        day = np.asarray(pd.to_datetime(as_of).dt.normalize().to_numpy(), dtype="datetime64[D]").astype(
+            "int64"
+        )
+        code = self.codes[i]
+        return np.where(code >= 0, day * max(len(self.ids), 1) + code, -1)
+
+
+def _join(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions ``(i, j)`` with ``left[i] == right[j]`` for keys unique on the right, in
+    ``left`` order (pandas' inner merge order); keys -1 never match."""
+    order = np.argsort(right, kind="stable")
+    r = right[order]
+    at = np.searchsorted(r, left)
+    ok = (at < len(r)) & (left >= 0)
+    ok[ok] = r[at[ok]] == left[ok]
+    return np.flatnonzero(ok), order[at[ok]]
+
+
+def _judged(snapshots: pd.DataFrame, labels: pd.DataFrame) -> tuple[pd.DataFrame, _Keys, np.ndarray]:
+    """The snapshot rows with their labels (an inner join on child and night), sorted by
+    night and id; with the keys of the join and each row's key (to join the groups on)."""
     missing = [c for c in _SNAP_COLS if c not in snapshots.columns]
     if missing:
         raise ValueError(f"snapshots: column {missing[0]!r} is missing (risk.snapshot.SNAPSHOT_COLUMNS)")
     keep = _SNAP_COLS + [c for c in ("rank_county", "selected") if c in snapshots.columns]
-    snap = snapshots[keep].assign(
-        student_id=snapshots["student_id"].astype("str"),
-        as_of=pd.to_datetime(snapshots["as_of"]).dt.normalize().astype("datetime64[s]"),
-    )
-    lab = labels[["student_id", "as_of", "label", "event_date"]].assign(
-        student_id=labels["student_id"].astype("str"),
-        as_of=pd.to_datetime(labels["as_of"]).dt.normalize().astype("datetime64[s]"),
-        event_date=pd.to_datetime(labels["event_date"]).astype("datetime64[s]"),
-    )
-    data = snap.merge(lab, on=["student_id", "as_of"], how="inner", validate="one_to_one")
-    data["grade_band"] = grade_band(data["grade"])
+    keys = _Keys(snapshots["student_id"], labels["student_id"])
+    left, right = keys.of(0, snapshots["as_of"]), keys.of(1, labels["as_of"])
+    for name, k in (("snapshots", left), ("labels", right)):
+        if not pd.Index(k[k >= 0]).is_unique:
+            raise ValueError(f"{name}: more than one row for one (student_id, as_of)")
+    i, j = _join(left, right)
+    order = np.argsort(left[i], kind="stable")  # by night, then the id string
+    i, j = i[order], j[order]
+    rest = [c for c in keep if c not in ("student_id", "as_of")]
+    data = snapshots[rest].iloc[i].reset_index(drop=True)
+    # ids, bands and groups as categories in string order: grouped as the strings would be
+    ids = pd.Index(keys.ids, dtype="str")
+    data.insert(0, "student_id", pd.Categorical.from_codes(keys.codes[0][i], categories=ids))
+    when = pd.to_datetime(snapshots["as_of"].iloc[i]).dt.normalize().astype("datetime64[s]")
+    data.insert(1, "as_of", when.to_numpy())
+    lab = labels.iloc[j]
+    data["label"] = lab["label"].to_numpy()
+    data["event_date"] = pd.to_datetime(lab["event_date"]).astype("datetime64[s]").to_numpy()
+    data["grade_band"] = _grade_band_codes(data["grade"])
     # the child as an integer in the students' sorted order: the expected intervals group a
     # child's rows by it (the same groups, in the same order, as by the id string)
-    data["_child"] = pd.factorize(data["student_id"], sort=True)[0]
-    return data.sort_values(["as_of", "student_id"], kind="stable").reset_index(drop=True)
+    code = keys.codes[0][i]
+    seen = np.zeros(len(keys.ids) + 1, dtype=bool)
+    seen[code] = True
+    data["_child"] = (np.cumsum(seen) - 1)[code].astype("int64")
+    return data, keys, left[i]
+
+
+def _night_members(data: pd.DataFrame) -> pd.DataFrame:
+    """The rows on any judged list (listed, selected or of a tier): every list's members."""
+    on = data["listed"].astype(bool).to_numpy().copy()
+    if "selected" in data:
+        on |= data["selected"].astype(bool).to_numpy()
+    on |= data["tier"].isin(TIER_LISTS).to_numpy()
+    return data.loc[on]
 
 
 def _per_night(data: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for day, night in data.groupby("as_of", sort=True):
-        positives, cohort = int(night["label"].sum()), len(night)
+    counts = data.groupby("as_of", sort=True)["label"].agg(["sum", "size"])
+    members = dict(tuple(_night_members(data).groupby("as_of", sort=True)))
+    empty = data.iloc[:0]
+    for day, (positives, cohort) in zip(counts.index, counts.to_numpy(), strict=True):
+        night = members.get(day, empty)
         for tier in TIER_LISTS:
             rows.append(
-                {"as_of": day, "tier": tier, **_figures(night.loc[_members(night, tier)], positives, cohort)}
-            )
+                {"as_of": day, "tier": tier,
+                 **_figures(night.loc[_members(night, tier)], int(positives), int(cohort))}
+            )  # fmt: skip
     return pd.DataFrame(rows, columns=["as_of", "tier", *_figures(data.iloc[:0], 0, 0)])
 
 
@@ -197,12 +276,15 @@ def _pooled(data: pd.DataFrame) -> pd.DataFrame:
 
 def _by_group(data: pd.DataFrame, dimensions: list[str], min_cell: int) -> pd.DataFrame:
     rows = []
+    listed_rows = data.loc[data["listed"].astype(bool).to_numpy()]
     for dim in dimensions:
-        for value, cell in data.groupby(dim, sort=True, observed=True):
+        counts = data.groupby(dim, sort=True, observed=True)["label"].agg(["sum", "size"])
+        cells = dict(tuple(listed_rows.groupby(dim, sort=True, observed=True)))
+        for value, (positives, cohort) in zip(counts.index, counts.to_numpy(), strict=True):
             if str(value) == "":
                 continue
-            positives, cohort = int(cell["label"].sum()), len(cell)
-            f = _figures(cell.loc[cell["listed"].astype(bool)], positives, cohort)
+            positives, cohort = int(positives), int(cohort)
+            f = _figures(cells.get(value, listed_rows.iloc[:0]), positives, cohort)
             hidden = []
             if f["n"] < min_cell:
                 hidden.append("precision")
@@ -220,6 +302,7 @@ def _by_group(data: pd.DataFrame, dimensions: list[str], min_cell: int) -> pd.Da
 
 def _events(data: pd.DataFrame, gaps: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     pos = data.loc[data["label"] == 1]
+    pos = pos.assign(student_id=pos["student_id"].astype("str"))
     key = ["student_id", "event_date"]
     if not len(pos):
         empty_lead = pd.DataFrame(columns=["student_id", "event_date", "first_listed", "lead_days"])
@@ -296,17 +379,28 @@ def list_quality(
     min_cell : int
         Group cells with fewer listed children (precision) or dropouts (recall) are suppressed.
     """
-    data = _judged(snapshots, labels)
+    data, keys, key = _judged(snapshots, labels)
     dims = ["school_id", "grade_band"]
     if groups is not None and len(groups):
-        g = groups.assign(
-            student_id=groups["student_id"].astype("str"),
-            as_of=pd.to_datetime(groups["as_of"]).dt.normalize().astype("datetime64[s]"),
-        )
-        extra = [c for c in g.columns if c not in ("student_id", "as_of") and c not in data.columns]
-        data = data.merge(g[["student_id", "as_of", *extra]], on=["student_id", "as_of"], how="left")
-        for c in extra:
-            data[c] = data[c].astype("object").fillna("unknown").astype("str")
+        extra = [c for c in groups.columns if c not in ("student_id", "as_of") and c not in data.columns]
+        # a left join on (child, night) by the keys of the judged rows (a child a night)
+        gk = _Keys(pd.Series(keys.ids, dtype="str"), groups["student_id"])
+        gkey = gk.of(1, groups["as_of"])
+        if not pd.Index(gkey[gkey >= 0]).is_unique:
+            raise ValueError("groups: more than one row for one (student_id, as_of)")
+        day, code = np.divmod(key, max(len(keys.ids), 1))
+        i, j = _join(day * max(len(gk.ids), 1) + gk.codes[0][code], gkey)
+        for c in extra:  # a category of the group's names in string order; "unknown" if none
+            col = groups[c]
+            codes, uniques = pd.factorize(
+                col if isinstance(col.dtype, pd.CategoricalDtype) else col.astype("object")
+            )
+            names = np.unique(np.append(np.asarray(uniques, dtype=object).astype(str), "unknown"))
+            remap = np.append(np.searchsorted(names, np.asarray(uniques, dtype=object).astype(str)),
+                              np.searchsorted(names, "unknown"))  # fmt: skip
+            col = np.full(len(data), np.searchsorted(names, "unknown"), dtype="int64")
+            col[i] = remap[codes[j]]  # code -1 (a missing name) takes the last slot: "unknown"
+            data[c] = pd.Categorical.from_codes(col, categories=pd.Index(names, dtype="str"))
         dims += extra
     missed, lead, lead_summary = _events(data, gaps)
     return ListQuality(

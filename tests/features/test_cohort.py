@@ -48,3 +48,34 @@ def test_cohort_row_in_force_and_codes():
     assert c.loc["a", "class_id"] == "k2"
     assert cohort(t, dt.date(2024, 10, 31)).loc["a", "class_id"] == "k1"
     assert (t.student_ids[c["code"].to_numpy()] == c.index).all()
+
+
+def _same_as_cohort(t, days):
+    from features.cohort import cohort_panel
+
+    panel = cohort_panel(t, days)
+    assert panel["as_of"].dtype == "datetime64[s]"
+    for day in sorted({pd.Timestamp(d) for d in days}):
+        c = cohort(t, day.date())
+        got = panel.loc[panel["as_of"] == day]
+        assert got["code"].tolist() == c["code"].tolist(), day
+        rows = t.students.iloc[got["row"].to_numpy()].drop(columns=["student_id"]).set_axis(c.index)
+        pd.testing.assert_frame_equal(rows, c.drop(columns=["code"]))
+    return panel
+
+
+def test_cohort_panel_is_the_cohort_of_every_date():
+    """Every date at once: the same members and ``students`` rows as :func:`cohort` date by
+    date, on the hand-made county (row ending, class change, same-day mark and return,
+    death) and on a simulated one."""
+    from features.load import tables_from_frames
+    from features.sim import simulate_county
+
+    t = _county()
+    days = pd.date_range("2024-09-29", "2024-12-02", freq="D")
+    panel = _same_as_cohort(t, list(days) + [days[3]])  # a date twice counts once
+    assert len(panel.loc[panel["as_of"] == "2024-10-08"]) == 3
+    sim = tables_from_frames(simulate_county(students=300, years=2, seed=5, start_year=2022).frames).tables
+    panel = _same_as_cohort(sim, pd.date_range("2022-08-25", "2024-08-01", freq="9D"))
+    assert panel.groupby("as_of").size().nunique() > 1  # the cohort changes over the dates
+    assert len(_same_as_cohort(sim, [])) == 0

@@ -20,6 +20,31 @@ def tables():
     return tables_from_frames(county.frames).tables
 
 
+def _night_by_night(tables, nights, cfg, until):
+    from training.labels import make_labels
+
+    parts = []
+    for day in nights:
+        lab = make_labels(tables, day, cfg, until=until).reset_index()
+        lab.insert(1, "as_of", day)
+        parts.append(lab)
+    out = pd.concat(parts, ignore_index=True)
+    return out.assign(as_of=out["as_of"].astype("datetime64[s]"))
+
+
+@pytest.mark.parametrize("streak_days", [20, 3])
+def test_labels_of_all_nights_at_once_are_make_labels_night_by_night(tables, streak_days):
+    """The streak rule at the default 20 days and at 3 (many runs, nights inside a run)."""
+    from training.labels import label_panel
+
+    cfg = TrainConfig(streak_days=streak_days)
+    nights = list(pd.date_range("2022-09-01", "2024-03-08", freq="4D"))
+    until = dt.date(2024, 7, 10)
+    got = label_panel(tables, nights, cfg, until=until)
+    pd.testing.assert_frame_equal(got, _night_by_night(tables, nights, cfg, until))
+    assert got["label"].sum() > 0
+
+
 def test_one_cohort_a_night_gives_the_labels_and_groups_of_the_two_functions(tables):
     from risk.monitoring.panel import WATCHED, judged_panel
     from training.fairness import audit_groups
@@ -31,16 +56,19 @@ def test_one_cohort_a_night_gives_the_labels_and_groups_of_the_two_functions(tab
     labels, groups = judged_panel(tables, nights, cfg, until=until)
     want = label_panel(tables, nights, cfg, until=until)
     pd.testing.assert_frame_equal(labels, want)
+    # and both are make_labels night by night (one cohort a night, the events filtered per night)
+    pd.testing.assert_frame_equal(labels, _night_by_night(tables, nights, cfg, until))
     assert labels["label"].sum() > 0  # the county has dropouts to label
     g = audit_groups(tables, nights)[["student_id", "as_of", *WATCHED]]
-    pd.testing.assert_frame_equal(groups, g, check_dtype=False)
+    assert all(isinstance(groups[w].dtype, pd.CategoricalDtype) for w in WATCHED)
+    pd.testing.assert_frame_equal(groups.astype(dict.fromkeys(WATCHED, "str")), g, check_dtype=False)
     for w in WATCHED:  # every group has more than one value on these nights
         assert groups[w].nunique() > 1, w
     # without the optional tables every child is "unknown", as audit_groups says
     bare = tables.replace(left_behind=None, hardship=None)
     _, gb = judged_panel(bare, nights[:2], cfg, until=until)
     want = audit_groups(bare, nights[:2])[["student_id", "as_of", *WATCHED]]
-    pd.testing.assert_frame_equal(gb, want, check_dtype=False)
+    pd.testing.assert_frame_equal(gb.astype(dict.fromkeys(WATCHED, "str")), want, check_dtype=False)
     assert judged_panel(tables, nights[:1], cfg, until=until, watched=None)[1] is None
     with pytest.raises(ValueError, match="sex"):
         judged_panel(tables, nights[:1], cfg, until=until, watched=("sex",))
