@@ -1,0 +1,210 @@
+"""How close the model gets to the oracle, lever by lever (issue 18), side by side in one run.
+
+One simulated county; one feature panel over *weekly* as-of dates (the 1st, 8th, 15th and
+22nd of each term month), whose 1st-of-month rows are the monthly panel of today's recipe.
+Every variant is fitted and measured twice:
+
+- on the **validation year** (the school year before the test year: the design of
+  :func:`training.splits.last_year_design` on the rows before the test year). Decisions are
+  taken here only;
+- on the **test year** (the last school year, the design ``baoxue evaluate`` uses), reported.
+
+Test rows are always the monthly ones (the oracle, ``truth/risk_monthly``, is monthly). With
+weekly cadence, the fit and validation parts take every weekly date inside the monthly
+design's windows (validation: its months, up to the gap before the test dates).
+
+Variants: today's features or today's plus the features of change (``NEW``); monthly or
+weekly training rows; the LightGBM settings search (``[train] search_seconds``); a blend with
+scikit-learn's HistGradientBoosting (monotone, same features, calibrated on the same rows),
+its weight chosen on the validation year. Printed: model ÷ oracle at 5%, at capacity
+(10 a school and month) and in PR AUC, plus TreeSHAP rows/s of each LightGBM.
+
+Not part of the test run. Usage:
+    .venv/bin/python -m benchmarks.oracle_gap --students 10000 --years 4 --seed 7
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import time
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+
+from features.build import build_panel
+from features.config import BaoxueConfig, TrainConfig
+from features.load import tables_from_frames
+from features.sim import simulate_county
+from features.time import school_year_of
+from training.baselines import oracle_scores
+from training.calibrate import calibrate
+from training.evaluate import evaluation_data, labelled_as_of_dates, markdown_table
+from training.fit import explain_speed, fit_model, panel_feature_columns, prepare_features, validation_halves
+from training.labels import observable_as_of_dates, observed_until
+from training.metrics import score_metrics
+from training.monotone import monotone_constraints
+from training.splits import TemporalDesign, last_year_design
+
+#: the features this issue adds (features of change, trajectory, 复学生)
+NEW = (
+    "att_unexcused_days_8w",
+    "att_unexcused_slope_8w",
+    "att_unexcused_onset_8w",
+    "acad_composite_pct_slope_4terms",
+    "acad_composite_pct_class_mean_2terms",
+    "ctx_returned_dropout",
+)
+MEASURES = ("precision_at_5pct", "precision_at_cap10", "pr_auc")
+
+
+def weekly_dates(monthly: list[pd.Timestamp], until, config: TrainConfig) -> list[pd.Timestamp]:
+    """The 1st, 8th, 15th and 22nd of every month of ``monthly``, whose label window is observed."""
+    out = [d + pd.Timedelta(days=k) for d in monthly for k in (0, 7, 14, 21)]
+    return observable_as_of_dates(out, config, until=until)
+
+
+def widen(design: TemporalDesign, dates: list[pd.Timestamp]) -> TemporalDesign:
+    """The monthly ``design`` with every weekly date inside its fit and validation windows."""
+    gap = pd.Timedelta(days=design.gap_days)
+    v0, v1 = min(design.valid), max(design.valid) + pd.offsets.MonthEnd(0)
+    valid = [d for d in dates if v0 <= d <= v1 and (not design.test or d + gap <= min(design.test))]
+    fit = [d for d in dates if min(design.fit) <= d and d + gap <= min(valid)]
+    return TemporalDesign(tuple(fit), tuple(valid), design.test, design.gap_days)
+
+
+def fit_hgb(data: pd.DataFrame, design: TemporalDesign, config: TrainConfig, cols: list[str]):
+    """HistGradientBoosting on the fit rows, early-stopped on the validation early-stopping
+    half, calibrated on the other half (the LightGBM recipe with another learner)."""
+    fit_rows = design.part(data["as_of"], "fit")
+    valid = design.part(data["as_of"], "valid")
+    stop = valid & validation_halves(data["student_id"], config)
+    cal = valid & ~stop
+    y = data["label"].to_numpy()
+    X_fit, X_stop, X_cal = (prepare_features(data.loc[m, cols], cols) for m in (fit_rows, stop, cal))
+    hgb = HistGradientBoostingClassifier(
+        learning_rate=0.05, max_iter=400, max_leaf_nodes=15, max_depth=6, min_samples_leaf=50,
+        l2_regularization=1.0, monotonic_cst=monotone_constraints(cols), categorical_features="from_dtype",
+        early_stopping=True, n_iter_no_change=30, random_state=config.seed,
+    )  # fmt: skip
+    hgb.fit(X_fit, y[fit_rows], X_val=X_stop, y_val=y[stop])
+    return calibrate(
+        hgb, X_cal, y[cal], config.calibration, isotonic_min_positives=config.isotonic_min_positives
+    )
+
+
+def run_variant(data, design, config, cols, truth, *, hgb_weights=(0.0,)) -> dict:
+    """Fit on ``design`` and measure on its test rows; one row per blend weight."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    fitted = fit_model(data, design, config, features=cols)
+    test = data.loc[design.part(data["as_of"], "test")].reset_index(drop=True)
+    X = prepare_features(test, cols)
+    p_lgb = fitted.predict_proba(X)
+    p_hgb = None
+    if any(w > 0 for w in hgb_weights):
+        p_hgb = fit_hgb(data, design, config, cols).predict_proba(X)[:, 1]
+    oracle = oracle_scores(test, truth)
+    om = score_metrics(test, oracle, shares=(0.05,), capacity=10, n_bins=10, seed=config.seed)
+    rows = {}
+    for w in hgb_weights:
+        p = p_lgb if w == 0 else (1 - w) * p_lgb + w * p_hgb
+        m = score_metrics(test, p, shares=(0.05,), capacity=10, n_bins=10, seed=config.seed)
+        rows[w] = {k: m[k] for k in MEASURES} | {f"{k}/oracle": m[k] / om[k] for k in MEASURES}
+    speed = explain_speed(fitted.estimator, X, max_rows=2000)
+    extra = {
+        "trees": int(speed["trees"]),
+        "shap_rows_per_s": round(speed["shap_rows_per_s"]),
+        "fit_rows": fitted.n_fit,
+        "wall_s": round(time.perf_counter() - t0, 1),
+        "cpu_s": round(time.process_time() - c0, 1),
+        "search": fitted.search.get("overrides") if fitted.search else None,
+    }
+    return {"rows": rows, "extra": extra, "oracle": {k: om[k] for k in MEASURES}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--students", type=int, default=10000)
+    ap.add_argument("--years", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--preset", default="reap_2010")
+    ap.add_argument("--search-seconds", type=float, default=600.0)
+    ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    args = ap.parse_args()
+    print(
+        f"machine: {platform.node()} {os.cpu_count()} cores; load average {open('/proc/loadavg').read().strip()}"
+    )
+    t0, c0 = time.perf_counter(), time.process_time()
+    county = simulate_county(students=args.students, years=args.years, seed=args.seed, preset=args.preset)
+    tables = tables_from_frames(county.frames, max_reject_share=1.0).tables
+    truth = county.truth["risk_monthly"]
+    cfg = BaoxueConfig()
+    tc = cfg.train
+    monthly = labelled_as_of_dates(tables, tc)
+    weekly = weekly_dates(monthly, observed_until(tables), tc)
+    panel = build_panel(tables, [d.date() for d in weekly], cfg)
+    data = evaluation_data(tables, panel, tc)
+    del panel
+    print(
+        f"panel: {len(data):,} rows over {len(weekly)} weekly dates ({len(monthly)} monthly) in "
+        f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU",
+        flush=True,
+    )
+    all_cols = panel_feature_columns(data)
+    today = [c for c in all_cols if c not in NEW]
+    test_year = school_year_of(max(monthly).date())
+    before = data["as_of"].map(lambda d: school_year_of(d.date()) < test_year).to_numpy()
+    # the two periods: the validation year (decisions) and the test year (reported)
+    periods = {}
+    for period, rows in (("validation year", before), ("test year", np.ones(len(data), bool))):
+        d = data.loc[rows].reset_index(drop=True)
+        m = last_year_design(d.loc[d["as_of"].dt.day.eq(1), "as_of"].unique(), tc)
+        periods[period] = (d, m, widen(m, sorted(d["as_of"].unique())))
+    searched = replace(tc, search_seconds=args.search_seconds)
+    variants = {
+        "today (monthly, today's features)": ("monthly", today, tc, (0.0,)),
+        "+ features of change": ("monthly", all_cols, tc, (0.0,)),
+        "weekly rows": ("weekly", today, tc, (0.0,)),
+        "weekly + features of change": ("weekly", all_cols, tc, (0.0, 0.25, 0.5)),
+        "weekly + features + search": ("weekly", all_cols, searched, (0.0,)),
+        "monthly + features + search": ("monthly", all_cols, searched, (0.0,)),
+    }
+    only = [v.strip() for v in args.only.split(",") if v.strip()]
+    table, extras, oracle = [], {}, {}
+    for period, (d, monthly_design, weekly_design) in periods.items():
+        for name, (cadence, cols, conf, weights) in variants.items():
+            if only and name not in only:
+                continue
+            design = monthly_design if cadence == "monthly" else weekly_design
+            rows = d if cadence == "weekly" else d.loc[d["as_of"].dt.day.eq(1)].reset_index(drop=True)
+            out = run_variant(rows, design, conf, cols, truth, hgb_weights=weights)
+            oracle[period] = out["oracle"]
+            for w, r in out["rows"].items():
+                label = name if w == 0 else f"{name}, HGB blend {w:g}"
+                table.append(pd.Series(r, name=(period, label)))
+            extras[(period, name)] = out["extra"]
+            print(period, name, out["rows"][0.0], out["extra"], flush=True)
+    res = pd.DataFrame(table)
+    res.index = pd.MultiIndex.from_tuples(res.index, names=["period", "variant"])
+    print(f"\n## {args.preset}, {args.students} students, {args.years} years, seed {args.seed}")
+    for period, (_, m, w) in periods.items():
+        print(
+            f"{period}: monthly design {m.window()}, weekly design {w.window()}; oracle {oracle.get(period)}"
+        )
+    print()
+    print(markdown_table(res, digits=3))
+    print()
+    print(markdown_table(pd.DataFrame(extras).T, digits=4))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        f"total {time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU, peak {peak:.1f} GiB; "
+        f"load average after {open('/proc/loadavg').read().strip()}"
+    )
+
+
+if __name__ == "__main__":
+    main()
