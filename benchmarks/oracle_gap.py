@@ -31,8 +31,8 @@ import platform
 import resource
 import time
 from dataclasses import replace
+from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -42,7 +42,7 @@ from features.load import tables_from_frames
 from features.sim import simulate_county
 from features.time import school_year_of
 from training.baselines import oracle_scores
-from training.calibrate import calibrate
+from training.calibrate import OrderedCalibration, calibrate
 from training.evaluate import evaluation_data, labelled_as_of_dates, markdown_table
 from training.fit import explain_speed, fit_model, panel_feature_columns, prepare_features, validation_halves
 from training.labels import observable_as_of_dates, observed_until
@@ -97,13 +97,17 @@ def fit_hgb(data: pd.DataFrame, design: TemporalDesign, config: TrainConfig, col
     )
 
 
-def run_variant(data, design, config, cols, truth, *, hgb_weights=(0.0,)) -> dict:
-    """Fit on ``design`` and measure on its test rows; one row per blend weight."""
+def run_variant(data, design, config, cols, truth, *, hgb_weights=(0.0,), ordered=True) -> dict:
+    """Fit on ``design`` and measure on its test rows; one row per blend weight. ``ordered``
+    False scores with plain isotonic steps (the recipe before :class:`OrderedCalibration`)."""
     t0, c0 = time.perf_counter(), time.process_time()
     fitted = fit_model(data, design, config, features=cols)
     test = data.loc[design.part(data["as_of"], "test")].reset_index(drop=True)
     X = prepare_features(test, cols)
-    p_lgb = fitted.predict_proba(X)
+    cal = fitted.calibrator
+    if not ordered and isinstance(cal, OrderedCalibration):
+        cal = cal.calibrated
+    p_lgb = cal.predict_proba(X)[:, 1]
     p_hgb = None
     if any(w > 0 for w in hgb_weights):
         p_hgb = fit_hgb(data, design, config, cols).predict_proba(X)[:, 1]
@@ -122,6 +126,7 @@ def run_variant(data, design, config, cols, truth, *, hgb_weights=(0.0,)) -> dic
         "wall_s": round(time.perf_counter() - t0, 1),
         "cpu_s": round(time.process_time() - c0, 1),
         "search": fitted.search.get("overrides") if fitted.search else None,
+        "calibration": f"{fitted.calibrator.method}{'' if ordered or fitted.calibrator.method != 'isotonic' else ' (plain steps)'}",
     }
     return {"rows": rows, "extra": extra, "oracle": {k: om[k] for k in MEASURES}}
 
@@ -134,54 +139,77 @@ def main() -> None:
     ap.add_argument("--preset", default="reap_2010")
     ap.add_argument("--search-seconds", type=float, default=600.0)
     ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    ap.add_argument("--cache", default="", help="a folder to keep the county's panel in between runs")
+    ap.add_argument("--periods", default="validation year,test year", help="comma-separated")
     args = ap.parse_args()
     print(
         f"machine: {platform.node()} {os.cpu_count()} cores; load average {open('/proc/loadavg').read().strip()}"
     )
     t0, c0 = time.perf_counter(), time.process_time()
-    county = simulate_county(students=args.students, years=args.years, seed=args.seed, preset=args.preset)
-    tables = tables_from_frames(county.frames, max_reject_share=1.0).tables
-    truth = county.truth["risk_monthly"]
     cfg = BaoxueConfig()
     tc = cfg.train
-    monthly = labelled_as_of_dates(tables, tc)
-    weekly = weekly_dates(monthly, observed_until(tables), tc)
-    panel = build_panel(tables, [d.date() for d in weekly], cfg)
-    data = evaluation_data(tables, panel, tc)
-    del panel
-    print(
-        f"panel: {len(data):,} rows over {len(weekly)} weekly dates ({len(monthly)} monthly) in "
-        f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU",
-        flush=True,
+    cache = (
+        Path(args.cache) / f"{args.preset}-{args.students}-{args.years}-{args.seed}" if args.cache else None
     )
+    if cache is not None and (cache / "data.pkl").exists():
+        data, truth = pd.read_pickle(cache / "data.pkl"), pd.read_pickle(cache / "truth.pkl")
+        monthly = sorted(data.loc[data["as_of"].dt.day.eq(1), "as_of"].unique())
+        print(f"panel: {len(data):,} rows read from {cache}", flush=True)
+    else:
+        county = simulate_county(students=args.students, years=args.years, seed=args.seed, preset=args.preset)
+        tables = tables_from_frames(county.frames, max_reject_share=1.0).tables
+        truth = county.truth["risk_monthly"]
+        monthly = labelled_as_of_dates(tables, tc)
+        weekly = weekly_dates(monthly, observed_until(tables), tc)
+        panel = build_panel(tables, [d.date() for d in weekly], cfg)
+        data = evaluation_data(tables, panel, tc)
+        del panel, county, tables
+        print(
+            f"panel: {len(data):,} rows over {len(weekly)} weekly dates ({len(monthly)} monthly) in "
+            f"{time.perf_counter() - t0:.0f} s wall, {time.process_time() - c0:.0f} s CPU",
+            flush=True,
+        )
+        if cache is not None:
+            cache.mkdir(parents=True, exist_ok=True)
+            data.to_pickle(cache / "data.pkl")
+            truth.to_pickle(cache / "truth.pkl")
     all_cols = panel_feature_columns(data)
     today = [c for c in all_cols if c not in NEW]
-    test_year = school_year_of(max(monthly).date())
-    before = data["as_of"].map(lambda d: school_year_of(d.date()) < test_year).to_numpy()
+    test_year = school_year_of(pd.Timestamp(max(monthly)).date())
+    day = pd.Series(data["as_of"].unique())
+    before_days = day[day.map(lambda d: school_year_of(d.date()) < test_year)]
     # the two periods: the validation year (decisions) and the test year (reported)
     periods = {}
-    for period, rows in (("validation year", before), ("test year", np.ones(len(data), bool))):
-        d = data.loc[rows].reset_index(drop=True)
+    wanted = args.periods.split(",")
+    for period in ("validation year", "test year"):
+        if period not in wanted:
+            continue
+        d = (
+            data
+            if period == "test year"
+            else data.loc[data["as_of"].isin(before_days)].reset_index(drop=True)
+        )
         m = last_year_design(d.loc[d["as_of"].dt.day.eq(1), "as_of"].unique(), tc)
         periods[period] = (d, m, widen(m, sorted(d["as_of"].unique())))
     searched = replace(tc, search_seconds=args.search_seconds)
     variants = {
-        "today (monthly, today's features)": ("monthly", today, tc, (0.0,)),
-        "+ features of change": ("monthly", all_cols, tc, (0.0,)),
-        "weekly rows": ("weekly", today, tc, (0.0,)),
-        "weekly + features of change": ("weekly", all_cols, tc, (0.0, 0.25, 0.5)),
-        "weekly + features + search": ("weekly", all_cols, searched, (0.0,)),
-        "monthly + features + search": ("monthly", all_cols, searched, (0.0,)),
+        "today (monthly, today's features, isotonic steps)": ("monthly", today, tc, (0.0,), False),
+        "+ ordered isotonic": ("monthly", today, tc, (0.0,), True),
+        "+ features of change": ("monthly", all_cols, tc, (0.0, 0.25, 0.5), True),
+        "weekly rows": ("weekly", today, tc, (0.0,), True),
+        "weekly + features of change": ("weekly", all_cols, tc, (0.0,), True),
+        "weekly + features + search": ("weekly", all_cols, searched, (0.0,), True),
+        "monthly + features + search": ("monthly", all_cols, searched, (0.0,), True),
     }
     only = [v.strip() for v in args.only.split(",") if v.strip()]
     table, extras, oracle = [], {}, {}
     for period, (d, monthly_design, weekly_design) in periods.items():
-        for name, (cadence, cols, conf, weights) in variants.items():
+        for name, (cadence, cols, conf, weights, ordered) in variants.items():
             if only and name not in only:
                 continue
             design = monthly_design if cadence == "monthly" else weekly_design
             rows = d if cadence == "weekly" else d.loc[d["as_of"].dt.day.eq(1)].reset_index(drop=True)
-            out = run_variant(rows, design, conf, cols, truth, hgb_weights=weights)
+            out = run_variant(rows, design, conf, cols, truth, hgb_weights=weights, ordered=ordered)
             oracle[period] = out["oracle"]
             for w, r in out["rows"].items():
                 label = name if w == 0 else f"{name}, HGB blend {w:g}"
