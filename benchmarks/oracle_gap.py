@@ -33,6 +33,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -97,6 +98,33 @@ def fit_hgb(data: pd.DataFrame, design: TemporalDesign, config: TrainConfig, col
     )
 
 
+def oracle_on_records(test: pd.DataFrame, truth: pd.DataFrame, config: TrainConfig) -> dict:
+    """How much of the oracle no record can show: the oracle gives 1 to every row whose
+    simulated disengagement ramp has begun (``p_true`` = 1); of those, the rows with no
+    unexcused day in the last 8 school weeks (``att_unexcused_days_8w`` 0 or missing) look
+    like any other. Scored instead at the student's previous month's truth (the median
+    truth of the not-begun positives when there is none), the oracle's figures become these."""
+    o = oracle_scores(test, truth)
+    y = test["label"].to_numpy()
+    begun = o >= 0.999
+    unseen = begun & test["att_unexcused_days_8w"].fillna(0).to_numpy().__eq__(0)
+    tr = truth.assign(student_id=truth["student_id"].astype("str"), as_of=pd.to_datetime(truth["as_of"]))
+    tr = tr.sort_values(["student_id", "as_of"])
+    tr["previous"] = tr.groupby("student_id")["p_true"].shift(1)
+    key = pd.DataFrame(
+        {"student_id": test["student_id"].astype("str"), "as_of": pd.to_datetime(test["as_of"])}
+    )
+    prev = key.merge(tr[["student_id", "as_of", "previous"]], on=["student_id", "as_of"], how="left")
+    prev = prev["previous"].to_numpy()
+    fill = float(np.median(o[~begun & (y == 1)]))
+    o2 = o.copy()
+    o2[unseen] = np.where(np.isnan(prev[unseen]) | (prev[unseen] >= 0.999), fill, prev[unseen])
+    m = score_metrics(test, o2, shares=(0.05,), capacity=10, n_bins=10, seed=config.seed)
+    return {"begun_rows": int(begun.sum()), "begun_unseen_8w": int(unseen.sum())} | {
+        k: round(m[k], 4) for k in MEASURES
+    }
+
+
 def run_variant(data, design, config, cols, truth, *, hgb_weights=(0.0,), ordered=True) -> dict:
     """Fit on ``design`` and measure on its test rows; one row per blend weight. ``ordered``
     False scores with plain isotonic steps (the recipe before :class:`OrderedCalibration`)."""
@@ -141,6 +169,7 @@ def main() -> None:
     ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
     ap.add_argument("--cache", default="", help="a folder to keep the county's panel in between runs")
     ap.add_argument("--periods", default="validation year,test year", help="comma-separated")
+    ap.add_argument("--monthly-only", action="store_true", help="no weekly panel, no weekly variants")
     args = ap.parse_args()
     print(
         f"machine: {platform.node()} {os.cpu_count()} cores; load average {open('/proc/loadavg').read().strip()}"
@@ -160,7 +189,7 @@ def main() -> None:
         tables = tables_from_frames(county.frames, max_reject_share=1.0).tables
         truth = county.truth["risk_monthly"]
         monthly = labelled_as_of_dates(tables, tc)
-        weekly = weekly_dates(monthly, observed_until(tables), tc)
+        weekly = monthly if args.monthly_only else weekly_dates(monthly, observed_until(tables), tc)
         panel = build_panel(tables, [d.date() for d in weekly], cfg)
         data = evaluation_data(tables, panel, tc)
         del panel, county, tables
@@ -205,7 +234,7 @@ def main() -> None:
     table, extras, oracle = [], {}, {}
     for period, (d, monthly_design, weekly_design) in periods.items():
         for name, (cadence, cols, conf, weights, ordered) in variants.items():
-            if only and name not in only:
+            if (only and name not in only) or (args.monthly_only and cadence == "weekly"):
                 continue
             design = monthly_design if cadence == "monthly" else weekly_design
             rows = d if cadence == "weekly" else d.loc[d["as_of"].dt.day.eq(1)].reset_index(drop=True)
