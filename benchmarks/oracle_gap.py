@@ -166,10 +166,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--preset", default="reap_2010")
     ap.add_argument("--search-seconds", type=float, default=600.0)
-    ap.add_argument("--only", default="", help="comma-separated variant names (default: all)")
+    ap.add_argument("--only", default="", help="variant names separated by ; (default: all)")
     ap.add_argument("--cache", default="", help="a folder to keep the county's panel in between runs")
     ap.add_argument("--periods", default="validation year,test year", help="comma-separated")
     ap.add_argument("--monthly-only", action="store_true", help="no weekly panel, no weekly variants")
+    ap.add_argument("--no-blend", action="store_true", help="leave out the HistGradientBoosting blend")
     args = ap.parse_args()
     print(
         f"machine: {platform.node()} {os.cpu_count()} cores; load average {open('/proc/loadavg').read().strip()}"
@@ -230,7 +231,7 @@ def main() -> None:
         "weekly + features + search": ("weekly", all_cols, searched, (0.0,), True),
         "monthly + features + search": ("monthly", all_cols, searched, (0.0,), True),
     }
-    only = [v.strip() for v in args.only.split(",") if v.strip()]
+    only = [v.strip() for v in args.only.split(";") if v.strip()]
     table, extras, oracle = [], {}, {}
     for period, (d, monthly_design, weekly_design) in periods.items():
         for name, (cadence, cols, conf, weights, ordered) in variants.items():
@@ -238,6 +239,7 @@ def main() -> None:
                 continue
             design = monthly_design if cadence == "monthly" else weekly_design
             rows = d if cadence == "weekly" else d.loc[d["as_of"].dt.day.eq(1)].reset_index(drop=True)
+            weights = (0.0,) if args.no_blend else weights
             out = run_variant(rows, design, conf, cols, truth, hgb_weights=weights, ordered=ordered)
             oracle[period] = out["oracle"]
             for w, r in out["rows"].items():
