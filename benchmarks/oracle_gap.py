@@ -250,9 +250,13 @@ def main() -> None:
     res = pd.DataFrame(table)
     res.index = pd.MultiIndex.from_tuples(res.index, names=["period", "variant"])
     print(f"\n## {args.preset}, {args.students} students, {args.years} years, seed {args.seed}")
-    for period, (_, m, w) in periods.items():
+    for period, (d, m, w) in periods.items():
         print(
             f"{period}: monthly design {m.window()}, weekly design {w.window()}; oracle {oracle.get(period)}"
+        )
+        test = d.loc[m.part(d["as_of"], "test")].reset_index(drop=True)
+        print(
+            f"  {period}, the oracle without the ramps no record shows: {oracle_on_records(test, truth, tc)}"
         )
     print()
     print(markdown_table(res, digits=3))
