@@ -41,6 +41,8 @@ LEVEL_PERCENTILE = {"A": 92.5, "B": 67.5, "C": 35.0, "D": 10.0}
 LOOKBACK_DAYS = 400
 #: the trend (slope) is fitted on the exams of the last two terms
 SLOPE_DAYS = 365
+#: the trajectory is fitted on the exams of the last four terms (read this far back)
+TRAJECTORY_DAYS = 730
 _TERM_DAYS = 182.5
 _LEVELS = ("A", "B", "C", "D")
 
@@ -49,7 +51,7 @@ def academic_columns(config: BaoxueConfig | None = None) -> list[str]:
     """The columns :func:`academic_features` returns, in order.
 
     >>> len(academic_columns())
-    17
+    19
     """
     names = feature_names(config)
     cols = ["acad_composite_score_last", "acad_composite_pct_class_last", "acad_composite_pct_grade_last"]
@@ -60,6 +62,8 @@ def academic_columns(config: BaoxueConfig | None = None) -> list[str]:
         names.bottom_new,
         "acad_composite_pct_change",
         "acad_composite_pct_slope_2terms",
+        "acad_composite_pct_slope_4terms",
+        "acad_composite_pct_class_mean_2terms",
         "acad_failed_subjects_last",
         "acad_exams_missed_year",
         "acad_repeated_grade",
@@ -182,7 +186,10 @@ def academic_features(
     known_students = known_rows(tables, "students", as_of)
     out["acad_repeated_grade"] = _repeated_grade(known_students, n_all)
 
-    ex = known_rows(tables, "exams", as_of, since=as_of - dt.timedelta(days=LOOKBACK_DAYS))
+    # the trajectory reads further back; every other feature reads the last LOOKBACK_DAYS
+    ex = known_rows(
+        tables, "exams", as_of, since=as_of - dt.timedelta(days=max(LOOKBACK_DAYS, TRAJECTORY_DAYS))
+    )
     ex = ex.drop_duplicates("exam_id")
     res = tables.exam_results
     exam_idx = pd.Index(ex["exam_id"].astype("str"))
@@ -297,6 +304,14 @@ def _fill_academic(
 
     # latest and previous exam of each student
     pairs = pairs.loc[pairs["comp"].notna()].sort_values(["code", "day", "exam"], kind="stable")
+    # the trajectory over four terms and the mean standing over two (exam noise averaged out)
+    _trend(out, "acad_composite_pct_slope_4terms", pairs, asof_day, TRAJECTORY_DAYS, n_all)
+    two = pairs.loc[(pairs["day"].to_numpy() > asof_day - SLOPE_DAYS) & pairs["pct_class"].notna().to_numpy()]
+    n_two = np.bincount(two["code"].to_numpy(), minlength=n_all)
+    sum_two = np.bincount(two["code"].to_numpy(), weights=two["pct_class"].to_numpy(), minlength=n_all)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["acad_composite_pct_class_mean_2terms"] = np.where(n_two > 0, sum_two / n_two, np.nan)
+    pairs = pairs.loc[pairs["day"].to_numpy() >= asof_day - LOOKBACK_DAYS]
     if not len(pairs):
         return
     last = pairs.drop_duplicates("code", keep="last")
@@ -336,7 +351,15 @@ def _fill_academic(
         out[f"acad_{subj}_pct_grade_last"][rl_code[m]] = rl["pct_grade"].to_numpy()[m]
 
     # slope of the grade standing over the last two terms, in percentile points per term
-    recent = pairs.loc[pairs["day"].to_numpy() > asof_day - SLOPE_DAYS]
+    _trend(out, "acad_composite_pct_slope_2terms", pairs, asof_day, SLOPE_DAYS, n_all)
+
+
+def _trend(
+    out: dict[str, np.ndarray], name: str, pairs: pd.DataFrame, asof_day: int, days: int, n_all: int
+) -> None:
+    """``out[name]``: least-squares slope of each student's grade percentile over the exams of
+    the last ``days`` days, in percentile points per term (NaN below two exams on two dates)."""
+    recent = pairs.loc[pairs["day"].to_numpy() > asof_day - days]
     code = recent["code"].to_numpy()
     x = (recent["day"].to_numpy() - asof_day) / _TERM_DAYS
     y = recent["pct_grade"].to_numpy()
@@ -348,9 +371,7 @@ def _fill_academic(
     den = n * sxx - sx * sx
     span_ok = den > 1e-9 * np.maximum(n, 1) ** 2
     with np.errstate(invalid="ignore", divide="ignore"):
-        out["acad_composite_pct_slope_2terms"] = np.where(
-            (n >= 2) & span_ok, (n * sxy - sx * sy) / den, np.nan
-        )
+        out[name] = np.where((n >= 2) & span_ok, (n * sxy - sx * sy) / den, np.nan)
 
 
 def _repeated_grade(st: pd.DataFrame, n_all: int) -> np.ndarray:

@@ -44,6 +44,9 @@ __all__ = ["attendance_features", "attendance_columns"]
 # status codes = positions in the contract's category list
 _PRESENT, _LATE, _LEFT_EARLY, _SICK, _PERSONAL, _UNEXCUSED = range(6)
 _EVENING = 3  # position of "evening" in the session categories
+#: the features of change read the last this many school weeks of 5 school days each
+CHANGE_WEEKS = 8
+_WEEK_DAYS = 5
 
 
 def attendance_columns(config: BaoxueConfig | None = None) -> list[str]:
@@ -72,6 +75,9 @@ def attendance_columns(config: BaoxueConfig | None = None) -> list[str]:
         "att_rule_48h",
         "att_rule_3day",
         "att_rule_5day",
+        f"att_unexcused_days_{CHANGE_WEEKS}w",
+        f"att_unexcused_slope_{CHANGE_WEEKS}w",
+        f"att_unexcused_onset_{CHANGE_WEEKS}w",
     ]
     return cols
 
@@ -203,6 +209,16 @@ def attendance_features(
         lateness = np.where(back, first_present - stu_start, acc.stu_last - stu_start + 1).astype("float64")
         out[name] = np.where(any_rec & (stu_start >= 0), lateness, np.nan)
 
+    # features of change (a precursor ramp: unexcused absence rising over weeks)
+    weeks = acc.weekly.astype("float64")  # (n_all, CHANGE_WEEKS, [recorded, unexcused])
+    rec_w, unex_w = weeks[..., 0], weeks[..., 1]
+    any_rec = rec_w.sum(1) > 0
+    out[f"att_unexcused_days_{CHANGE_WEEKS}w"] = np.where(any_rec, unex_w.sum(1), np.nan)
+    out[f"att_unexcused_slope_{CHANGE_WEEKS}w"] = _weekly_slope(unex_w, rec_w)
+    out[f"att_unexcused_onset_{CHANGE_WEEKS}w"] = np.where(
+        acc.first_unexcused >= 0, acc.first_unexcused, np.nan
+    )
+
     streak = out["att_unexcused_streak_current"]
     flag = lambda m: np.where(np.isnan(streak), np.nan, m.astype("float64"))  # noqa: E731
     for rule in STREAK_RULES:  # the registry's comparisons, the same that risk.rules evaluates
@@ -210,6 +226,27 @@ def attendance_features(
 
     frame = pd.DataFrame({c: out[c][spine_codes] for c in cols}, index=spine.index)
     return frame
+
+
+def _weekly_slope(unexcused: np.ndarray, recorded: np.ndarray) -> np.ndarray:
+    """Least-squares slope of the weekly unexcused share, per school week (newest week last).
+
+    Column ``k`` of the ``(students, weeks)`` counts is the ``k``-th week before the latest
+    (0 = the latest); weeks without a recorded day are left out, and fewer than two recorded
+    weeks give NaN.
+
+    >>> _weekly_slope(np.array([[2.0, 0.0, 0.0]]), np.array([[5.0, 5.0, 0.0]])).round(3).tolist()
+    [0.4]
+    """
+    has = recorded > 0
+    y = np.where(has, unexcused / np.maximum(recorded, 1), 0.0)
+    x = -np.arange(unexcused.shape[1], dtype="float64")[None, :] * has
+    n = has.sum(1).astype("float64")
+    sx, sy = x.sum(1), y.sum(1)
+    sxx, sxy = (x * x).sum(1), (x * y).sum(1)
+    den = n * sxx - sx * sx
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n >= 2) & (den > 0), (n * sxy - sx * sy) / den, np.nan)
 
 
 #: attendance rows scanned at a time: every temporary is a few MiB and stays in cache, and
@@ -266,6 +303,10 @@ class _Scan:
         self.longest = np.zeros(n_all)
         self.longest_leave = np.zeros(n_all)
         self.last_present = np.full(n_all, -1, dtype="int64")
+        # recorded and unexcused school days per school week before the last school day, and
+        # the age in school days of the first unexcused day in those weeks (-1: none)
+        self.weekly = np.zeros((n_all, CHANGE_WEEKS, 2), dtype="int32")
+        self.first_unexcused = np.full(n_all, -1, dtype="int64")
         self.returns: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
         for name, start in (
             ("att_return_late_spring", sd.spring_start),
@@ -338,8 +379,19 @@ class _Scan:
         if not has_dup:  # one row per day: lateness counts are cells of the cube
             self.late[lo:hi] += cube[:, :, 1, _LATE : _LEFT_EARLY + 1].sum(1)
 
-        # the unexcused streak (features.time): runs of consecutive unexcused school days
+        # weekly counts of the last CHANGE_WEEKS school weeks, and the first unexcused day there
         unexcused = st == _UNEXCUSED
+        age = last_c[s] - o
+        week = age // _WEEK_DAYS
+        inside = week < CHANGE_WEEKS
+        wkey = (s[inside] * CHANGE_WEEKS + week[inside]) * 2 + unexcused[inside]
+        counts = np.bincount(wkey, minlength=n_c * CHANGE_WEEKS * 2).reshape(n_c, CHANGE_WEEKS, 2)
+        self.weekly[lo:hi, :, 0] += counts.sum(-1)
+        self.weekly[lo:hi, :, 1] += counts[..., 1]
+        first = inside & unexcused
+        np.maximum.at(self.first_unexcused, lo + s[first], age[first].astype("int64"))
+
+        # the unexcused streak (features.time): runs of consecutive unexcused school days
         rs, rend, rlen = school_day_runs(s[unexcused], o[unexcused])
         cur = rend == last_c[rs]
         self.current[lo + rs[cur]] = rlen[cur]

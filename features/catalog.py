@@ -22,6 +22,7 @@ from typing import Literal
 
 import pandas as pd
 
+from features.attendance import CHANGE_WEEKS
 from features.config import BaoxueConfig, FeaturesConfig, RulesConfig, feature_settings
 from features.names import FeatureNames, config_for_name, feature_names
 from features.rulebook import STREAK_RULES
@@ -250,6 +251,33 @@ def _attendance(windows: list[int], names: FeatureNames, rules: RulesConfig) -> 
     ]
     # the rule flags, in the words of the county's [rules] (features.rulebook)
     rows += [_f(rule.flag, "flag", *rule.flag_texts(rules)) for rule in STREAK_RULES]
+    k = CHANGE_WEEKS
+    rows += [
+        _f(
+            f"att_unexcused_days_{k}w",
+            "school_days",
+            f"近{k}个教学周 (每周5个上课日) 无故缺勤天数",
+            f"unexcused days in the last {k} school weeks (5 school days each)",
+            f"近{k}周无故缺勤{{value}}天",
+            f"{{value}} unexcused days in the last {k} school weeks",
+        ),
+        _f(
+            f"att_unexcused_slope_{k}w",
+            "share",
+            f"近{k}个教学周无故缺勤率的趋势 (每周变化, 最小二乘斜率)",
+            f"trend of the weekly unexcused share over the last {k} school weeks (change per week)",
+            f"近{k}周无故缺勤率每周上升{{value}}",
+            f"unexcused absence rising {{value}} a week over the last {k} school weeks",
+        ),
+        _f(
+            f"att_unexcused_onset_{k}w",
+            "school_days",
+            f"近{k}个教学周内第一次无故缺勤距今的上课日数",
+            f"school days since the first unexcused day in the last {k} school weeks",
+            "{value}个上课日前开始无故缺勤",
+            "unexcused absence began {value} school days ago",
+        ),
+    ]
     return rows
 
 
@@ -332,6 +360,22 @@ def _academic(names: FeatureNames) -> list[FeatureInfo]:
             "trend of the grade percentile over two terms, per term",
             "近两学期成绩百分位每学期变化{value}",
             "grade percentile moving {value} points per term over two terms",
+        ),
+        _f(
+            "acad_composite_pct_slope_4terms",
+            "points",
+            "近四学期年级百分位趋势 (每学期)",
+            "trend of the grade percentile over four terms, per term",
+            "近四学期成绩百分位每学期变化{value}",
+            "grade percentile moving {value} points per term over four terms",
+        ),
+        _f(
+            "acad_composite_pct_class_mean_2terms",
+            "percentile",
+            "近两学期各次考试总成绩班内百分位的平均",
+            "mean class percentile of the composite over the exams of the last two terms",
+            "近两学期成绩平均位于班级第{value}百分位",
+            "on average at the {value}th class percentile over two terms",
         ),
         _f(
             "acad_failed_subjects_last",
@@ -613,6 +657,14 @@ def _context(fc: FeaturesConfig) -> list[FeatureInfo]:
             "the school's dropout rate in the previous three school years",
             "本校往年辍学率{value}",
             "school's past dropout rate {value}",
+        ),
+        _f(
+            "ctx_returned_dropout",
+            "flag",
+            "复学生: 曾被标注辍学后返校",
+            "returned dropout (复学生): back after a dropout mark",
+            "曾辍学后复学",
+            "came back after dropping out",
         ),
         _f(
             "ctx_school_type",

@@ -204,6 +204,9 @@ class TrainConfig:
     # monotone constraints on the features with a known direction (training.monotone): more
     # unexcused absence or a failed subject never lowers the risk; cost: benchmarks/RESULTS.md
     monotone: bool = True
+    # a time-budgeted search over a small fixed grid of tree settings (training.fit.SEARCH_GRID),
+    # scored on the early-stopping rows of the validation period; 0 = off (the settings above)
+    search_seconds: float = 0.0
     n_jobs: int = 1  # LightGBM threads (deterministic either way)
     seed: int = 0
     # large panels (training.sample): above this many fit rows, LightGBM fits on every positive
@@ -238,6 +241,8 @@ class TrainConfig:
             raise ConfigError(f"[train] top_shares must be in (0, 1], got {self.top_shares}")
         if not 0 < self.negative_sample <= 1:
             raise ConfigError(f"[train] negative_sample must be in (0, 1], got {self.negative_sample}")
+        if self.search_seconds < 0:
+            raise ConfigError(f"[train] search_seconds must be >= 0, got {self.search_seconds}")
         if self.sample_above_rows < 0:
             raise ConfigError(f"[train] sample_above_rows must be >= 0, got {self.sample_above_rows}")
         if not 0 <= self.promote_tolerance < 1:

@@ -62,6 +62,7 @@ def context_columns(config: BaoxueConfig | None = None) -> list[str]:
         "ctx_before_zhongkao",
         "ctx_class_size",
         "ctx_school_dropout_rate_prev",
+        "ctx_returned_dropout",
         "ctx_school_type",
         "ctx_urban_rural",
     ]
@@ -164,6 +165,8 @@ def context_features(
     rate = _school_dropout_rate(tables, as_of, sy)
     frame["ctx_school_dropout_rate_prev"] = rate.reindex(schools).to_numpy(dtype="float64", na_value=np.nan)
 
+    frame["ctx_returned_dropout"] = _returned_dropout(tables, as_of)[spine["code"].to_numpy()]
+
     sch = tables.schools
     if sch is not None:
         info = sch.drop_duplicates("school_id").set_index("school_id").reindex(schools)
@@ -190,6 +193,22 @@ def _cat(spine: pd.DataFrame, col: str, values: tuple[str, ...]) -> pd.Categoric
     if col not in spine:
         return pd.Categorical([None] * len(spine), categories=list(values))
     return pd.Categorical(spine[col].astype("str"), categories=list(values))
+
+
+def _returned_dropout(tables: Tables, as_of: dt.date) -> np.ndarray:
+    """Per student code: 1.0 for a returned dropout (复学生), a ``return_mark`` after a
+    ``dropout_mark``, both known on ``as_of``; else 0.0."""
+    n_all = len(tables.student_ids)
+    ev = known_rows(tables, "registry_events", as_of)
+    kind = ev["event_type"].astype("str").to_numpy()
+    code = ev["student_id"].cat.codes.to_numpy().astype("int64")
+    day = day_numbers(ev["event_date"].to_numpy())
+    big = np.iinfo("int64").max
+    first_drop = np.full(n_all, big)
+    np.minimum.at(first_drop, code[kind == "dropout_mark"], day[kind == "dropout_mark"])
+    last_return = np.full(n_all, -big)
+    np.maximum.at(last_return, code[kind == "return_mark"], day[kind == "return_mark"])
+    return ((first_drop < big) & (last_return > first_drop)).astype("float64")
 
 
 def _school_dropout_rate(tables: Tables, as_of: dt.date, sy: int) -> pd.Series:

@@ -145,7 +145,8 @@ def plan_cases(
     """
     as_of = pd.Timestamp(snapshot["as_of"].iloc[0]) if len(snapshot) else pd.NaT
     open_key = {(str(s), str(t)): c for c, s, t in open_cases[["case_id", "student_id", "case_type"]].values}
-    load = open_cases["owner_staff_id"].dropna().astype("str").value_counts()
+    # a plain dict: the counts Series of value_counts may be read-only (pandas copy-on-write)
+    load: dict[str, int] = open_cases["owner_staff_id"].dropna().astype("str").value_counts().to_dict()
     heads, principals = _head_teachers(staff), _principals(staff)
 
     # --- suspected dropout: tonight's rules, then missed nights' alerts ------------------------

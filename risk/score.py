@@ -207,8 +207,10 @@ def raw_margin(bundle: ModelBundle, features: pd.DataFrame, *, chunk_size: int =
     return out
 
 
-def _calibrate(bundle: ModelBundle, values: np.ndarray) -> np.ndarray | None:
-    """Apply the bundle's calibration map to ``values``; None if its layout is unknown."""
+def _calibrate(bundle: ModelBundle, values: np.ndarray, prob: np.ndarray) -> np.ndarray | None:
+    """Apply the bundle's calibration map to ``values`` (the margins or ``prob``, the model's
+    own probabilities, which order the rows inside isotonic steps); None if its layout is
+    unknown."""
     cal = bundle.calibrator
     pieces = getattr(cal, "calibrated_classifiers_", None)
     if not pieces:
@@ -219,7 +221,9 @@ def _calibrate(bundle: ModelBundle, values: np.ndarray) -> np.ndarray | None:
         if calibrators is None or len(calibrators) != 1:
             return None
         out += np.asarray(calibrators[0].predict(values), dtype="float64")
-    return np.clip(out / len(pieces), 0.0, 1.0)
+    out = np.clip(out / len(pieces), 0.0, 1.0)
+    tie = float(getattr(cal, "tie_break", 0.0))  # training.calibrate.OrderedCalibration
+    return (1 - tie) * out + tie * prob if tie else out
 
 
 def score(
@@ -251,10 +255,11 @@ def score(
         np.r_[np.linspace(0, len(features) - 1, 256).astype("int64"), margin.argmin(), margin.argmax()]
     )
     reference = bundle.predict_proba(features.iloc[probe]).to_numpy()
-    for values in (margin, expit(margin)):
-        candidate = _calibrate(bundle, values[probe])
+    prob = expit(margin)
+    for values in (margin, prob):
+        candidate = _calibrate(bundle, values[probe], prob[probe])
         if candidate is not None and np.allclose(candidate, reference, rtol=0, atol=1e-9):
-            p = _calibrate(bundle, values)
+            p = _calibrate(bundle, values, prob)
             break
     if p is None:  # an unfamiliar calibrator: let it do the whole thing
         p = np.concatenate(

@@ -31,6 +31,8 @@ __all__ = [
     "validation_halves",
     "lightgbm_params",
     "fit_lightgbm",
+    "SEARCH_GRID",
+    "search_lightgbm",
     "FittedModel",
     "fit_model",
     "tree_depths",
@@ -121,15 +123,17 @@ def fit_lightgbm(
     *,
     w_fit=None,
     w_stop=None,
+    overrides: dict | None = None,
 ) -> lgb.LGBMClassifier:
     """Fit LightGBM on ``X_fit`` with early stopping on the later rows ``X_stop``.
 
     ``w_fit`` / ``w_stop`` are sample weights (negative sampling, :mod:`training.sample`);
     the early-stopping log loss is weighted the same way. With ``[train] monotone`` the
     features of known direction are constrained (:mod:`training.monotone`). The fitted model
-    keeps ``best_iteration_`` trees for prediction.
+    keeps ``best_iteration_`` trees for prediction. ``overrides`` replace some of
+    :func:`lightgbm_params` (one entry of :data:`SEARCH_GRID`).
     """
-    model = lgb.LGBMClassifier(**lightgbm_params(config, list(X_fit.columns)))
+    model = lgb.LGBMClassifier(**(lightgbm_params(config, list(X_fit.columns)) | (overrides or {})))
     model.fit(
         X_fit,
         np.asarray(y_fit),
@@ -141,6 +145,68 @@ def fit_lightgbm(
         callbacks=[lgb.early_stopping(config.early_stopping_rounds, verbose=False)],
     )
     return model
+
+
+#: the tree settings :func:`search_lightgbm` tries, in this order, each on top of the configured
+#: ones (``{}``: as configured). No entry deepens the trees, adds leaves or trees: TreeSHAP's
+#: cost grows with all three (31 leaves made it 4x slower on a 10,000-student county,
+#: benchmarks/RESULTS.md "Closing on the oracle").
+SEARCH_GRID: tuple[dict[str, Any], ...] = (
+    {},
+    {"min_child_samples": 200},
+    {"min_child_samples": 20},
+    {"num_leaves": 7},
+    {"learning_rate": 0.1},
+    {"colsample_bytree": 0.6},
+    {"reg_lambda": 10.0},
+    {"min_child_samples": 200, "reg_lambda": 10.0},
+    {"num_leaves": 7, "learning_rate": 0.1},
+)
+
+
+def search_lightgbm(
+    X_fit: pd.DataFrame,
+    y_fit,
+    X_stop: pd.DataFrame,
+    y_stop,
+    config: TrainConfig,
+    *,
+    w_fit=None,
+    w_stop=None,
+    grid: Sequence[dict[str, Any]] = SEARCH_GRID,
+) -> tuple[lgb.LGBMClassifier, dict[str, Any]]:
+    """The best of ``grid`` by average precision on the early-stopping rows, within
+    ``[train] search_seconds``.
+
+    The candidates are fitted in ``grid`` order (each as :func:`fit_lightgbm`, early-stopped on
+    ``X_stop``); no new one starts once ``search_seconds`` have passed, so the first (the
+    configured settings) is always tried and a slower machine tries fewer. Ties keep the
+    earlier candidate. Returns the model and a record: the chosen ``overrides``, every
+    candidate's ``scores`` and how many were ``tried``.
+    """
+    from sklearn.metrics import average_precision_score
+
+    t0 = time.perf_counter()
+    best, best_score, best_over, scores = None, -np.inf, {}, []
+    for over in grid:
+        if best is not None and time.perf_counter() - t0 >= config.search_seconds:
+            break
+        model = fit_lightgbm(X_fit, y_fit, X_stop, y_stop, config, w_fit=w_fit, w_stop=w_stop, overrides=over)
+        score = float(
+            average_precision_score(
+                np.asarray(y_stop), model.predict_proba(X_stop)[:, 1], sample_weight=w_stop
+            )
+        )
+        scores.append(round(score, 5))
+        if score > best_score:
+            best, best_score, best_over = model, score, dict(over)
+    record = {
+        "overrides": best_over,
+        "scores": scores,
+        "tried": len(scores),
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
+    return best, record
 
 
 @dataclass(frozen=True)
@@ -156,6 +222,8 @@ class FittedModel:
     #: :class:`~training.sample.SampleRecord` as a dict when the fit rows were sampled (or the
     #: Dask fit's record, :func:`training.cluster.fit_model_dask`), else empty
     sampling: dict[str, Any] = field(default_factory=dict)
+    #: the search's record (:func:`search_lightgbm`) when ``[train] search_seconds`` > 0, else empty
+    search: dict[str, Any] = field(default_factory=dict)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probability of a positive label (1-D)."""
@@ -205,7 +273,10 @@ def fit_model(
         sampling = record.as_dict()
     # only the rows each part uses are converted (sampled: a small part of a province panel)
     X_fit, X_stop, X_cal = (prepare_features(panel.loc[rows, cols], cols) for rows in (fit_rows, stop, cal))
-    if estimator is None:
+    search: dict[str, Any] = {}
+    if estimator is None and config.search_seconds > 0:
+        est, search = search_lightgbm(X_fit, y[fit_rows], X_stop, y[stop], config, w_fit=w_fit, w_stop=w_stop)
+    elif estimator is None:
         est = fit_lightgbm(X_fit, y[fit_rows], X_stop, y[stop], config, w_fit=w_fit, w_stop=w_stop)
     else:
         est = estimator.fit(X_fit, y[fit_rows])
@@ -213,7 +284,7 @@ def fit_model(
         est, X_cal, y[cal], config.calibration, isotonic_min_positives=config.isotonic_min_positives
     )
     return FittedModel(
-        est, calibrator, tuple(cols), int(fit_rows.sum()), int(stop.sum()), int(cal.sum()), sampling
+        est, calibrator, tuple(cols), int(fit_rows.sum()), int(stop.sum()), int(cal.sum()), sampling, search
     )
 
 

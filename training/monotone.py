@@ -35,7 +35,8 @@ INCREASING: tuple[str, ...] = (
     # attendance: absence, unexcused absence, runs of it, the rule flags
     r"att_absence_rate_(term|\d+d)",
     r"att_unexcused_rate_(term|\d+d)",
-    r"att_unexcused_days_\d+d",
+    r"att_unexcused_days_\d+[dw]",
+    r"att_unexcused_slope_\d+w",
     r"att_unexcused_streak_(current|max_term)",
     r"att_days_since_present",
     r"att_return_late_(spring|autumn)",
@@ -55,8 +56,9 @@ INCREASING: tuple[str, ...] = (
     # left-behind: mother away (incl. both) x1.6, a parent newly gone
     r"lb_(mother|both_parents)_away",
     r"lb_parent_left_\d+d",
-    # over-age for the grade x1.6 per year
+    # over-age for the grade x1.6 per year; a returned dropout (复学生) x2.0
     r"ctx_overage_years",
+    r"ctx_returned_dropout",
 )
 
 #: risk never rises as these rise: grades, and their trend
@@ -65,6 +67,7 @@ DECREASING: tuple[str, ...] = (
     r"acad_\w+_pct_(class|grade)_last",
     r"acad_composite_pct_change",
     r"acad_composite_pct_slope_\w+",
+    r"acad_composite_pct_class_mean_\w+",
 )
 
 _UP = re.compile("|".join(f"(?:{p})" for p in INCREASING))

@@ -180,3 +180,47 @@ def test_sort_based_standing_equals_pandas_rank(seed):
         keys.append(np.where(rng.random(n) < 0.3, -1 - np.arange(n), rng.integers(0, 3, n)))
         got = _midrank_pct(v, keys)
         np.testing.assert_array_equal(got, _midrank_pct_pandas(v, keys))
+
+
+def test_trajectory_over_four_terms_and_mean_standing():
+    """p and q share class k1; exams o1 (1 Mar 2023: 683 days before 12 Jan 2025, past the
+    400-day look-back of the latest-exam features and the 365 days of the two-term slope),
+    o2 (20 Oct 2024, 84 days before) and o3 (10 Jan 2025, 2 days before). p is first on o1
+    and second on o2 and o3, so p's grade (= class) percentile is 75, 25, 25 and q's 25, 75, 75.
+
+    Four-term slope of p, x = days / 182.5: t = -683, -84, -2 days, y = 75, 25, 25; mean t
+    -256.33, mean y 41.67; Sxy = -426.67 * 33.33 + 172.33 * -16.67 + 254.33 * -16.67 = -21,333;
+    Stt = 426.67² + 172.33² + 254.33² = 276,429 -> -0.07718 points a day = -14.084 a term.
+    The two-term slope sees o2 and o3 only: 0. Mean class percentile of o2, o3: p 25, q 75.
+    """
+    st = pd.DataFrame(
+        [("p", "2022-09-01", None, "s1", "k1", 7), ("q", "2022-09-01", None, "s1", "k1", 7)],
+        columns=["student_id", "valid_from", "valid_to", "school_id", "class_id", "grade"],
+    ).assign(sex="M", birth_ym="2011-03")
+    exams = pd.DataFrame(
+        {
+            "exam_id": ["o1", "o2", "o3"],
+            "school_id": "s1",
+            "grade": 7,
+            "exam_type": "final",
+            "exam_date": ["2023-03-01", "2024-10-20", "2025-01-10"],
+        }
+    )
+    marks = {"o1": (90, 60), "o2": (50, 80), "o3": (40, 70)}
+    res = pd.DataFrame(
+        [
+            (sid, e, "math", m, 100, None, False)
+            for e, ms in marks.items()
+            for sid, m in zip("pq", ms, strict=True)
+        ],
+        columns=["student_id", "exam_id", "subject", "score", "full_marks", "level", "absent"],
+    )
+    reg = pd.DataFrame({"student_id": ["p", "q"], "event_date": "2022-09-01", "event_type": "enrol"})
+    f = academic_features(
+        tables(["p", "q"], students=st, exams=exams, exam_results=res, registry_events=reg), AS_OF
+    )
+    assert f["acad_composite_pct_slope_4terms"].tolist() == pytest.approx([-14.0844, 14.0844], abs=1e-4)
+    assert f["acad_composite_pct_slope_2terms"].tolist() == pytest.approx([0, 0], abs=1e-9)
+    assert f["acad_composite_pct_class_mean_2terms"].tolist() == [25, 75]
+    # the latest-exam features still read the last 400 days only: o2 -> o3, no change
+    assert f["acad_composite_pct_change"].tolist() == [0, 0]

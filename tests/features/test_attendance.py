@@ -247,3 +247,27 @@ def test_chunks_and_row_order_do_not_change_the_result(monkeypatch, seed):
                 for rows in (ordered, shuffled):
                     got = attendance_features(t.replace(attendance=rows), as_of)
                     pd.testing.assert_frame_equal(got, expected, check_exact=True)
+
+
+def test_features_of_change(feats):
+    """Weeks of 5 school days back from Oct 9 (age 0): week 0 = Sep 26, 27, 30, Oct 8, 9;
+    week 1 = Sep 19-25; week 2 = Sep 12-18; week 3 = Sep 5-11; week 4 = Sep 2-4 (+ Jul 10,
+    the spring term's last day, age 23)."""
+    cols = ["att_unexcused_days_8w", "att_unexcused_slope_8w", "att_unexcused_onset_8w"]
+    # a: weeks 0..4 unexcused shares 4/5, 0, 0, 0, 0/3 at x = 0, -1, -2, -3, -4:
+    #    n 5, sx -10, sy 0.8, sxx 30, sxy 0 -> slope (0 + 10 * 0.8) / (150 - 100) = 0.16;
+    #    the first unexcused day, Fri Sep 27, is 3 school days before Oct 9
+    assert feats.loc["a", cols].tolist() == pytest.approx([4, 0.16, 3])
+    # b: only Sep 12 (age 14, week 2) stays unexcused (Sep 16-20 covered by approved leave):
+    #    y = 0, 0, 0.2, 0, 0 -> sxy -0.4, sy 0.2 -> slope (5 * -0.4 + 10 * 0.2) / 50 = 0
+    assert feats.loc["b", cols].tolist() == pytest.approx([1, 0, 14])
+    # c: present Sep 2-6 only: weeks 3 and 4 recorded, no unexcused day -> slope 0, onset NaN
+    c = feats.loc["c", cols]
+    assert c.iloc[:2].tolist() == [0, 0] and math.isnan(c.iloc[2])
+    # d: unexcused Sep 5, 6 (ages 19, 18, week 3: 2 of 5), present after; week 4 unrecorded:
+    #    x 0, -1, -2, -3; y 0, 0, 0, 0.4: n 4, sx -6, sy 0.4, sxx 14, sxy -1.2
+    #    -> (4 * -1.2 + 6 * 0.4) / (56 - 36) = -0.12 (absence falling); onset Sep 5 = 19
+    assert feats.loc["d", cols].tolist() == pytest.approx([2, -0.12, 19])
+    # e: unexcused every autumn day; week 4 = Sep 2-4 unexcused + Jul 10 present (3 of 4):
+    #    y 1, 1, 1, 1, 0.75: sy 4.75, sxy -9 -> (5 * -9 + 10 * 4.75) / 50 = 0.05; onset Sep 2 = 22
+    assert feats.loc["e", cols].tolist() == pytest.approx([23, 0.05, 22])

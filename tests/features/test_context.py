@@ -12,7 +12,7 @@ from _handmade import tables
 from features.context import context_columns, context_features
 
 
-def _county():
+def _county(extra_events: tuple = ()):
     cur = [
         # id, school, class, grade, birth, boarding, km, commute
         (
@@ -52,6 +52,7 @@ def _county():
             *[(i, "2024-09-01", "enrol") for i in "abcd"],
             ("x1", "2023-03-01", "dropout_mark"),
             ("x2", "2024-09-20", "dropout_mark"),  # after as_of: not known
+            *extra_events,
         ],
         columns=["student_id", "event_date", "event_type"],
     )
@@ -102,3 +103,19 @@ def test_school_dropout_rate_uses_known_past_only(feats):
     # s1: 2022-23 had x1-x4 (4 students, 1 dropout); 2023-24 had x2-x4 (3, 0); x2's mark is after as_of
     assert feats.loc["a", "ctx_school_dropout_rate_prev"] == pytest.approx(1 / 7)
     assert math.isnan(feats.loc["d", "ctx_school_dropout_rate_prev"])  # s2: no past
+
+
+def test_returned_dropout_needs_a_known_return_after_a_dropout_mark():
+    t = _county(
+        (
+            ("b", "2024-03-01", "dropout_mark"),  # b: marked a dropout, back on 2 Sep -> 复学生
+            ("b", "2024-09-02", "return_mark"),
+            ("c", "2024-09-02", "return_mark"),  # c: back from a suspected episode, never a dropout
+            ("d", "2024-06-01", "dropout_mark"),  # d: the return is on 11 Sep, after as_of
+            ("d", "2024-09-11", "return_mark"),
+        )
+    )
+    f = context_features(t, dt.date(2024, 9, 10))
+    assert f.loc[list("abcd"), "ctx_returned_dropout"].tolist() == [0, 1, 0, 0]
+    # on 11 Sep d's return is known
+    assert context_features(t, dt.date(2024, 9, 11)).loc["d", "ctx_returned_dropout"] == 1
