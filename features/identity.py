@@ -258,7 +258,7 @@ def pseudonymize(
         ``students`` to ``student_names`` (kept there when that table is given) and dropped
         from every other table. Row index labels are kept (they carry the file row).
     """
-    need = needs_hashing(frames)
+    need = needs_hashing(frames) if hash_all is None else []
     hashed = bool(need) if hash_all is None else hash_all
     if hashed and not salt:
         raise _salt_error(f"student_id/national_id columns of {', '.join(need) or 'the tables'}", salt_env)

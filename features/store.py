@@ -74,7 +74,7 @@ __all__ = [
     "store_key",
     "store_step",
     "load_with_store",
-    "row_fingerprints",
+    "row_hashes",
 ]
 
 log = logging.getLogger(__name__)
@@ -121,7 +121,6 @@ def store_key(cfg: DataConfig, mapping=None) -> str:
     code version. Another key rebuilds the store."""
     from features.identity import salt_fingerprint, salt_from_config
     from features.mapping import mapping_from_config
-    from training.bundle import code_version
 
     mapping = mapping or mapping_from_config(cfg.mappings, cfg.columns, cfg.values)
     fields = asdict(replace(cfg, source="", rejects_file="", id_salt=""))
@@ -133,7 +132,7 @@ def store_key(cfg: DataConfig, mapping=None) -> str:
             "data": fields,
             "mapping": asdict(mapping),
             "salt": salt_fingerprint(salt_from_config(cfg)),
-            "code": code_version(),
+            "code": _loader_code(),
         },
         sort_keys=True,
         default=str,
@@ -141,60 +140,85 @@ def store_key(cfg: DataConfig, mapping=None) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
+#: the modules whose code decides what a load gives: a change to any of them rebuilds the store
+_LOADER_MODULES = ("config", "contract", "identity", "load", "mapping", "store", "time")
+
+
+def _loader_code() -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for name in _LOADER_MODULES:
+        h.update((here / f"{name}.py").read_bytes())
+    for path in sorted((here / "mappings").glob("*")):
+        if path.is_file():
+            h.update(path.name.encode() + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
 # --- fingerprints of raw rows ---------------------------------------------------------------------
 
 
-def _mix(x: np.ndarray) -> np.ndarray:
-    """A splitmix64 finaliser, vectorised (uint64 in, uint64 out)."""
-    x = x.copy()
-    x ^= x >> np.uint64(30)
-    x *= _MIX
-    x ^= x >> np.uint64(27)
-    x *= np.uint64(0x94D049BB133111EB)
-    x ^= x >> np.uint64(31)
+def _value_hashes(s: pd.Series) -> np.ndarray:
+    """One uint64 per value of a raw column: equal values give equal numbers (text is hashed
+    once per distinct value; numbers and dates are their bits)."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cats = pd.util.hash_array(np.asarray(s.cat.categories.astype("str"), dtype=object))
+        return np.append(cats, _NULL)[s.cat.codes.to_numpy()]
+    values = s.to_numpy() if isinstance(s.dtype, np.dtype) else None
+    if values is not None and values.dtype.kind in "mMif":
+        return values.view("uint64") if values.dtype.itemsize == 8 else values.astype("int64").view("uint64")
+    if values is not None and values.dtype.kind == "b":
+        return values.astype("uint64")
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object).astype(str).astype(object))
+    return np.append(hashed, _NULL)[codes]
+
+
+def row_hashes(frame: pd.DataFrame) -> np.ndarray:
+    """One uint64 per row of a raw frame, equal for rows with equal values (wherever they are
+    in the file), different otherwise but for a 2**-64 chance (text is hashed once per distinct
+    value).
+
+    >>> f = pd.DataFrame({"x": ["a", "b", None, "b"], "d": pd.to_datetime(["2024-09-02"] * 4)})
+    >>> h = row_hashes(f)
+    >>> bool(h[1] == h[3]), len(set(h.tolist()))
+    (True, 3)
+    """
+    rows = np.zeros(len(frame), dtype="uint64")
+    with np.errstate(over="ignore"):
+        for c in frame.columns:
+            rows *= _ROW
+            rows += _value_hashes(frame[c])
+            rows ^= rows >> np.uint64(29)
+        return _spread(rows)
+
+
+def _spread(x: np.ndarray) -> np.ndarray:
+    """A splitmix64 finaliser (in place on ``x``, which it returns)."""
+    with np.errstate(over="ignore"):
+        x ^= x >> np.uint64(30)
+        x *= _MIX
+        x ^= x >> np.uint64(27)
+        x *= np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
     return x
 
 
-def _column_fingerprint(s: pd.Series) -> np.ndarray:
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cats = pd.util.hash_array(np.asarray(s.cat.categories.astype("str"), dtype=object))
-        codes = s.cat.codes.to_numpy()
-        return np.where(codes >= 0, cats[np.maximum(codes, 0)], _NULL)
-    if pd.api.types.is_datetime64_any_dtype(s.dtype):
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
-        v = s.to_numpy().astype("datetime64[ns]").view("int64").astype("uint64")
-        return np.where(s.isna().to_numpy(), _NULL, _mix(v))
-    if pd.api.types.is_numeric_dtype(s.dtype) or pd.api.types.is_bool_dtype(s.dtype):
-        v = s.to_numpy(dtype="float64", na_value=np.nan)
-        nan = np.isnan(v)
-        return np.where(nan, _NULL, _mix(np.where(nan, 0.0, v).view("uint64")))
-    codes, uniques = pd.factorize(s, use_na_sentinel=True)
-    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object).astype(str).astype(object))
-    return np.where(codes >= 0, hashed[np.maximum(codes, 0)], _NULL)
-
-
-def row_fingerprints(frame: pd.DataFrame) -> np.ndarray:
-    """One uint64 per row of a raw frame, equal for rows with the same values (vectorised:
-    text columns are hashed once per distinct value).
-
-    >>> a = pd.DataFrame({"x": ["a", "b", None], "d": pd.to_datetime(["2024-09-02"] * 3)})
-    >>> fp = row_fingerprints(pd.concat([a, a.iloc[[1]]]))
-    >>> bool(fp[1] == fp[3]), len(set(fp.tolist()))
-    (True, 3)
-    """
-    out = np.zeros(len(frame), dtype="uint64")
-    for c in frame.columns:
-        out = _mix(out * _ROW + _column_fingerprint(frame[c]))
-    return out
-
-
-def _checksum(fp: np.ndarray) -> str:
-    return hashlib.blake2b(np.ascontiguousarray(fp).tobytes(), digest_size=16).hexdigest()
+def _family(dtype) -> str:
+    """A column's kind as far as the stored rows care: text (str, object or category: hashed
+    and coerced by their text alike), else the dtype."""
+    if (
+        isinstance(dtype, pd.CategoricalDtype)
+        or dtype is np.dtype("O")
+        or pd.api.types.is_string_dtype(dtype)
+    ):
+        return "text"
+    return str(dtype)
 
 
 def _signature(frame: pd.DataFrame) -> str:
-    return json.dumps([[str(c), str(frame[c].dtype)] for c in frame.columns])
+    """The raw columns and their kinds: another header or kind revalidates the whole file."""
+    return json.dumps([[str(c), _family(frame[c].dtype)] for c in frame.columns])
 
 
 def _file_sha256(path: Path) -> str:
@@ -203,6 +227,11 @@ def _file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def _files_of(entry: dict) -> list[str]:
+    """The partition files a manifest's source entry uses."""
+    return [entry["keys_file"], *(f for part in entry["parts"] for f in part["files"].values())]
 
 
 # --- the store on disk ----------------------------------------------------------------------------
@@ -246,9 +275,8 @@ class ValidatedStore:
         if m.get("format") != STORE_FORMAT:
             return None
         for entry in m.get("sources", {}).values():
-            for part in entry["parts"]:
-                if not all((self.parts / f).is_file() for f in part["files"].values()):
-                    return None
+            if not all((self.parts / f).is_file() for f in _files_of(entry)):
+                return None
         return m
 
     def _atomic_write(self, path: Path, write: Callable[[Path], None]) -> None:
@@ -291,8 +319,7 @@ class ValidatedStore:
         for g in kept:
             m = self.manifest(g)
             for entry in (m or {}).get("sources", {}).values():
-                for part in entry["parts"]:
-                    used.update(part["files"].values())
+                used.update(_files_of(entry))
         for path in self.manifests.glob("*.json"):
             if path.stem not in kept:
                 path.unlink(missing_ok=True)
@@ -306,56 +333,95 @@ class ValidatedStore:
 # --- a night's load through the store ----------------------------------------------------------
 
 
+def _partition_keys(table: str, raw: pd.DataFrame, mapping) -> tuple[np.ndarray, list[str]]:
+    """Each raw row's partition (an index into the names returned): the month of the table's
+    known date (``attendance.date``, ``students.valid_from`` ...) as the file writes it, or
+    ``all`` for tables without one and ``other`` for a date that does not parse. Any function of
+    a row's values would do: a partition holds whatever rows share it; months keep a new day's
+    rows out of the old partitions."""
+    n = len(raw)
+    known = TABLES[table].known_date
+    headers = mapping.headers_for(table)
+    col = None
+    for c in raw.columns:
+        h = str(c).strip().lstrip("\ufeff")
+        if known and headers.get(h, h) == known:
+            col = c
+            break
+    if col is None or n == 0:
+        return np.zeros(n, dtype="int64"), ["all"]
+    s = raw[col]
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        codes, uniques = s.cat.codes.to_numpy(), pd.Series(s.cat.categories)
+    elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+        months = s.to_numpy().astype("datetime64[M]")
+        nat = np.isnat(months)
+        m = np.where(nat, 0, months.astype("int64"))
+        lo = int(m[~nat].min()) if (~nat).any() else 0
+        codes = np.where(nat, -1, m - lo)
+        uniques = pd.Series(
+            (np.arange(int(codes.max(initial=-1)) + 1) + lo).astype("datetime64[M]").astype("datetime64[s]")
+        )
+    else:
+        codes, u = pd.factorize(s, use_na_sentinel=True)
+        uniques = pd.Series(u)
+    text = uniques.astype("str")
+    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
+    label = parsed.dt.strftime("%Y-%m").fillna("other").to_numpy(dtype=object)
+    label = np.append(label, "other")  # code -1 (missing)
+    names = sorted(set(label[np.unique(codes)].tolist()) if n else {"all"})
+    pos = pd.Index(names).get_indexer(label)
+    return pos[codes].astype("int64"), names
+
+
+@dataclass
+class _Part:
+    """A partition tonight: its rows' positions in the file (file order) and how it is made."""
+
+    key: str
+    idx: np.ndarray
+    checksum: str = ""
+    meta: dict | None = None  # the manifest record (reused, or written tonight)
+    old: dict | None = None  # an earlier partition of the same key (rows looked up in it)
+    mapped: pd.DataFrame | None = None  # rebuilt: its rows mapped (index = file position)
+    match: np.ndarray | None = None  # rebuilt: each row's ordinal in ``old`` (-1: new)
+    needs_hash: bool = False
+
+
 @dataclass
 class _Source:
-    """One source file tonight: what is reused and what must be validated."""
+    """One source file tonight."""
 
     table: str
     path: Path
-    entry: dict  # tonight's manifest entry (parts filled in as they are decided)
-    reuse: list[dict] = field(default_factory=list)  # parts of the earlier manifest kept
-    ranges: list[tuple[int, int]] = field(default_factory=list)  # file rows [start, end) to validate
+    entry: dict  # tonight's manifest entry
+    parts: list[_Part] = field(default_factory=list)
+    read: bool = False  # the file was read tonight
     note: list[str] = field(default_factory=list)
 
 
-def _ranges(start: int, end: int) -> list[tuple[int, int]]:
-    """``[start, end)`` cut into partitions of at most :data:`PART_ROWS` rows (an empty file:
-    one empty partition, so that its tables exist)."""
-    return [(a, min(a + PART_ROWS, end)) for a in range(start, end, PART_ROWS)] or [(start, end)]
-
-
-def _plan(src: _Source, old: dict | None, fp: np.ndarray | None) -> None:
-    """Decide which partitions of ``old`` stay and which file rows are validated tonight."""
-    n = src.entry["rows"]
-    if old is None or old.get("columns") != src.entry["columns"]:
-        src.ranges = _ranges(0, n)
-        if old is not None:
-            src.note.append("its columns changed: rebuilt")
-        return
-    if old.get("whole") or src.entry.get("whole"):  # a roster with derived tables
-        src.ranges = [(0, n)]
-        src.note.append("changed: rebuilt (one partition: the roster gives derived tables)")
-        return
-    end = 0
-    changed = 0
-    for part in old["parts"]:
-        a, b = part["start"], part["end"]
-        end = max(end, b)
-        if b <= n and fp is not None and _checksum(fp[a:b]) == part["checksum"]:
-            src.reuse.append(part)
-        elif a < n:
-            src.ranges.append((a, min(b, n)))
-            changed += 1
-    if changed:
-        src.note.append(f"{changed} earlier partition(s) changed in the file: validated again and rewritten")
-    if n < end:
-        src.note.append(f"the file shrank from {end:,} to {n:,} rows")
-    if n > end:
-        src.ranges.append((end, n))
-        src.note.append(f"{n - end:,} new rows appended as one partition")
-
-
-_KINDS = ("rows", "rejects", "sids")
+def _groups(codes: np.ndarray, names: list[str], hashes: np.ndarray | None) -> list[_Part]:
+    """Partitions from the rows' keys; with ``hashes``, each one's checksum (its rows' hashes
+    and their order)."""
+    order = np.argsort(codes, kind="stable")
+    counts = np.bincount(codes, minlength=len(names))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sums = None
+    if hashes is not None and len(order):
+        ordinal = np.arange(len(order), dtype="uint64") - np.repeat(starts, counts).astype("uint64")
+        mixed = _spread(hashes[order] ^ _spread(ordinal * _ROW))
+        with np.errstate(over="ignore"):
+            sums = np.add.reduceat(mixed, np.minimum(starts, len(order) - 1), dtype="uint64")
+    parts = []
+    for j, name in enumerate(names):
+        if counts[j] == 0 and len(names) > 1:
+            continue
+        p = _Part(name, order[starts[j] : starts[j] + counts[j]])
+        if hashes is not None:
+            total = int(sums[j]) if sums is not None and counts[j] else 0
+            p.checksum = hashlib.blake2b(f"{name}|{counts[j]}|{total}".encode(), digest_size=16).hexdigest()
+        parts.append(p)
+    return parts
 
 
 def _restore(table: str, frame: pd.DataFrame) -> pd.DataFrame:
@@ -373,16 +439,15 @@ def _restore(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         elif str(s.dtype) != col.dtype:
             s = s.astype(col.dtype)
         out[col.name] = s
-    out["_file_row"] = frame["_file_row"].astype("int64")
     return pd.DataFrame(out, index=frame.index)
 
 
-def _concat_rows(table: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
-    frames = [f for f in frames if len(f)] or frames[:1]
-    if len(frames) == 1:
-        return frames[0].reset_index(drop=True)
+def _in_file_order(table: str, frames: list[pd.DataFrame], rows: list[np.ndarray], n: int) -> pd.DataFrame:
+    """The partitions' rows of ``table`` as one frame in file order, with ``_file_row``."""
+    frames = [_restore(table, f) for f in frames]
+    rows_all = np.concatenate(rows) if rows else np.zeros(0, "int64")
     sid = None
-    if "student_id" in frames[0].columns:
+    if frames and "student_id" in frames[0].columns and len(frames) > 1:
         parts = [
             f["student_id"]
             if isinstance(f["student_id"].dtype, pd.CategoricalDtype)
@@ -391,10 +456,18 @@ def _concat_rows(table: str, frames: list[pd.DataFrame]) -> pd.DataFrame:
         ]
         sid = pd.api.types.union_categoricals(parts, ignore_order=True)
         frames = [f.drop(columns="student_id") for f in frames]
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     if sid is not None:
         out.insert(0, "student_id", pd.Series(sid, index=out.index))
-        out = out[[*(c.name for c in TABLES[table].columns), "_file_row"]]
+        out = out[[c.name for c in TABLES[table].columns]]
+    # rows are a subset of the file's positions: place them without sorting
+    slot = np.full(n + 2, -1, dtype="int64")
+    slot[rows_all] = np.arange(len(rows_all))
+    order = slot[slot >= 0]
+    if not (len(order) and (order == np.arange(len(order))).all()):
+        out = out.take(order).reset_index(drop=True)
+        rows_all = rows_all[order]
+    out["_file_row"] = rows_all
     return out
 
 
@@ -448,7 +521,7 @@ def _store_load(
     mapping,
     rejects_path: str | Path,
 ) -> tuple[LoadResult, StoreNight]:
-    """The body of :func:`load_with_store` (after :func:`~features.load.load_tables`' checks)."""
+    """The body of :func:`load_with_store`."""
     from features.identity import needs_hashing, pseudonymize, salt_from_config
     from features.mapping import apply_mapping, split_derived
 
@@ -459,89 +532,145 @@ def _store_load(
         lines.append("store: --full: every source validated again, the store rebuilt")
     elif old is None:
         lines.append(
-            "store: none yet (or deleted): built from the sources"
+            "store: none yet: built from the sources"
             if not base
             else f"store: generation {base} of the last run is gone: rebuilt from the sources"
         )
     elif old["key"] != key:
         lines.append("store: the loading settings, the salt or the code changed: rebuilt from the sources")
         old = None
+    rebuilt = old is None
     context = json.dumps(sorted(files))
-    salt = salt_from_config(cfg)
     raws: dict[str, pd.DataFrame] = {}
-    fps: dict[str, np.ndarray] = {}
+    hashes: dict[str, np.ndarray] = {}
 
     def raw(table: str) -> pd.DataFrame:
         if table not in raws:
             raws[table] = read_file(table, files[table])
         return raws[table]
 
-    def fingerprints(table: str) -> np.ndarray:
-        if table not in fps:
-            fps[table] = row_fingerprints(raw(table))
-        return fps[table]
+    def row_hash(table: str) -> np.ndarray:
+        if table not in hashes:
+            hashes[table] = row_hashes(raw(table))
+        return hashes[table]
 
     while True:  # at most twice: a changed hashing decision invalidates every stored row
         srcs: dict[str, _Source] = {}
         for table, path in files.items():
             st = path.stat()
             prev = (old or {}).get("sources", {}).get(table)
-            same_stat = prev and prev["size"] == st.st_size and prev["mtime_ns"] == st.st_mtime_ns
-            sha = prev["sha256"] if same_stat and prev["file"] == path.name else _file_sha256(path)
-            entry = {"file": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
-            src = _Source(table, path, entry)
-            if (
+            same_stat = (
                 prev
-                and prev["sha256"] == sha
                 and prev["file"] == path.name
-                and prev.get("context") == context
-            ):
-                entry.update({k: prev[k] for k in ("rows", "columns", "whole")})
-                src.reuse = list(prev["parts"])
-            else:
-                frame = raw(table)
-                entry.update(rows=len(frame), columns=_signature(frame), whole=False)
-                _plan(src, prev, fingerprints(table) if prev else None)
+                and (prev["size"], prev["mtime_ns"])
+                == (
+                    st.st_size,
+                    st.st_mtime_ns,
+                )
+            )
+            sha = prev["sha256"] if same_stat else _file_sha256(path)
+            entry = {"file": path.name, "size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha}
             entry["context"] = context
+            src = _Source(table, path, entry)
             srcs[table] = src
-        # map the rows to validate; a roster that gives derived tables is validated whole
-        mapped: dict[str, pd.DataFrame] = {}
-        for table, src in srcs.items():
-            if not src.ranges:
+            if prev and prev["sha256"] == sha and prev["file"] == path.name and prev["context"] == context:
+                entry.update({k: prev[k] for k in ("rows", "columns", "whole", "keys", "keys_file")})
+                codes = store.read_frame(prev["keys_file"])["part"].to_numpy().astype("int64")
+                by_key = {p["key"]: p for p in prev["parts"]}
+                for p in _groups(codes, prev["keys"], None):
+                    p.meta = by_key[p.key]
+                    p.needs_hash = bool(p.meta["needs_hash"])
+                    src.parts.append(p)
                 continue
             frame = raw(table)
+            src.read = True
+            entry.update(rows=len(frame), columns=_signature(frame), whole=False)
+            whole = False
             if table == "students":
                 head = apply_mapping(table, frame.iloc[:0], mapping)
                 whole = "left_behind.status" in head.columns or (
                     "name" in head.columns and "student_names" not in files
                 )
-                src.entry["whole"] = whole
-                if whole and (src.reuse or src.ranges != [(0, len(frame))]):
-                    src.reuse, src.ranges = [], [(0, len(frame))]
-                    src.note.append("changed: rebuilt (one partition: the roster gives derived tables)")
-            pos = np.concatenate([np.arange(a, b) for a, b in src.ranges])
-            mapped[table] = apply_mapping(table, frame.iloc[pos], mapping)
+            entry["whole"] = whole
+            if whole:  # the roster gives derived tables: one partition, validated whole
+                codes, names = np.zeros(len(frame), "int64"), ["all"]
+            else:
+                codes, names = _partition_keys(table, frame, mapping)
+            entry["keys"] = names
+            entry["codes"] = codes
+            same_columns = prev is not None and prev["columns"] == entry["columns"] and not whole
+            by_key = {p["key"]: p for p in prev["parts"]} if same_columns else {}
+            if prev is not None and not same_columns:
+                src.note.append("its columns changed (or the roster gives derived tables): validated whole")
+            reused = changed = added = 0
+            for p in _groups(codes, names, row_hash(table)):
+                before = by_key.get(p.key)
+                if before is not None and before["checksum"] == p.checksum:
+                    p.meta, p.needs_hash = before, bool(before["needs_hash"])
+                    reused += 1
+                else:
+                    p.old = before
+                    p.mapped = apply_mapping(table, frame.iloc[p.idx], mapping)
+                    p.needs_hash = bool(needs_hashing({table: p.mapped}))
+                    changed += before is not None
+                    added += before is None
+                src.parts.append(p)
+            if prev is not None and same_columns:
+                gone = len(set(by_key) - {p.key for p in src.parts})
+                words = [f"{reused} partition(s) unchanged"]
+                if added:
+                    words.append(f"{added} new")
+                if changed:
+                    words.append(
+                        f"{changed} changed and rebuilt ({', '.join(p.key for p in src.parts if p.old is not None)})"
+                    )
+                if gone:
+                    words.append(f"{gone} no longer in the file")
+                src.note.append(", ".join(words))
         store_step("planned")
-        flags = {t: bool(needs_hashing({t: f})) for t, f in mapped.items()}
-        hashed = any(flags.values()) or any(
-            part.get("needs_hash") for src in srcs.values() for part in src.reuse
-        )
+        hashed = any(p.needs_hash for src in srcs.values() for p in src.parts)
         if old is not None and hashed != old["hashed"]:
             lines.append("store: ids now need hashing (or no longer do): rebuilt from the sources")
-            old = None
+            old, rebuilt = None, True
             continue
         break
 
-    # validate tonight's rows: map, derive, pseudonymise, coerce (row by row)
+    # rows of rebuilt partitions already stored (same values) are taken, the others validated
+    memory: dict[str, pd.DataFrame] = {}
+
+    def read(file: str) -> pd.DataFrame:
+        return memory[file] if file in memory else store.read_frame(file)
+
+    new_rows: dict[str, list[pd.DataFrame]] = {}
+    for table, src in srcs.items():
+        for p in src.parts:
+            if p.mapped is None:
+                continue
+            p.match = np.full(len(p.idx), -1, dtype="int64")
+            if p.old is not None:
+                old_h = read(p.old["files"]["hashes"])["h"].to_numpy()
+                uniq, first = np.unique(old_h, return_index=True)
+                h = row_hash(table)[p.idx]
+                at = np.minimum(np.searchsorted(uniq, h), max(len(uniq) - 1, 0))
+                found = (uniq[at] == h) if len(uniq) else np.zeros(len(h), bool)
+                p.match = np.where(found, first[at] if len(uniq) else -1, -1)
+            todo = p.mapped.loc[p.match < 0] if (p.match >= 0).any() else p.mapped
+            if len(todo) or p.old is None:
+                new_rows.setdefault(table, []).append(todo)
+            p.mapped = pd.DataFrame()  # done with it (a marker: this partition is written tonight)
+    mapped = {t: pd.concat(fs) if len(fs) > 1 else fs[0] for t, fs in new_rows.items()}
+    validated = sum(len(f) for f in mapped.values())
+    del new_rows
     present = {t: mapped.get(t, pd.DataFrame()) for t in files}
-    frames = pseudonymize(split_derived(present), salt, salt_env=cfg.id_salt_env, hash_all=hashed)
+    frames = pseudonymize(
+        split_derived(present), salt_from_config(cfg), salt_env=cfg.id_salt_env, hash_all=hashed
+    )
     owner = {t: t for t in mapped}
     for derived in ("left_behind", "student_names"):
         if derived in frames and derived not in files and "students" in mapped:
             owner[derived] = "students"
-    fresh: dict[str, dict[str, tuple[pd.DataFrame, pd.DataFrame]]] = {}
-    read_rows: dict[str, dict[str, np.ndarray]] = {}
-    sids: pd.Series | None = None
+    fresh: dict[str, dict[str, tuple[pd.DataFrame, pd.DataFrame, np.ndarray]]] = {}
+    fresh_sids: pd.Series | None = None
     for out_table, src_table in owner.items():
         f = frames[out_table]
         rows = f.index.to_numpy() + 2
@@ -552,72 +681,132 @@ def _store_load(
             origin=files[out_table].name if out_table in files else None,
             timezone=cfg.timezone,
         )
-        fresh.setdefault(src_table, {})[out_table] = (clean, rej)
-        read_rows.setdefault(src_table, {})[out_table] = rows
+        fresh.setdefault(src_table, {})[out_table] = (clean, rej, rows)
         if out_table == "students":
-            sids = roster_ids(f, rows)
+            fresh_sids = roster_ids(f, rows)
     del frames, present, mapped
     store_step("validated")
 
-    # tonight's partitions: written now, named by the new manifest
-    memory: dict[str, pd.DataFrame] = {}
-
+    # write the rebuilt and new partitions (ordinal ``_i``: the row's place in its partition)
     def put(frame: pd.DataFrame, name: str) -> str:
         file = store.write_frame(frame, name)
         memory[file] = frame
         return file
 
-    validated = reused = 0
     for table, src in srcs.items():
-        for a, b in src.ranges:
-            lo, hi = a + 2, b + 2
-            part = {"start": a, "end": b, "needs_hash": flags.get(table, False), "files": {}, "read": {}}
-            part["checksum"] = _checksum(fingerprints(table)[a:b])
-            stem = f"{table}-{a}-{b}-{uuid.uuid4().hex[:12]}"
-            for out_table, (clean, rej) in fresh[table].items():
-                fr = clean["_file_row"]
-                part["files"][f"rows:{out_table}"] = put(
-                    clean.loc[(fr >= lo) & (fr < hi)], f"{stem}.rows.{out_table}"
-                )
-                rej_in = rej.loc[(rej["file_row"] >= lo) & (rej["file_row"] < hi)]
-                if len(rej_in):
-                    part["files"][f"rejects:{out_table}"] = put(rej_in, f"{stem}.rejects.{out_table}")
-                r = read_rows[table][out_table]
-                part["read"][out_table] = int(((r >= lo) & (r < hi)).sum())
-            if table == "students" and sids is not None:
-                s_in = sids[(sids.index >= lo) & (sids.index < hi)]
-                frame = pd.DataFrame({"file_row": s_in.index.to_numpy(), "student_id": s_in.to_numpy()})
-                part["files"]["sids:students"] = put(frame, f"{stem}.sids")
-            src.reuse.append(part)
-            validated += b - a
-        src.entry["parts"] = sorted(src.reuse, key=lambda p: p["start"])
-        reused += src.entry["rows"] - sum(b - a for a, b in src.ranges)
+        if not src.read:
+            continue
+        names = src.entry["keys"]
+        codes = src.entry.pop("codes")
+        ordinal = np.zeros(len(codes), dtype="int64")
+        for p in src.parts:
+            ordinal[p.idx] = np.arange(len(p.idx))
+        # tonight's validated rows, split by partition
+        split: dict[tuple[str, str], dict[int, pd.DataFrame]] = {}
+        derived_read: dict[str, np.ndarray] = {}
+        pieces_in = [
+            (kind, out_table, frame, col)
+            for out_table, (clean, rej, _) in fresh.get(table, {}).items()
+            for kind, frame, col in (("rows", clean, "_file_row"), ("rejects", rej, "file_row"))
+        ]
+        if table == "students" and fresh_sids is not None:
+            sids_frame = pd.DataFrame(
+                {"student_id": fresh_sids.to_numpy(), "file_row": fresh_sids.index.to_numpy()}
+            )
+            pieces_in.append(("sids", "students", sids_frame, "file_row"))
+        for kind, out_table, frame, col in pieces_in:
+            pos = frame[col].to_numpy() - 2
+            fr = frame.drop(columns=col).assign(_i=ordinal[pos])
+            split[(kind, out_table)] = (
+                {int(k): g for k, g in fr.groupby(codes[pos], sort=False)} if len(fr) else {}
+            )
+        for out_table, (_, _, rows) in fresh.get(table, {}).items():
+            derived_read[out_table] = np.bincount(codes[rows - 2], minlength=len(names))
+        for p in src.parts:
+            if p.mapped is None:
+                continue
+            k = names.index(p.key)
+            stem = f"{table}-{p.key}-{uuid.uuid4().hex[:12]}"
+            meta = {"key": p.key, "n": len(p.idx), "checksum": p.checksum, "needs_hash": p.needs_hash}
+            files_: dict[str, str] = {
+                "hashes": put(pd.DataFrame({"h": row_hash(table)[p.idx]}), f"{stem}.hashes")
+            }
+            kept = np.flatnonzero(p.match >= 0)
+            old_files = p.old["files"] if p.old is not None else {}
+            labels = {f"{kind}:{o}" for kind, o in split} | {k_ for k_ in old_files if k_ != "hashes"}
+            labels |= {f"rows:{o}" for o in fresh.get(table, {})}
+            if table == "students":
+                labels.add("sids:students")
+            for label in sorted(labels):
+                kind, _, out_table = label.partition(":")
+                pieces = []
+                if len(kept) and label in old_files:  # rows with the same values, stored before
+                    pairs = pd.DataFrame({"_old": p.match[kept], "_i": kept})
+                    prev_f = read(old_files[label]).rename(columns={"_i": "_old"})
+                    pieces.append(prev_f.merge(pairs, on="_old", how="inner").drop(columns="_old"))
+                piece = split.get((kind, out_table), {}).get(k)
+                if piece is not None:
+                    pieces.append(piece)
+                if not pieces:
+                    if kind != "rows":
+                        continue
+                    pieces = [
+                        fresh[table][out_table][0].iloc[:0].drop(columns="_file_row").assign(_i=np.int64(0))
+                    ]
+                if len(pieces) > 1 and "student_id" in pieces[0].columns:
+                    pieces = [x.assign(student_id=x["student_id"].astype("str")) for x in pieces]
+                frame = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
+                frame = frame.sort_values("_i", kind="stable").reset_index(drop=True)
+                if len(frame) or kind == "rows":
+                    files_[label] = put(frame, f"{stem}.{kind}.{out_table}")
+            read_n = {table: len(p.idx)}
+            for out_table, counts in derived_read.items():
+                if out_table != table:  # derived rows: only from a whole roster (never looked up)
+                    read_n[out_table] = int(counts[k])
+            meta["files"], meta["read"] = files_, read_n
+            p.meta = meta
+        keys_frame = pd.DataFrame({"part": codes.astype("int32")})
+        src.entry["keys_file"] = put(keys_frame, f"{table}-keys-{uuid.uuid4().hex[:12]}")
+    for src in srcs.values():
+        src.entry["parts"] = [p.meta for p in src.parts]
     del fresh
 
-    # assemble every table: stored partitions and tonight's rows, in file order
-    coerced: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    # assemble every table from its partitions, in file order
+    outs_all: dict[str, tuple[list, list, list, list]] = {}
     rows_read: dict[str, int] = {}
     roster_parts: list[pd.Series] = []
+    n_rows = {}
     for src in srcs.values():
-        outs: dict[str, tuple[list, list]] = {}
-        for part in src.entry["parts"]:
-            for label, file in part["files"].items():
+        for p in src.parts:
+            rows_of = p.idx + 2
+            for label, file in p.meta["files"].items():
                 kind, _, out_table = label.partition(":")
-                f = memory.pop(file) if file in memory else store.read_frame(file)
-                if kind == "sids":
-                    idx = pd.Index(f["file_row"].to_numpy(), dtype="int64")
-                    roster_parts.append(pd.Series(f["student_id"].astype("str").to_numpy(), index=idx))
+                if kind == "hashes":
                     continue
-                rows_list, rej_list = outs.setdefault(out_table, ([], []))
-                (rows_list if kind == "rows" else rej_list).append(f)
-            for out_table, n in part["read"].items():
+                f = read(file)
+                at = rows_of[f["_i"].to_numpy()]
+                if kind == "sids":
+                    roster_parts.append(
+                        pd.Series(f["student_id"].astype("str").to_numpy(), index=pd.Index(at, dtype="int64"))
+                    )
+                    continue
+                acc = outs_all.setdefault(out_table, ([], [], [], []))
+                if kind == "rows":
+                    acc[0].append(f.drop(columns="_i"))
+                    acc[1].append(at)
+                else:
+                    acc[2].append(f.drop(columns="_i").assign(file_row=at)[list(_no_rejects().columns)])
+            for out_table, n in p.meta["read"].items():
                 rows_read[out_table] = rows_read.get(out_table, 0) + n
-        for out_table, (rows_list, rej_list) in outs.items():
-            clean = _concat_rows(out_table, [_restore(out_table, f) for f in rows_list])
-            rej = pd.concat(rej_list, ignore_index=True) if rej_list else _no_rejects()
-            coerced[out_table] = (clean, rej)
-    order = [t for t in (*files, "left_behind", "student_names") if t in coerced]
-    coerced = {t: coerced[t] for t in dict.fromkeys(order)}
+                n_rows[out_table] = src.entry["rows"]  # derived tables: the roster's rows
+    coerced: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = {}
+    for out_table in dict.fromkeys([*files, "left_behind", "student_names"]):
+        if out_table not in outs_all:
+            continue
+        rows_f, at, rej_f, _ = outs_all[out_table]
+        clean = _in_file_order(out_table, rows_f, at, n_rows.get(out_table, 0))
+        rej = pd.concat(rej_f, ignore_index=True) if rej_f else _no_rejects()
+        coerced[out_table] = (clean, rej)
     roster = pd.concat(roster_parts).sort_index() if roster_parts else None
     result = validate_coerced(
         coerced,
@@ -634,19 +823,18 @@ def _store_load(
         "sources": {t: s.entry for t, s in srcs.items()},
     }
     generation = store.write_manifest(manifest)
-    for table, src in srcs.items():
-        if src.note:
-            lines.append(f"store: {table}: " + "; ".join(src.note))
+    if not rebuilt:
+        for table, src in srcs.items():
+            if src.note:
+                lines.append(f"store: {table}: " + "; ".join(src.note))
+    total = sum(s.entry["rows"] for s in srcs.values())
     lines.append(
-        f"store: generation {generation}: {validated:,} source rows validated tonight, "
-        f"{reused:,} taken from the store"
+        f"store: generation {generation}: {validated:,} of {total:,} source rows validated tonight, "
+        f"the others taken from the store"
     )
     for line in lines:
         log.info("%s", line)
-    night = StoreNight(
-        generation, tuple(lines), rebuilt=old is None, validated_rows=validated, reused_rows=reused
-    )
-    return result, night
+    return result, StoreNight(generation, tuple(lines), rebuilt, validated, total - validated)
 
 
 def _no_rejects() -> pd.DataFrame:
