@@ -546,7 +546,7 @@ def _store_load(
 
     def raw(table: str) -> pd.DataFrame:
         if table not in raws:
-            raws[table] = read_file(table, files[table])
+            raws[table] = read_file(table, files[table]).reset_index(drop=True)
         return raws[table]
 
     def row_hash(table: str) -> np.ndarray:
