@@ -50,7 +50,6 @@ for path in sorted(src.glob("*.parquet")):
     known = TABLES[name].known_date
     if known and name != "calendar":
         f = table.to_pandas()
-        table = table.filter(pa_mask(f[known] <= day)) if False else None
         f = f.loc[f[known] <= day]
         if name == "exams":
             exams = set(f["exam_id"])
@@ -164,12 +163,7 @@ def main() -> None:
         results = {}
         for i, night in enumerate(args.nights, start=1):
             data = tmp / f"export_{i}"
-            _py(
-                CUT.replace("table = table.filter(pa_mask(f[known] <= day)) if False else None\n", ""),
-                str(county),
-                str(data),
-                night,
-            )
+            _py(CUT, str(county), str(data), night)
             results[f"night{i}"] = json.loads(_py(NIGHT, str(data), str(model), str(db), night))
             print(json.dumps({f"night{i}": results[f"night{i}"]}), flush=True)
         results["side"] = json.loads(_py(SIDE, str(tmp / "export_2"), str(db), str(tmp / "export_1")))

@@ -70,6 +70,7 @@ __all__ = [
     "STORE_FORMAT",
     "PART_ROWS",
     "StoreNight",
+    "StoreDamaged",
     "ValidatedStore",
     "store_key",
     "store_step",
@@ -94,6 +95,10 @@ def store_step(name: str) -> None:
     """The store's fault seam: called after each step that writes (``part``, ``manifest``,
     ``current``) and between the load's steps (``planned``, ``validated``). Does nothing; the
     kill tests patch it to raise or to end the process there."""
+
+
+class StoreDamaged(RuntimeError):
+    """A file the manifest names cannot be read: the store is rebuilt from the sources."""
 
 
 @dataclass(frozen=True)
@@ -279,24 +284,33 @@ class ValidatedStore:
                 return None
         return m
 
-    def _atomic_write(self, path: Path, write: Callable[[Path], None]) -> None:
+    def _atomic_write(self, path: Path, write: Callable[[Path], None], *, sync: bool = True) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         write(tmp)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        if sync:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
 
     def write_frame(self, frame: pd.DataFrame, name: str) -> str:
         """Write ``frame`` as ``parts/<name>.parquet`` (temporary file, then rename)."""
         file = f"{name}.parquet"
         table = pa.Table.from_pandas(frame.reset_index(drop=True), preserve_index=False)
-        self._atomic_write(self.parts / file, lambda p: pq.write_table(table, p, compression="zstd"))
+        # not synced one by one (hundreds of files on a first night): a file a power cut left
+        # unreadable makes the store damaged, and a damaged store is rebuilt (load_with_store)
+        self._atomic_write(
+            self.parts / file, lambda p: pq.write_table(table, p, compression="zstd"), sync=False
+        )
         store_step("part")
         return file
 
     def read_frame(self, file: str) -> pd.DataFrame:
-        return pq.read_table(self.parts / file).to_pandas()
+        """A partition file; :class:`StoreDamaged` when it is missing or unreadable."""
+        try:
+            return pq.read_table(self.parts / file).to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            raise StoreDamaged(f"store file {file} is missing or unreadable ({type(exc).__name__})") from None
 
     def write_manifest(self, manifest: dict) -> str:
         """Write an immutable manifest; returns its generation (its content hash)."""
@@ -509,7 +523,12 @@ def load_with_store(
     mapping = mapping_from_config(cfg.mappings, cfg.columns, cfg.values)
     if rejects_path is None:
         rejects_path = default_rejects_path(cfg, source)
-    return _store_load(cfg, files, store, base, full, mapping, rejects_path)
+    try:
+        return _store_load(cfg, files, store, base, full, mapping, rejects_path)
+    except StoreDamaged as exc:
+        log.warning("store: %s: rebuilt from the sources", exc)
+        result, night = _store_load(cfg, files, store, None, True, mapping, rejects_path)
+        return result, replace(night, lines=(f"store: {exc}: rebuilt from the sources", *night.lines[1:]))
 
 
 def _store_load(

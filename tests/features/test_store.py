@@ -286,3 +286,16 @@ def test_a_process_that_dies_mid_write_leaves_a_usable_store(county, tmp_path, s
     assert_same(full, inc, tmp_path)
     # the manifest of the first night is intact
     assert json.loads((tmp_path / "store" / "manifests" / f"{n1.generation}.json").read_text())["format"] == 1
+
+
+def test_an_unreadable_partition_file_rebuilds_the_store(county, tmp_path):
+    store = ValidatedStore(tmp_path / "store")
+    data = export(county, dt.date(2022, 10, 10), tmp_path / "data")
+    _, n1 = load_with_store(CFG, data, store, base=None)
+    victim = next(p for p in (tmp_path / "store" / "parts").iterdir() if ".rows.attendance" in p.name)
+    victim.write_bytes(victim.read_bytes()[:100])  # a power cut's half-written file
+    data = export(county, dt.date(2022, 10, 11), tmp_path / "data")
+    full = load_tables(CFG, data, rejects_path=tmp_path / "r.csv")
+    inc, n2 = load_with_store(CFG, data, store, base=n1.generation, rejects_path=tmp_path / "r.csv")
+    assert n2.rebuilt and "unreadable" in n2.lines[0]
+    assert_same(full, inc, tmp_path)
