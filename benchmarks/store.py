@@ -82,7 +82,7 @@ from features.config import BaoxueConfig
 from jobs.nightly import open_database, run_nightly
 data, model, db, day = sys.argv[1], sys.argv[2], sys.argv[3], dt.date.fromisoformat(sys.argv[4])
 cfg = BaoxueConfig()
-cfg = replace(cfg, job=replace(cfg.job, db_url=f"sqlite:///{db}", model_uri=model, out_dir=str(Path(db).parent)))
+cfg = replace(cfg, job=replace(cfg.job, db_url=f"sqlite:///{db}", model_uri=model, out_dir=str(Path(db).parent), store=True))
 engine = open_database(cfg.job.db_url)
 t, c = time.perf_counter(), time.process_time()
 r = run_nightly(cfg, day, engine=engine, source=data)
@@ -95,6 +95,7 @@ print(json.dumps(out))
 
 SIDE = r"""
 import datetime as dt, json, os, sys, time
+from dataclasses import replace
 from pathlib import Path
 import pandas as pd, pyarrow.parquet as pq
 from features.config import BaoxueConfig
@@ -104,7 +105,7 @@ from jobs.nightly import night_store
 import sqlalchemy as sa
 data, db, yesterday = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 cfg = BaoxueConfig()
-store = night_store(cfg, sa.create_engine(f"sqlite:///{db}"))
+store = night_store(replace(cfg, job=replace(cfg.job, store=True)), sa.create_engine(f"sqlite:///{db}"))
 generation = store.current()
 def clock(f):
     t, c = time.perf_counter(), time.process_time()

@@ -446,7 +446,11 @@ def _restore(table: str, frame: pd.DataFrame) -> pd.DataFrame:
         s = frame[col.name]
         if col.kind == "category":
             want = pd.CategoricalDtype(pd.Index(list(col.values or ()), dtype="str"))
-            if s.dtype != want:
+            if s.dtype != want and isinstance(s.dtype, pd.CategoricalDtype):
+                s = s.cat.set_categories(want.categories)  # through the categories: cheap
+                if s.dtype != want:
+                    s = s.astype(want)
+            elif s.dtype != want:
                 s = pd.Series(pd.Categorical(s.astype("str"), categories=want.categories), index=s.index)
         elif col.name == "student_id" and isinstance(s.dtype, pd.CategoricalDtype):
             pass
@@ -456,19 +460,30 @@ def _restore(table: str, frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+def _union_ids(parts: list[pd.Series]) -> pd.Categorical:
+    """The partitions' ``student_id`` columns as one categorical: recoded through their
+    categories (mostly the same students in every month), never through the rows' text. The
+    categories' order does not matter: the checks re-categorise ids by the roster."""
+    parts = [p if isinstance(p.dtype, pd.CategoricalDtype) else p.astype("category") for p in parts]
+    cats = pd.Index(parts[0].cat.categories.astype("str"))
+    codes = []
+    for p in parts:
+        mine = p.cat.categories.astype("str")
+        at = cats.get_indexer(mine)
+        if (at < 0).any():
+            cats = cats.append(mine[at < 0])
+            at = cats.get_indexer(mine)
+        codes.append(np.append(at, -1)[p.cat.codes.to_numpy()])
+    return pd.Categorical.from_codes(np.concatenate(codes), categories=cats)
+
+
 def _in_file_order(table: str, frames: list[pd.DataFrame], rows: list[np.ndarray], n: int) -> pd.DataFrame:
     """The partitions' rows of ``table`` as one frame in file order, with ``_file_row``."""
     frames = [_restore(table, f) for f in frames]
     rows_all = np.concatenate(rows) if rows else np.zeros(0, "int64")
     sid = None
     if frames and "student_id" in frames[0].columns and len(frames) > 1:
-        parts = [
-            f["student_id"]
-            if isinstance(f["student_id"].dtype, pd.CategoricalDtype)
-            else f["student_id"].astype("category")
-            for f in frames
-        ]
-        sid = pd.api.types.union_categoricals(parts, ignore_order=True)
+        sid = _union_ids([f["student_id"] for f in frames])
         frames = [f.drop(columns="student_id") for f in frames]
     out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
     if sid is not None:

@@ -832,8 +832,12 @@ def night_store(cfg: BaoxueConfig, engine: Engine | None = None):
     ``[job] store`` is off or the ledger is an in-memory database: ``[job] store_dir``, else
     ``<ledger file>.store/`` next to a SQLite ledger, else ``[job] out_dir/store``.
 
-    >>> night_store(BaoxueConfig(), sa.create_engine("sqlite:////srv/county/ledger.db")).root
+    >>> from features.config import JobConfig
+    >>> on = BaoxueConfig(job=JobConfig(store=True))
+    >>> night_store(on, sa.create_engine("sqlite:////srv/county/ledger.db")).root
     PosixPath('/srv/county/ledger.db.store')
+    >>> night_store(BaoxueConfig()) is None  # off by default
+    True
     """
     from features.store import ValidatedStore
 

@@ -209,7 +209,7 @@ from features.config import BaoxueConfig
 from jobs.nightly import open_database, run_nightly
 db, model, data = Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 cfg = BaoxueConfig()
-cfg = replace(cfg, job=replace(cfg.job, db_url=f"sqlite:///{db}", model_uri=model, out_dir=str(db.parent / "out")))
+cfg = replace(cfg, job=replace(cfg.job, db_url=f"sqlite:///{db}", model_uri=model, out_dir=str(db.parent / "out"), store=True))
 run_nightly(cfg, dt.date.fromisoformat(Path(data).name.split("_")[1]), engine=open_database(cfg.job.db_url), source=data)
 """
 
