@@ -356,6 +356,11 @@ class JobConfig:
     change_min: float = 0.05  # a probability change of at least this is 'rising' / 'falling'
     catch_up_days: int = 31  # after missed nights, replay the rules for up to this many missed days
     lock_timeout_s: float = 60.0  # a second run waits this long for the database lock, then exits
+    # the validated store (features.store): what passed the contract, so a night validates only
+    # what changed; off by default until its read path beats a full load (RESULTS.md, issue 21);
+    # store_dir "" = next to the ledger (<ledger file>.store/ for SQLite, <out_dir>/store else)
+    store: bool = False
+    store_dir: str = ""
 
     def __post_init__(self) -> None:
         for name in ("escalation_days", "return_days", "auto_close_days", "previous_days", "prior_days"):

@@ -64,6 +64,7 @@ __all__ = [
     "keyed_hash",
     "hash_ids",
     "salt_from_config",
+    "needs_hashing",
     "pseudonymize",
     "pseudonymize_tables",
 ]
@@ -225,8 +226,18 @@ def _needs_hash(frame: pd.DataFrame) -> bool:
     return bool(looks_like_identifier(uniq.dropna()).any())
 
 
+def needs_hashing(frames: Mapping[str, pd.DataFrame]) -> list[str]:
+    """The tables whose ids make :func:`pseudonymize` hash every ``student_id``: a
+    ``registry_no``/``national_id`` column, or an identifier-shaped ``student_id``."""
+    return [name for name, f in frames.items() if _needs_hash(f)]
+
+
 def pseudonymize(
-    frames: Mapping[str, pd.DataFrame], salt: str | None, *, salt_env: str = "BAOXUE_ID_SALT"
+    frames: Mapping[str, pd.DataFrame],
+    salt: str | None,
+    *,
+    salt_env: str = "BAOXUE_ID_SALT",
+    hash_all: bool | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Hash identifiers in ``student_id`` and identity columns of every table; split off names.
 
@@ -240,6 +251,10 @@ def pseudonymize(
         some value looks like an identifier (then every ``student_id`` value is hashed).
     salt_env : str
         Name of the environment variable quoted in the error message.
+    hash_all : bool, optional
+        Whether every ``student_id`` is hashed, decided by the caller over more rows than
+        ``frames`` hold (the validated store pseudonymises a night's new rows with the
+        decision taken over the whole tables, :func:`needs_hashing`); default: decided here.
 
     Returns
     -------
@@ -248,10 +263,11 @@ def pseudonymize(
         ``students`` to ``student_names`` (kept there when that table is given), kept in
         ``schools``, ``classes`` and ``staff`` and dropped from every other table. Row index labels are kept (they carry the file row).
     """
-    need = [name for name, f in frames.items() if _needs_hash(f)]
-    if need and not salt:
-        raise _salt_error(f"student_id/national_id columns of {', '.join(need)}", salt_env)
-    if need:
+    need = needs_hashing(frames) if hash_all is None else []
+    hashed = bool(need) if hash_all is None else hash_all
+    if hashed and not salt:
+        raise _salt_error(f"student_id/national_id columns of {', '.join(need) or 'the tables'}", salt_env)
+    if hashed:
         check_salt(salt, salt_env=salt_env)
     out: dict[str, pd.DataFrame] = {}
     for name, frame in frames.items():
@@ -270,7 +286,7 @@ def pseudonymize(
             f = f.drop(columns=ident)
         if "student_id" in f.columns:
             f["student_id"] = hash_ids(
-                f["student_id"], salt, where=f"{name}.student_id", salt_env=salt_env, every=bool(need)
+                f["student_id"], salt, where=f"{name}.student_id", salt_env=salt_env, every=hashed
             )
         if "name" in f.columns and name not in _NAMED_TABLES:
             if name == "students" and "student_names" not in frames and "student_id" in f.columns:
@@ -279,7 +295,7 @@ def pseudonymize(
                 out["student_names"] = names.drop_duplicates("student_id", keep="last")
             f = f.drop(columns="name")
         out[name] = f
-    if need:
+    if hashed:
         log.info("hashed identifiers in %d table(s)", len(need))
     return {n: out[n] for n in (*frames, *(k for k in out if k not in frames))}
 

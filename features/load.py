@@ -43,7 +43,13 @@ __all__ = [
     "read_file",
     "read_source",
     "read_sources",
+    "roster_ids",
+    "check_table_names",
+    "check_table_set",
+    "source_files",
+    "is_url",
     "SourceRead",
+    "validate_coerced",
     "default_rejects_path",
     "rejects_summary",
     "summarize",
@@ -673,28 +679,74 @@ def tables_from_frames(
     2); ``row_labels`` maps them (position + 2) to the sheet and row a person sees; ``origins``
     the file each table came from, for messages; ``timezone`` the zone dates are read in.
     """
-    unknown = sorted(set(frames) - set(TABLES))
+    check_table_set(frames)
+    file_rows = file_rows or {}
+    origins = origins or {}
+    coerced = {
+        name: coerce_table(
+            name, frame, file_rows=file_rows.get(name), origin=origins.get(name), timezone=timezone
+        )
+        for name, frame in frames.items()
+    }
+    return validate_coerced(
+        coerced,
+        rows_read={name: len(frame) for name, frame in frames.items()},
+        roster=roster_ids(frames["students"], file_rows.get("students")),
+        max_reject_share=max_reject_share,
+        row_labels=row_labels,
+        rejects_path=rejects_path,
+    )
+
+
+def check_table_set(names) -> None:
+    """Every required table is there and no unknown one: else a
+    :class:`~features.errors.DataContractError` naming them."""
+    unknown = sorted(set(names) - set(TABLES))
     if unknown:
         raise DataContractError(f"unknown table(s) {unknown}; the contract has {sorted(TABLES)}")
-    missing = [t for t, spec_ in TABLES.items() if spec_.required and t not in frames]
+    missing = [t for t, spec_ in TABLES.items() if spec_.required and t not in names]
     if missing:
         raise DataContractError(
             f"required table(s) {', '.join(missing)} missing; every data folder needs "
             f"students, attendance, exams, exam_results and registry_events "
             f"(files <table>.parquet, .csv or .xlsx, or tables of that name in the database)"
         )
-    file_rows = file_rows or {}
-    origins = origins or {}
+
+
+def roster_ids(students: pd.DataFrame, rows: np.ndarray | None = None) -> pd.Series | None:
+    """The roster's ``student_id`` as read (after pseudonymisation, before validation), indexed
+    by file row: what :func:`validate_coerced` needs of the raw roster to name the roster row
+    behind a cascade reject. None when the roster has no ``student_id`` column."""
+    if "student_id" not in students.columns:
+        return None
+    rows = np.arange(len(students)) + _FIRST_FILE_ROW if rows is None else np.asarray(rows)
+    return pd.Series(students["student_id"].astype("str").to_numpy(), index=pd.Index(rows, dtype="int64"))
+
+
+def validate_coerced(
+    coerced: Mapping[str, tuple[pd.DataFrame, pd.DataFrame]],
+    *,
+    rows_read: Mapping[str, int],
+    roster: pd.Series | None,
+    max_reject_share: float = 0.05,
+    row_labels: Mapping[str, tuple[np.ndarray | None, np.ndarray]] | None = None,
+    rejects_path: str | Path | None = None,
+) -> LoadResult:
+    """The table-wide half of :func:`tables_from_frames`, on tables already coerced row by row.
+
+    ``coerced`` maps each table to what :func:`coerce_table` gave (clean rows with
+    ``_file_row``, in file order, and the row rejects); ``rows_read`` the rows read per table;
+    ``roster`` the raw roster ids (:func:`roster_ids`). Runs what needs the whole table: key
+    uniqueness (exact copies repaired, clashes rejected), the row rules, the rules between
+    tables, unknown students, the reject share. The validated store (:mod:`features.store`)
+    calls it with rows coerced on earlier nights; a full load with tonight's.
+    """
     label = _labeller(row_labels or {})
     clean: dict[str, pd.DataFrame] = {}
     parts: list[pd.DataFrame] = []
-    rows_read: dict[str, int] = {}
+    rows_read = dict(rows_read)
     repaired: dict[str, int] = {}
-    for name, frame in frames.items():
-        rows_read[name] = len(frame)
-        c, r = coerce_table(
-            name, frame, file_rows=file_rows.get(name), origin=origins.get(name), timezone=timezone
-        )
+    for name, (c, r) in coerced.items():
         parts.append(r)
         c, dup, n_exact = _dedupe(name, c)
         if n_exact:
@@ -712,7 +764,7 @@ def tables_from_frames(
         else sid.unique(),
         dtype="str",
     ).sort_values()
-    roster_rejected = _rejected_roster_rows(frames["students"], file_rows.get("students"), parts, ids)
+    roster_rejected = _rejected_roster_rows(roster, parts, ids)
     for name, frame in clean.items():
         if "student_id" not in frame.columns:
             continue
@@ -794,20 +846,21 @@ def tables_from_frames(
 
 
 def _rejected_roster_rows(
-    students: pd.DataFrame, rows: np.ndarray | None, parts: list[pd.DataFrame], kept: pd.Index
+    roster: pd.Series | None, parts: list[pd.DataFrame], kept: pd.Index
 ) -> dict[str, int]:
-    """Student id -> the first rejected roster row, for the ids that lost every roster row."""
-    if "student_id" not in students.columns:
+    """Student id -> the first rejected roster row, for the ids that lost every roster row
+    (``roster``: :func:`roster_ids`)."""
+    if roster is None:
         return {}
-    rows = np.arange(len(students)) + _FIRST_FILE_ROW if rows is None else np.asarray(rows)
+    rows = roster.index.to_numpy()
     bad = [p for p in parts if len(p) and (p["table"] == "students").any()]
     if not bad:
         return {}
     rej = lost_rows(pd.concat(bad, ignore_index=True))
     rej = rej.loc[rej["table"] == "students"]
-    pos = pd.Index(rows).get_indexer_for(rej["file_row"].to_numpy())
+    pos = roster.index.get_indexer_for(rej["file_row"].to_numpy())
     pos = np.sort(pos[pos >= 0])
-    ids = students["student_id"].iloc[pos].astype("str").str.strip()
+    ids = roster.iloc[pos].astype("str").str.strip()
     first = pd.Series(rows[pos], index=ids.to_numpy())
     first = first[~first.index.duplicated(keep="first")]
     first = first[~first.index.isin(kept)]
@@ -1047,27 +1100,8 @@ def read_sources(
     if _URL.match(text):
         frames, origins = _read_sql(text, sql_schema)
         return SourceRead(frames, origins)
-    folder = Path(source)
-    if not folder.is_dir():
-        raise DataContractError(
-            f"data folder {folder} does not exist; set [data] source or pass the folder "
-            f"(or a SQLAlchemy URL such as sqlite:///county.db)"
-        )
-    found: dict[str, list[Path]] = {}
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith((".", "~$")) or not path.is_file():
-            continue
-        if path.suffix.lower() in _SUFFIXES and path.stem in TABLES:
-            found.setdefault(path.stem, []).append(path)
-        else:
-            log.info("ignoring %s: not <table>.parquet|.csv|.xlsx of a contract table", path.name)
     out = SourceRead({}, {})
-    for table, paths in found.items():
-        if len(paths) > 1:
-            raise DataContractError(
-                f"{table}: {len(paths)} files ({', '.join(p.name for p in paths)}); keep exactly one per table"
-            )
-        path = paths[0]
+    for table, path in source_files(source).items():
         header_row = cfg.header_row_of(table)
         if path.suffix.lower() == ".xlsx":
             headers = mapping.headers_for(table) if mapping is not None else {}
@@ -1083,6 +1117,37 @@ def read_sources(
         out.frames[table] = frame
         out.origins[table] = path.name
     return out
+
+
+def source_files(folder: str | Path) -> dict[str, Path]:
+    """The input file of each contract table in a data folder (``<table>.parquet|.csv|.xlsx``;
+    other files are ignored with a log line). A missing folder, or two files for one table, is
+    a :class:`~features.errors.DataContractError`."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise DataContractError(
+            f"data folder {folder} does not exist; set [data] source or pass the folder "
+            f"(or a SQLAlchemy URL such as sqlite:///county.db)"
+        )
+    found: dict[str, list[Path]] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith((".", "~$")) or not path.is_file():
+            continue
+        if path.suffix.lower() in _SUFFIXES and path.stem in TABLES:
+            found.setdefault(path.stem, []).append(path)
+        else:
+            log.info("ignoring %s: not <table>.parquet|.csv|.xlsx of a contract table", path.name)
+    for table, paths in found.items():
+        if len(paths) > 1:
+            raise DataContractError(
+                f"{table}: {len(paths)} files ({', '.join(p.name for p in paths)}); keep exactly one per table"
+            )
+    return {table: paths[0] for table, paths in found.items()}
+
+
+def is_url(source: str | Path) -> bool:
+    """Whether ``source`` is a SQLAlchemy URL rather than a folder."""
+    return bool(_URL.match(str(source)))
 
 
 def _read_sql(url: str, schema: str | None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
@@ -1168,7 +1233,7 @@ def load_tables(
     from features.mapping import apply_mapping, mapping_from_config, split_derived
     from features.time import DefaultCalendar, use_default_calendar
 
-    _check_table_names(cfg)
+    check_table_names(cfg)
     use_default_calendar(DefaultCalendar.from_config(cfg))
     source = cfg.source if source is None else source
     mapping = mapping_from_config(cfg.mappings, cfg.columns, cfg.values)
@@ -1197,7 +1262,7 @@ def load_tables(
     return replace(result, sheets=tuple(read.sheets))
 
 
-def _check_table_names(cfg: DataConfig) -> None:
+def check_table_names(cfg: DataConfig) -> None:
     """``[data.sheets]`` and ``header_row = {table = row}`` name contract tables."""
     import difflib
 

@@ -104,6 +104,7 @@ __all__ = [
     "input_key",
     "scoring_model",
     "open_database",
+    "night_store",
     "run_nightly",
     "LockTimeout",
 ]
@@ -124,6 +125,7 @@ class NightlyResult:
     model_version: str = ""
     supersedes_run_id: str | None = None  # the version a --replace superseded
     stale_override: str | None = None  # what --accept-stale let through (JSON)
+    store_lines: tuple[str, ...] = ()  # what the validated store did (features.store)
 
 
 def run_key(cfg: BaoxueConfig) -> str:
@@ -142,7 +144,9 @@ def run_key(cfg: BaoxueConfig) -> str:
     neutral = replace(
         cfg,
         data=replace(cfg.data, source="", rejects_file="", id_salt=""),
-        job=replace(cfg.job, db_url="", out_dir="", lock_timeout_s=0.0, model_uri=""),
+        job=replace(
+            cfg.job, db_url="", out_dir="", lock_timeout_s=0.0, model_uri="", store=True, store_dir=""
+        ),
     )
     fields = asdict(neutral)
     for name in ("max_staleness_days", "min_rows_share"):
@@ -338,6 +342,7 @@ class LedgerState:
     run_id: str | None = None  # the id this night writes (free: a redo or a rerun after a void)
     input_key: str | None = None  # :func:`input_key` of tonight's inputs
     supersedes_run_id: str | None = None  # the version a redo replaces
+    store_generation: str | None = None  # the validated store of the last completed run
 
 
 @dataclass
@@ -355,6 +360,8 @@ class ComputedNight:
     model_version: str
     stage_seconds: dict[str, float] = field(default_factory=dict)
     stale: list = field(default_factory=list)  # jobs.freshness findings let through by accept_stale
+    store_generation: str | None = None  # the validated store's manifest the load wrote
+    store_lines: tuple[str, ...] = ()  # what the store did (features.store.StoreNight.lines)
 
 
 def read_ledger_state(
@@ -429,7 +436,14 @@ def read_ledger_state(
         .where(cases.c.case_type == "suspected_dropout", cases.c.status.in_(OPEN_STATUSES))
         .order_by(cases.c.student_id)
     ).scalars()
+    done = conn.execute(
+        sa.select(runs.c.store_generation)
+        .where(runs.c.status == "ok", runs.c.store_generation.is_not(None))
+        .order_by(runs.c.finished_at.desc())
+        .limit(1)
+    ).first()
     return LedgerState(
+        store_generation=None if done is None else done[0],
         run_exists=False,
         last_run_id=None if last is None else last.run_id,
         last_as_of=None if last is None else last.as_of,
@@ -462,9 +476,15 @@ def compute_night(
     on_stage: Callable[[str, float], None] | None = None,
     accept_stale: bool = False,
     force_date: bool = False,
+    store=None,
+    full: bool = False,
 ) -> ComputedNight:
     """The compute part of a night: load and validate, features, assess; then the rules of the
     school days missed since ``state.last_as_of`` and the return streaks.
+
+    With ``store`` (a :class:`features.store.ValidatedStore`) the load goes through it from
+    ``state.store_generation`` (only new or changed rows are validated; the result is a full
+    load's); ``full`` validates every row again and rebuilds the store (``nightly --full``).
 
     Reads only the data and ``state`` (no database), so it runs where the data is: in this
     process (:func:`run_nightly`) or in a Dask worker (:mod:`jobs.province`). ``model`` is a
@@ -487,7 +507,17 @@ def compute_night(
 
     stages.start("load")
     # a reject-share stop writes the night's rejects file before it raises, and names it
-    loaded = load_tables(cfg.data, source, rejects_path=Path(cfg.job.out_dir) / f"rejects_{as_of}.csv")
+    rejects_path = Path(cfg.job.out_dir) / f"rejects_{as_of}.csv"
+    generation, store_lines = None, ()
+    if store is not None:
+        from features.store import load_with_store
+
+        loaded, stored = load_with_store(
+            cfg.data, source, store, base=state.store_generation, rejects_path=rejects_path, full=full
+        )
+        generation, store_lines = stored.generation, stored.lines
+    else:
+        loaded = load_tables(cfg.data, source, rejects_path=rejects_path)
     for line in loaded.report():
         log.info("load: %s", line)
     tables = loaded.tables
@@ -549,6 +579,8 @@ def compute_night(
         model_version=scoring.version,
         stage_seconds=stages.seconds,
         stale=stale,
+        store_generation=generation,
+        store_lines=store_lines,
     )
 
 
@@ -647,6 +679,7 @@ def write_night(
         "supersedes_run_id": state.supersedes_run_id,
         "stale_override": override_record(night.stale),
         "input_key": state.input_key,
+        "store_generation": night.store_generation,
     }
     stages.done("record")
     seconds_now = {**stages.seconds, "commit": 0.0}
@@ -666,6 +699,7 @@ def write_night(
         model_version=record["model_version"],
         supersedes_run_id=state.supersedes_run_id,
         stale_override=record["stale_override"],
+        store_lines=night.store_lines,
     )
 
 
@@ -687,6 +721,7 @@ def run_nightly(
     replace: bool = False,
     accept_stale: bool = False,
     force_date: bool = False,
+    full: bool = False,
 ) -> NightlyResult:
     """Run the nightly job for ``as_of`` (see the module docstring for what it guarantees).
 
@@ -714,6 +749,10 @@ def run_nightly(
         Run on an empty, stale or thin export, recorded in ``runs.stale_override``.
     force_date : bool
         Run a night after the data's last day plus one.
+    full : bool
+        Validate every source row again and rebuild the validated store (``nightly --full``);
+        otherwise the load goes through the store (:func:`night_store`) and validates only
+        new or changed rows, with the same result.
 
     Returns
     -------
@@ -744,6 +783,7 @@ def run_nightly(
     key = input_key(cfg, as_of, data=data, model=model_hash(model))
     started = dt.datetime.now()
     clock = time.perf_counter()
+    store = night_store(cfg, engine)
     with write_transaction(engine, timeout_s=cfg.job.lock_timeout_s) as conn:
         lock_s = round(time.perf_counter() - clock, 3)
         state = read_ledger_state(conn, cfg, as_of, run_id, key=key, data=data, replace=replace)
@@ -759,6 +799,8 @@ def run_nightly(
             on_stage=on_stage,
             accept_stale=accept_stale,
             force_date=force_date,
+            store=store,
+            full=full,
         )
         rejects_file = write_rejects_file(cfg, as_of, night)
         result = write_night(
@@ -773,6 +815,8 @@ def run_nightly(
             seconds={"lock": lock_s},
             on_stage=on_stage,
         )
+        if store is not None:  # under the lock; the next night starts from the committed run's
+            store.publish(night.store_generation, keep=(state.store_generation,))
     result.rejects_file = rejects_file
     log.info(
         "run committed: %d students, %d cases opened, %d open",
@@ -781,6 +825,33 @@ def run_nightly(
         result.counts["n_open_cases"],
     )
     return result
+
+
+def night_store(cfg: BaoxueConfig, engine: Engine | None = None):
+    """The validated store of the ledger ``engine`` (default ``[job] db_url``), or None when
+    ``[job] store`` is off or the ledger is an in-memory database: ``[job] store_dir``, else
+    ``<ledger file>.store/`` next to a SQLite ledger, else ``[job] out_dir/store``.
+
+    >>> from features.config import JobConfig
+    >>> on = BaoxueConfig(job=JobConfig(store=True))
+    >>> night_store(on, sa.create_engine("sqlite:////srv/county/ledger.db")).root
+    PosixPath('/srv/county/ledger.db.store')
+    >>> night_store(BaoxueConfig()) is None  # off by default
+    True
+    """
+    from features.store import ValidatedStore
+
+    if not cfg.job.store:
+        return None
+    if cfg.job.store_dir:
+        return ValidatedStore(cfg.job.store_dir)
+    url = engine.url if engine is not None else sa.engine.make_url(cfg.job.db_url)
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:" or url.database.startswith("file::memory:"):
+            return None
+        path = Path(url.database)
+        return ValidatedStore(path.with_name(f"{path.name}.store"))
+    return ValidatedStore(Path(cfg.job.out_dir) / "store")
 
 
 def write_rejects_file(cfg: BaoxueConfig, as_of: dt.date, night: ComputedNight) -> Path:

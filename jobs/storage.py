@@ -172,6 +172,7 @@ class Run(Base):
     stale_override: Mapped[str | None] = mapped_column(sa.Text)
     salt_fingerprint: Mapped[str | None] = mapped_column(sa.String(16))
     input_key: Mapped[str | None] = mapped_column(sa.String(64))
+    store_generation: Mapped[str | None] = mapped_column(sa.String(16))  # features.store manifest loaded
 
 
 _SQL_TYPES = {

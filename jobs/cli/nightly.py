@@ -66,6 +66,14 @@ def nightly(
         bool,
         typer.Option("--force-date", help="run a night after today or after the data's last day plus one"),
     ] = False,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="validate every row of the export again and rebuild the validated store (a night "
+            "otherwise validates only new or changed rows, with the same result)",
+        ),
+    ] = False,
 ) -> None:
     """The nightly run: load, features, score, rules, tiers, diff, snapshot, cases, run record.
 
@@ -101,8 +109,8 @@ def nightly(
     if not cfg.job.model_uri:
         raise ValueError("no model: pass --model FILE_OR_URI or set [job] model_uri in the config")
     if county_partitions(data or cfg.data.source):
-        if replace_night or accept_stale or force_date:
-            raise ValueError("--replace, --accept-stale and --force-date are for one county's folder")
+        if replace_night or accept_stale or force_date or full:
+            raise ValueError("--replace, --accept-stale, --force-date and --full are for one county's folder")
         _nightly_province(cfg, day, data, resume)
         return
     if resume:
@@ -132,6 +140,7 @@ def nightly(
             replace=replace_night,
             accept_stale=accept_stale,
             force_date=force_date,
+            full=full,
         )
     finally:
         if status is not None:
@@ -156,6 +165,8 @@ def nightly(
         console.print("warning: run on a stale or incomplete export (--accept-stale, recorded)", markup=False)
     if c["n_unowned"]:
         console.print(f"warning: {c['n_unowned']} new cases have no owner: add staff to the staff table")
+    for line in result.store_lines:
+        console.print(line, markup=False, highlight=False)
     console.print(f"rejects file: {result.rejects_file}", markup=False)
 
 

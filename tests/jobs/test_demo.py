@@ -48,6 +48,7 @@ _VOLATILE = {
     "data_hash",
     "config_hash",
     "input_key",  # hashes the model file: two trainings of one county pickle to different bytes
+    "store_generation",  # the validated store's manifest: it records file times
     "event_id",
     "heartbeat",
     "pid",

@@ -166,7 +166,10 @@ def test_a_failed_night_then_a_good_one_is_the_same_as_one_good_night(replay, tm
     good = dump(connect(f"sqlite:///{replay['copies'][NIGHTS[-1]]}"))
     again = _good(url)
     for frame in (good, again):
-        frame["runs"] = frame["runs"].drop(columns=["started_at", "finished_at", "seconds", "stage_seconds"])
+        # the store's generation names a manifest that holds file times: one per store, like a run's time
+        frame["runs"] = frame["runs"].drop(
+            columns=["started_at", "finished_at", "seconds", "stage_seconds", "store_generation"]
+        )
     _assert_same(good, again)
 
 
