@@ -254,6 +254,18 @@ def _first_after(sid: np.ndarray, sec: np.ndarray, q_sid: np.ndarray, q_sec: np.
     return np.where(ok, j, -1)
 
 
+def _first_event(events: pd.DataFrame, q_sid: np.ndarray, q_sec: np.ndarray) -> np.ndarray:
+    """Per query: the date (int64 seconds) of the first of ``events`` of that student after
+    ``q_sec``; ``_NEVER`` when there is none."""
+    out = np.full(len(q_sid), _NEVER, dtype="int64")
+    if len(events):
+        sid, sec, _ = _sorted_events(events)
+        j = _first_after(sid, sec, q_sid, q_sec)
+        hit = j >= 0
+        out[hit] = sec[j[hit]]
+    return out
+
+
 def _sorted_events(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``frame``'s ``sid`` and ``date`` (int64 seconds) sorted by student and date, dated rows
     only (an undated row never falls in a window), and the sort order."""
@@ -284,12 +296,7 @@ def _labels_panel_from_events(
     q_sid = np.asarray(codes, dtype="int64")
     q_sec = np.asarray(nights, dtype="datetime64[s]").view("int64")
     end = q_sec + config.horizon_days * 86400
-    first = np.full(len(q_sid), _NEVER, dtype="int64")
-    if len(positives):
-        sid, sec, _ = _sorted_events(positives)
-        j = _first_after(sid, sec, q_sid, q_sec)
-        hit = j >= 0
-        first[hit] = sec[j[hit]]
+    first = _first_event(positives, q_sid, q_sec)
     k = config.streak_days
     if len(streaks) and k >= 1:
         sid, sec, order = _sorted_events(streaks)
@@ -315,13 +322,8 @@ def _labels_panel_from_events(
         streak_day[good] = sec[at[good]]
         first = np.minimum(first, streak_day)
     first = np.where(first <= end, first, _NEVER)
-    cdate = np.full(len(q_sid), _NEVER, dtype="int64")
-    if len(censors):
-        sid, sec, _ = _sorted_events(censors)
-        j = _first_after(sid, sec, q_sid, q_sec)
-        hit = j >= 0
-        cdate[hit] = sec[j[hit]]
-        cdate = np.where(cdate <= end, cdate, _NEVER)
+    cdate = _first_event(censors, q_sid, q_sec)
+    cdate = np.where(cdate <= end, cdate, _NEVER)
     censored = (cdate != _NEVER) & ((first == _NEVER) | (cdate < first))
     pair = np.flatnonzero(~censored)
     ev = first[pair]
