@@ -53,8 +53,12 @@ def test_evaluate_without_snapshots_or_runs_says_what_to_do(tmp_path):
         runner.invoke(app, ["simulate", "--out", str(data), "--students", "300", "--years", "1"]).exit_code
         == 0
     )
-    res = runner.invoke(
-        app, ["evaluate-interventions", "--data", str(data), "--db", f"sqlite:///{tmp_path / 'x.db'}"]
-    )
-    assert res.exit_code == 2
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    # a ledger that does not exist is refused, not created (issue 19)
+    res = runner.invoke(app, ["evaluate-interventions", "--data", str(data), "--db", url])
+    assert res.exit_code == 5 and not (tmp_path / "x.db").exists(), res.output
+    # an empty ledger: no supports to evaluate, and the command says so
+    assert runner.invoke(app, ["db", "upgrade", "--db", url]).exit_code == 0
+    res = runner.invoke(app, ["evaluate-interventions", "--data", str(data), "--db", url])
+    assert res.exit_code == 2, res.output
     assert "snapshots" in res.output or "interventions" in res.output
