@@ -41,7 +41,7 @@ t0 = time.perf_counter()
 from jobs.monitor import read_logged_snapshots, run_monitor
 from jobs.reports.monitor import write_monitor_report
 from jobs.storage import connect
-db, data, model, out, methods = sys.argv[1:6]
+db, data, model, out, methods, dump = sys.argv[1:7]
 reads = {}
 engine = connect(db)
 for m in methods.split(","):  # the ledger read alone, each way side by side
@@ -55,6 +55,9 @@ load = os.getloadavg()[0]
 r = run_monitor(db, data, model=model)
 monitor_s, monitor_cpu_s = time.perf_counter() - t, cpu() - c
 load = [load, os.getloadavg()[0]]
+if dump:  # the whole result, to compare two code versions' figures
+    with open(dump, "w") as f:
+        json.dump(r.to_dict(), f, default=str, sort_keys=True)
 t = time.perf_counter()
 write_monitor_report(r, out)
 report_s = time.perf_counter() - t
@@ -175,6 +178,9 @@ def main() -> None:
                     help="comma-separated read_logged_snapshots methods to time alone (fast, adbc, cursor, read_sql)")  # fmt: skip
     ap.add_argument("--code", type=Path, default=None,
                     help="time the monitor of this source tree (e.g. `git archive` of an earlier commit)")  # fmt: skip
+    ap.add_argument(
+        "--dump", type=Path, default=None, help="write MonitorResult.to_dict() as JSON to this file"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
@@ -192,7 +198,8 @@ def main() -> None:
         if args.code is not None:
             env = {**os.environ, "PYTHONPATH": str(args.code.resolve())}
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html"), args.reads],
+            [sys.executable, "-c", CHILD, info["db"], info["data"], info["model"], str(root / "monitor.html"), args.reads,
+             str(args.dump.resolve()) if args.dump else ""],
             capture_output=True, text=True, check=True, env=env, cwd=args.code,
         )  # fmt: skip
         result = json.loads(out.stdout.strip().splitlines()[-1])

@@ -275,3 +275,42 @@ def test_the_fast_monitor_gives_the_straightforward_result(logged, tmp_path):
     # as of a date before the last nights: those are neither read nor named
     early = run_monitor(url, logged["root"] / "county", as_of=dt.date(2024, 5, 1), **kw)
     assert len(early.nights) == 3
+
+
+def test_adbc_finish_in_arrow_gives_finish_frame():
+    """The ADBC read's Arrow finish (:func:`jobs.monitor._finish_arrow`) gives the frame of
+    the general ``_finish``: rows of two runs read out of night order, tied ranks kept in read
+    order, and (through the general path) a null tier."""
+    import pyarrow as pa
+
+    from jobs.monitor import MONITOR_COLUMNS, _finish, _finish_arrow, _with_as_of
+
+    runs = pd.DataFrame(
+        {
+            "run_id": ["r2", "r1"],
+            "as_of": pd.to_datetime(["2024-03-02", "2024-03-01"]).astype("datetime64[us]"),
+        }
+    )
+    base = {
+        "run_id": ["r2", "r2", "r1", "r2", "r1"],
+        "student_id": ["b", "a", "c", "d", "a"],
+        "school_id": ["s1", "s1", "s2", "s2", "s1"],
+        "class_id": ["k1", "k1", "k2", "k2", "k1"],
+        "grade": [3, 4, 5, 6, 4],
+        "probability": [0.5, 0.2, 0.9, 0.2, 0.1],
+        "rank_county": [1, 2, 1, 2, 2],  # r2's rows "a" and "d" tie at rank 2: read order kept
+        "tier": ["red", "none", "yellow", "none", "blue"],
+        "listed": [1, 0, 1, 1, 1],
+        "selected": [1, 0, 0, 1, 0],
+    }
+    for tier in (base["tier"], ["red", None, "yellow", "none", "blue"]):
+        table = pa.table({**base, "tier": tier})
+        fast = _finish_arrow(table, runs, MONITOR_COLUMNS)
+        run = pd.Series(runs["as_of"].to_numpy("datetime64[s]"), index=runs["run_id"])
+        as_of = run.reindex(table.column("run_id").to_pylist()).to_numpy()
+        pd.testing.assert_frame_equal(fast, _finish(_with_as_of(table, as_of, MONITOR_COLUMNS)))
+    assert fast["student_id"].tolist() == ["c", "a", "b", "a", "d"]
+    assert fast["tier"].isna().tolist() == [False, False, False, True, False]
+    first = _finish_arrow(pa.table(base), runs, MONITOR_COLUMNS)
+    assert first["tier"].tolist() == ["yellow", "blue", "red", "none", "none"]
+    assert first["as_of"].dt.day.tolist() == [1, 1, 2, 2, 2]
