@@ -23,18 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-SIM = r"""
-import sys
-from features.sim import simulate_county, write_county
-n, out = int(sys.argv[1]), sys.argv[2]
-write_county(simulate_county(students=n, years=1, seed=3, attendance=False), out)
-"""
+from benchmarks.nightly import SIM, TRAIN, _py  # the same county, model and child runner
 
 CUT = r"""
 import sys, shutil
@@ -60,19 +53,6 @@ er = pd.read_parquet(out / "exam_results.parquet")
 er.loc[er["exam_id"].isin(exams)].to_parquet(out / "exam_results.parquet", index=False)
 """
 
-TRAIN = r"""
-import sys
-from dataclasses import replace
-from features.config import BaoxueConfig
-from features.load import tables_from_frames
-from features.sim import simulate_county
-from training.bundle import save_bundle
-from training.pipeline import train_tables
-cfg = BaoxueConfig()
-cfg = replace(cfg, train=replace(cfg.train, n_estimators=60, num_leaves=7, max_depth=4, min_child_samples=20))
-tables = tables_from_frames(simulate_county(students=1200, years=2, seed=11).frames).tables
-save_bundle(train_tables(tables, cfg, evaluate_first=False)[0], sys.argv[1])
-"""
 
 NIGHT = r"""
 import datetime as dt, json, os, resource, sys, time
@@ -132,13 +112,6 @@ out["n_store_files"] = len(files)
 out["load"] = os.getloadavg()
 print(json.dumps(out))
 """
-
-
-def _py(code: str, *args: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=False)
-    if proc.returncode:
-        raise RuntimeError(proc.stderr[-3000:])
-    return proc.stdout
 
 
 def main() -> None:

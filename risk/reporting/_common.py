@@ -314,7 +314,7 @@ def class_text(
     if classes is not None and len(classes):
         g = pd.Series(pd.to_numeric(classes["grade"], errors="coerce").to_numpy(),
                       index=classes["class_id"].astype("str").to_numpy())  # fmt: skip
-        grade = ids.map(g[~g.index.duplicated(keep="last")]).astype("float64")
+        grade = lookup(ids, g).astype("float64")
     if grades is not None:
         grade = grade.fillna(pd.to_numeric(pd.Series(grades.to_numpy(), index=ids.index), errors="coerce"))
     fallback = pd.Series(
