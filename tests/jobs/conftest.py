@@ -13,6 +13,29 @@ from jobs.storage import connect, upgrade
 PG_ENV = "BAOXUE_TEST_PG_URL"
 
 
+def small_county(root, folder: str = "county", *, n_estimators: int = 40):
+    """The nightly tests' county: 1,200 simulated students over 2 years (seed 11, no attendance
+    oddities) written to ``root / folder``, and a small model trained on it saved to
+    ``root / "bundle.joblib"``. Returns (the county's tables, the model's path)."""
+    from dataclasses import replace
+
+    from features.config import BaoxueConfig
+    from features.load import load_tables
+    from features.sim import simulate_county, write_county
+    from training.bundle import save_bundle
+    from training.pipeline import train_tables
+
+    write_county(simulate_county(students=1200, years=2, seed=11, attendance=False), root / folder)
+    cfg = BaoxueConfig()
+    cfg = replace(
+        cfg,
+        train=replace(cfg.train, n_estimators=n_estimators, num_leaves=7, max_depth=4, min_child_samples=20),
+    )
+    tables = load_tables(cfg.data, root / folder).tables
+    bundle, _ = train_tables(tables, cfg, evaluate_first=False)
+    return tables, save_bundle(bundle, root / "bundle.joblib")
+
+
 def pg_schema_url() -> tuple[str, str]:
     """A fresh schema on the test server and a URL whose search_path points at it."""
     base = os.environ[PG_ENV]

@@ -11,7 +11,6 @@ import os
 import shutil
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -32,20 +31,10 @@ NIGHTS = ["2024-04-15", "2024-04-16", "2024-04-22", "2024-05-06"]  # 17-19 Apr a
 @pytest.fixture(scope="session")
 def county(tmp_path_factory) -> dict:
     """A simulated county on disk, a small model bundle and a config with short ledger timers."""
-    from features.load import load_tables
-    from features.sim import simulate_county, write_county
-    from training.bundle import save_bundle
-    from training.pipeline import train_tables
+    from tests.jobs.conftest import small_county
 
     root = tmp_path_factory.mktemp("nightly")
-    write_county(simulate_county(students=1200, years=2, seed=11, attendance=False), root / "county")
-    cfg = BaoxueConfig()
-    cfg = replace(
-        cfg, train=replace(cfg.train, n_estimators=60, num_leaves=7, max_depth=4, min_child_samples=20)
-    )
-    tables = load_tables(cfg.data, root / "county").tables
-    bundle, _ = train_tables(tables, cfg, evaluate_first=False)
-    model = save_bundle(bundle, root / "bundle.joblib")
+    tables, model = small_county(root, n_estimators=60)
     toml = root / "baoxue.toml"
     toml.write_text(
         f'[data]\nsource = "{root / "county"}"\n'

@@ -31,19 +31,10 @@ VOLATILE = ["started_at", "finished_at", "seconds", "stage_seconds", "store_gene
 
 @pytest.fixture(scope="module")
 def county(tmp_path_factory) -> dict:
-    from features.load import load_tables
-    from features.sim import simulate_county, write_county
-    from training.bundle import save_bundle
-    from training.pipeline import train_tables
+    from tests.jobs.conftest import small_county
 
     root = tmp_path_factory.mktemp("store_nights")
-    write_county(simulate_county(students=1200, years=2, seed=11, attendance=False), root / "county")
-    cfg = BaoxueConfig()
-    cfg = replace(
-        cfg, train=replace(cfg.train, n_estimators=40, num_leaves=7, max_depth=4, min_child_samples=20)
-    )
-    bundle, _ = train_tables(load_tables(cfg.data, root / "county").tables, cfg, evaluate_first=False)
-    model = save_bundle(bundle, root / "bundle.joblib")
+    _, model = small_county(root)
     frames = {p.stem: pd.read_parquet(p) for p in sorted((root / "county").glob("*.parquet"))}
     return {"root": root, "model": str(model), "frames": frames}
 

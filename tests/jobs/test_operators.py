@@ -11,14 +11,12 @@ import datetime as dt
 import json
 import re
 import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.config import BaoxueConfig
 from jobs.cli import app
 from jobs.storage import connect, read_cases, read_runs, read_snapshot
 
@@ -38,19 +36,10 @@ def county(tmp_path_factory) -> dict:
     """A simulated county keyed by registry numbers, a small model and a config."""
     import pyarrow.parquet as pq
 
-    from features.load import load_tables
-    from features.sim import simulate_county, write_county
-    from training.bundle import save_bundle
-    from training.pipeline import train_tables
+    from tests.jobs.conftest import small_county
 
     root = tmp_path_factory.mktemp("operators")
-    write_county(simulate_county(students=1200, years=2, seed=11, attendance=False), root / "plain")
-    cfg = BaoxueConfig()
-    cfg = replace(
-        cfg, train=replace(cfg.train, n_estimators=40, num_leaves=7, max_depth=4, min_child_samples=20)
-    )
-    bundle, _ = train_tables(load_tables(cfg.data, root / "plain").tables, cfg, evaluate_first=False)
-    model = save_bundle(bundle, root / "bundle.joblib")
+    _, model = small_county(root, "plain")
     # the same county as a registry export: every student_id is a registry number
     reg = root / "county"
     shutil.copytree(root / "plain", reg)
